@@ -1,0 +1,1 @@
+"""The coordinator: turns job messages into checkpointed listings and batches of work."""

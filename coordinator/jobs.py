@@ -1,0 +1,161 @@
+"""Running one job: records it, prepares the destination, lists the source into batches.
+
+Everything a restart needs lives in DynamoDB: the listing resumes after the last checkpointed
+key, with the same batch numbering, so batches re-sent after a crash carry the ids they had and
+are counted once by the copiers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from coordinator.batching import group_for_send, pack
+from coordinator.buckets import ensure_bucket, require_bucket
+from coordinator.listing import list_source
+from s3migrator.errors import InvalidJobError
+from s3migrator.models import CopySpec, JobMessage, JobRecord, JobState, Phase
+from s3migrator.queues import send_bodies
+from progress.percent import COPY_TABLE
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+    from s3migrator.jobstore import JobStore
+    from s3migrator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Outcome:
+    """What the coordinator should do with the job message after handling it."""
+
+    DONE = "done"  # delete the message: the job is listed, finished, or a duplicate
+    LATER = "later"  # leave it: another coordinator holds the lease, or we are stopping
+
+
+@dataclass
+class JobRunner:
+    store: JobStore
+    s3: S3Client
+    sqs: SQSClient
+    work_queue_url: str
+    settings: Settings
+    region: str
+    stop: threading.Event = field(default_factory=threading.Event)
+    owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def run(self, message: JobMessage) -> tuple[str, float]:
+        """Handle one job; returns the outcome and, for LATER, seconds until a retry helps."""
+        job = message.with_id()
+        assert job.job_id is not None
+        now = time.time()
+        record = JobRecord(
+            job_id=job.job_id,
+            mode=job.mode,
+            spec=CopySpec(
+                job_id=job.job_id,
+                source=job.source,
+                destination=job.destination,
+                options=job.options,
+            ),
+            created_at=now,
+            updated_at=now,
+        )
+        if not self.store.create_job(record):
+            existing = self.store.get_job(job.job_id)
+            if existing is None or existing.state.is_final or existing.listing.complete:
+                log.info("job %s already listed; dropping duplicate message", job.job_id)
+                return Outcome.DONE, 0.0
+            record = existing
+        if not self.store.acquire_lease(record.job_id, self.owner, self.settings.lease_s):
+            wait = max(1.0, self.store.lease_until(record.job_id) - time.time())
+            log.info("job %s is held by another coordinator; retry in %.0fs", record.job_id, wait)
+            return Outcome.LATER, wait
+        try:
+            return self._run_leased(record)
+        except InvalidJobError as exc:
+            log.warning("job %s failed: %s", record.job_id, exc)
+            self.store.finish(record.job_id, JobState.FAILED, record.percent, error=str(exc))
+            return Outcome.DONE, 0.0
+
+    def _run_leased(self, record: JobRecord) -> tuple[str, float]:
+        spec = record.spec
+        if record.phase is Phase.STARTED:
+            require_bucket(self.s3, spec.source.bucket)
+            region = spec.destination.region or self.region
+            created = ensure_bucket(self.s3, spec.destination.bucket, region)
+            log.info(
+                "job %s: destination %s %s",
+                record.job_id,
+                spec.destination.bucket,
+                "created" if created else "exists",
+            )
+            self.store.set_phase(
+                record.job_id, Phase.DESTINATION_READY, COPY_TABLE[Phase.DESTINATION_READY].first
+            )
+            record.phase = Phase.DESTINATION_READY
+        if record.phase is Phase.DESTINATION_READY:
+            self.store.set_phase(record.job_id, Phase.COPYING, COPY_TABLE[Phase.COPYING].first)
+        return self._enumerate(record)
+
+    def _enumerate(self, record: JobRecord) -> tuple[str, float]:
+        checkpoint = record.listing.model_copy()
+        if checkpoint.complete:
+            return Outcome.DONE, 0.0
+        spec = record.spec
+        batches = pack(
+            list_source(self.s3, spec.source, checkpoint.start_after),
+            spec,
+            first_seq=checkpoint.next_seq,
+            max_keys=self.settings.batch_max_keys,
+            max_bytes=self.settings.message_max_bytes,
+        )
+        pending: list[tuple[str, int, int, str]] = []  # body, objects, bytes, last key
+
+        def bodies() -> list[str]:
+            return [body for body, *_ in pending]
+
+        def flush() -> None:
+            for group in group_for_send(bodies(), max_total_bytes=self.settings.message_max_bytes):
+                send_bodies(self.sqs, self.work_queue_url, group)
+            for _, objects, size, last_key in pending:
+                checkpoint.objects += objects
+                checkpoint.bytes += size
+                checkpoint.next_seq += 1
+                checkpoint.start_after = last_key
+            pending.clear()
+            self.store.save_checkpoint(
+                record.job_id, self.owner, checkpoint, self.settings.lease_s
+            )
+
+        for batch in batches:
+            pending.append(
+                (
+                    batch.model_dump_json(),
+                    len(batch.items),
+                    sum(item.size for item in batch.items),
+                    batch.items[-1].key,
+                )
+            )
+            if len(pending) >= 10:
+                flush()
+                if self.stop.is_set():
+                    return Outcome.LATER, 0.0
+        if pending:
+            flush()
+        checkpoint.complete = True
+        self.store.save_checkpoint(record.job_id, self.owner, checkpoint, self.settings.lease_s)
+        log.info(
+            "job %s: listed %d objects (%d bytes) in %d batches",
+            record.job_id,
+            checkpoint.objects,
+            checkpoint.bytes,
+            checkpoint.next_seq,
+        )
+        return Outcome.DONE, 0.0

@@ -1,0 +1,24 @@
+"""Streams a source listing as work items, resuming after a checkpointed key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from s3migrator.models import Location, WorkItem
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+def list_source(s3: S3Client, source: Location, start_after: str | None) -> Iterator[WorkItem]:
+    """Every object under the source prefix after ``start_after``, in S3's key order.
+
+    Pages are fetched lazily, so memory stays constant however many keys the bucket holds.
+    """
+    kwargs: dict[str, Any] = {"Bucket": source.bucket, "Prefix": source.prefix}
+    if start_after is not None:
+        kwargs["StartAfter"] = start_after
+    for page in s3.get_paginator("list_objects_v2").paginate(**kwargs):
+        for obj in page.get("Contents", []):
+            yield WorkItem(key=obj["Key"], size=obj["Size"], etag=obj["ETag"])

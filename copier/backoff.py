@@ -1,0 +1,16 @@
+"""Pure backoff maths for work that SQS redelivers."""
+
+from __future__ import annotations
+
+MAX_VISIBILITY_S = 43_200
+
+
+def backoff_s(attempt: int, *, base_s: float = 5.0, cap_s: float = 900.0, jitter: float = 1.0) -> int:
+    """Exponential delay before the ``attempt``-th retry (1-based), capped.
+
+    ``jitter`` in [0, 1] scales the delay (full jitter when drawn uniformly by the caller).
+    """
+    if attempt < 1:
+        raise ValueError("attempt is 1-based")
+    delay = min(cap_s, base_s * 2 ** (attempt - 1)) * jitter
+    return int(min(MAX_VISIBILITY_S, max(1.0, delay)))

@@ -1,0 +1,167 @@
+"""The copier loop: receive batches, copy their objects in one bounded pool, settle each message.
+
+A message's fate is decided in exactly one place (``Worker._settle``): counted and deleted when
+every object ended copied or permanently failed, or left for redelivery with backoff when some
+object hit a transient error. SQS's redrive policy owns dead-lettering.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from copier.backoff import backoff_s
+from copier.failures import classify
+from copier.objects import ObjectCopier
+from s3migrator.errors import TransientCopyError
+from s3migrator.models import FailureRecord, WorkBatch, WorkItem
+from s3migrator.visibility import VisibilityKeeper
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
+    from s3migrator.jobstore import JobStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchResult:
+    copied: int = 0
+    bytes_copied: int = 0
+    failures: list[FailureRecord] = field(default_factory=list)
+    transient: list[tuple[WorkItem, str]] = field(default_factory=list)
+
+
+@dataclass
+class Worker:
+    sqs: SQSClient
+    queue_url: str
+    store: JobStore
+    copier: ObjectCopier
+    copy_pool: ThreadPoolExecutor
+    messages_in_flight: int = 4
+    visibility_s: int = 120
+    wait_time_s: int = 20
+    idle_exit_s: float = 0.0
+    stop: threading.Event = field(default_factory=threading.Event)
+    batches_settled: int = 0
+
+    def serve(self) -> None:
+        """Run until stopped (SIGTERM) or, with ``idle_exit_s``, until the queue stays empty."""
+        active: set[Future[None]] = set()
+        idle_since = time.monotonic()
+        with (
+            VisibilityKeeper(self.sqs, self.queue_url, self.visibility_s) as keeper,
+            ThreadPoolExecutor(self.messages_in_flight, thread_name_prefix="batch") as batches,
+        ):
+            while not self.stop.is_set():
+                active = {f for f in active if not f.done()}
+                free = self.messages_in_flight - len(active)
+                if free <= 0:
+                    wait(active, timeout=1, return_when="FIRST_COMPLETED")
+                    continue
+                messages = self.sqs.receive_message(
+                    QueueUrl=self.queue_url,
+                    MaxNumberOfMessages=min(free, 10),
+                    WaitTimeSeconds=1 if active else self.wait_time_s,
+                    VisibilityTimeout=self.visibility_s,
+                    AttributeNames=["ApproximateReceiveCount"],  # type: ignore[list-item]
+                ).get("Messages", [])
+                for message in messages:
+                    keeper.hold(message["MessageId"], message["ReceiptHandle"])
+                    active.add(batches.submit(self._handle, message, keeper))
+                if messages or active:
+                    idle_since = time.monotonic()
+                elif self.idle_exit_s and time.monotonic() - idle_since >= self.idle_exit_s:
+                    log.info("no work for %.0fs; exiting", self.idle_exit_s)
+                    break
+            # Stopping: batches already taken are finished and settled, none are started.
+            wait(active)
+
+    def _handle(self, message: MessageTypeDef, keeper: VisibilityKeeper) -> None:
+        try:
+            outcome = self._process(message)
+            # Released before settling so a late heartbeat cannot undo a backoff delay.
+            keeper.release(message["MessageId"])
+            self._settle(message, outcome)
+        except Exception:
+            keeper.release(message["MessageId"])
+            log.exception("batch message %s failed; SQS will redeliver it", message["MessageId"])
+
+    def _process(self, message: MessageTypeDef) -> BatchResult | str:
+        try:
+            batch = WorkBatch.model_validate_json(message.get("Body", ""))
+        except ValidationError as exc:
+            return f"malformed work message: {exc.error_count()} errors"
+        result = BatchResult()
+        futures = {
+            item.key: (item, self.copy_pool.submit(self.copier.copy, batch.spec, item))
+            for item in batch.items
+        }
+        for item, future in futures.values():
+            error = future.exception()
+            if error is None:
+                result.copied += 1
+                result.bytes_copied += item.size
+                continue
+            copy_error = classify(error)  # type: ignore[arg-type]
+            if isinstance(copy_error, TransientCopyError):
+                result.transient.append((item, str(copy_error)))
+            else:
+                result.failures.append(
+                    FailureRecord(
+                        key=item.key,
+                        code=copy_error.code,
+                        message=copy_error.message,
+                        http_status=copy_error.http_status,
+                    )
+                )
+        return self._finish(batch, result)
+
+    def _finish(self, batch: WorkBatch, result: BatchResult) -> BatchResult:
+        if not result.transient:
+            if result.failures:
+                self.store.put_failures(batch.spec.job_id, result.failures)
+            counted = self.store.count_batch(
+                batch.spec.job_id,
+                batch.batch_id,
+                copied=result.copied,
+                failed=len(result.failures),
+                bytes_copied=result.bytes_copied,
+            )
+            if not counted:
+                log.info("batch %s was already counted (redelivery)", batch.batch_id)
+        return result
+
+    def _settle(self, message: MessageTypeDef, outcome: BatchResult | str) -> None:
+        """The one place a work message's fate is decided."""
+        receipt = message["ReceiptHandle"]
+        if isinstance(outcome, str):
+            # Not ours to fix: leave it so the redrive policy moves it to the dead-letter queue.
+            log.error("message %s: %s", message["MessageId"], outcome)
+            return
+        if outcome.transient:
+            attempt = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+            delay = backoff_s(attempt, jitter=random.uniform(0.5, 1.0))
+            log.warning(
+                "message %s: %d objects failed transiently (first: %s); retry in %ds",
+                message["MessageId"],
+                len(outcome.transient),
+                outcome.transient[0][1],
+                delay,
+            )
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=receipt, VisibilityTimeout=delay
+            )
+            return
+        self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
+        self.batches_settled += 1

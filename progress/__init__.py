@@ -1,0 +1,1 @@
+"""The progress function: counters and queue depths into percent, state and metrics."""

@@ -1,0 +1,59 @@
+"""Pure percent policy: the seed's progress table for the copy scenario.
+
+| percent | step                          |
+|---------|-------------------------------|
+| 0       | task started                  |
+| 5       | destination bucket created    |
+| 6-99    | copy step                     |
+| 100     | task finished                 |
+
+A later mode (same-name migration) adds its own table; ``COPY_TABLE`` is data so it can.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from s3migrator.models import Phase
+
+
+@dataclass(frozen=True)
+class Step:
+    first: int
+    last: int
+
+
+COPY_TABLE: dict[Phase, Step] = {
+    Phase.STARTED: Step(0, 0),
+    Phase.DESTINATION_READY: Step(5, 5),
+    Phase.COPYING: Step(6, 99),
+    Phase.FINISHED: Step(100, 100),
+}
+
+
+def percent(
+    phase: Phase,
+    *,
+    done: int,
+    total: int,
+    enumeration_complete: bool,
+    table: dict[Phase, Step] = COPY_TABLE,
+) -> int:
+    """Percent for a phase; 100 only when finished, never above the step's last value.
+
+    While the listing is still running the total is a lower bound, so the copy step stops one
+    short of its end until enumeration completes.
+    """
+    step = table[phase]
+    if step.first == step.last:
+        return step.first
+    if total <= 0:
+        return step.first
+    fraction = min(done, total) / total
+    value = step.first + int(fraction * (step.last - step.first))
+    ceiling = step.last if enumeration_complete else step.last - 1
+    return max(step.first, min(value, ceiling))
+
+
+def is_copy_done(*, done: int, total: int, enumeration_complete: bool) -> bool:
+    return enumeration_complete and done >= total

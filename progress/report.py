@@ -1,0 +1,123 @@
+"""Progress: job counters and queue depths into percent and state; finishes completed jobs.
+
+The progress Lambda runs ``refresh`` every minute; ``s3migrator status`` runs the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from progress.percent import is_copy_done, percent
+from s3migrator.models import JobRecord, JobState, JobStatus, Phase, QueueDepths
+from s3migrator.queues import queue_depth
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+    from s3migrator.jobstore import JobStore
+    from s3migrator.resources import Resources
+
+log = logging.getLogger(__name__)
+FIRST_FAILURES = 5
+
+
+def read_depths(sqs: SQSClient, resources: Resources) -> QueueDepths:
+    visible, in_flight = queue_depth(sqs, resources.work_queue_url)
+    dlq_visible, _ = queue_depth(sqs, resources.work_dlq_url)
+    return QueueDepths(queue_visible=visible, queue_in_flight=in_flight, dlq_visible=dlq_visible)
+
+
+def final_state(record: JobRecord) -> tuple[JobState, str | None] | None:
+    """The state a running job should end in now, or None while work remains.
+
+    A job is done when its listing is complete and every batch it sent has been counted; the
+    object counts then match the listing, and any mismatch is reported rather than hidden.
+    """
+    listing, counters = record.listing, record.counters
+    if record.phase is not Phase.COPYING:
+        return None
+    if not (listing.complete and counters.batches_done >= listing.next_seq):
+        return None
+    done = counters.objects_copied + counters.objects_failed
+    if done != listing.objects:
+        return (
+            JobState.COMPLETED_WITH_FAILURES,
+            f"counted {done} objects but listed {listing.objects}",
+        )
+    if counters.objects_failed:
+        return JobState.COMPLETED_WITH_FAILURES, None
+    return JobState.SUCCEEDED, None
+
+
+def current_percent(record: JobRecord) -> int:
+    if record.state is not JobState.RUNNING:
+        return 100 if record.state is not JobState.FAILED else record.percent
+    counters = record.counters
+    return percent(
+        record.phase,
+        done=counters.objects_copied + counters.objects_failed,
+        total=record.listing.objects,
+        enumeration_complete=record.listing.complete,
+    )
+
+
+def to_status(record: JobRecord, depths: QueueDepths, store: JobStore | None = None) -> JobStatus:
+    failures = (
+        list(store.failures(record.job_id, limit=FIRST_FAILURES))
+        if store is not None and record.counters.objects_failed
+        else []
+    )
+    return JobStatus(
+        job_id=record.job_id,
+        mode=record.mode,
+        state=record.state,
+        phase=record.phase,
+        percent=current_percent(record),
+        source=record.spec.source.url,
+        destination=record.spec.destination.url,
+        objects_total=record.listing.objects,
+        objects_copied=record.counters.objects_copied,
+        objects_failed=record.counters.objects_failed,
+        bytes_total=record.listing.bytes,
+        bytes_copied=record.counters.bytes_copied,
+        enumeration_complete=record.listing.complete,
+        error=record.error,
+        first_failures=failures,
+        created_at=record.created_at,
+        finished_at=record.finished_at,
+        **depths.model_dump(),
+    )
+
+
+def advance(store: JobStore, record: JobRecord) -> JobRecord:
+    """Store a running job's percent, and finish it when its work is done."""
+    if record.state is not JobState.RUNNING:
+        return record
+    ending = final_state(record)
+    if ending is not None:
+        state, error = ending
+        if store.finish(record.job_id, state, 100, error=error):
+            log.info("job %s finished: %s", record.job_id, state.value)
+        return store.get_job(record.job_id) or record
+    value = current_percent(record)
+    if value != record.percent:
+        store.set_percent(record.job_id, value)
+        record.percent = value
+    return record
+
+
+def refresh(
+    store: JobStore,
+    sqs: SQSClient,
+    resources: Resources,
+    job_id: str | None = None,
+) -> list[JobStatus]:
+    """Advance and report one job (by id) or every job."""
+    if job_id is not None:
+        one = store.get_job(job_id)
+        records = [one] if one else []
+    else:
+        records = store.list_jobs()
+    depths = read_depths(sqs, resources)
+    return [to_status(advance(store, record), depths, store) for record in records]

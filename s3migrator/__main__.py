@@ -1,0 +1,3 @@
+from s3migrator.cli import main
+
+raise SystemExit(main())

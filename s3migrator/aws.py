@@ -1,0 +1,67 @@
+"""The AWS session factory: one place that builds sessions and clients.
+
+Standard configuration applies unchanged: profiles, ``AWS_REGION``, ``AWS_ENDPOINT_URL`` and
+``AWS_ENDPOINT_URL_<SERVICE>`` are resolved by botocore itself, so the same code runs on AWS and
+on a local endpoint. Retries use botocore's retry modes rather than hand-written loops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+DEFAULT_REGION = "us-east-1"
+
+
+@dataclass
+class Aws:
+    """Builds clients from one boto3 session; pass it in rather than creating clients ad hoc."""
+
+    session: boto3.Session = field(default_factory=boto3.Session)
+    retry_mode: str = "standard"
+    max_attempts: int = 5
+    max_pool_connections: int = 10
+
+    @property
+    def region(self) -> str:
+        return self.session.region_name or DEFAULT_REGION
+
+    def config(self, **overrides: Any) -> Config:
+        return Config(
+            retries={"mode": self.retry_mode, "max_attempts": self.max_attempts},  # type: ignore[typeddict-item]
+            max_pool_connections=self.max_pool_connections,
+            **overrides,
+        )
+
+    def s3(self, region: str | None = None) -> S3Client:
+        return self.session.client("s3", region_name=region or self.region, config=self.config())
+
+    def sqs(self) -> SQSClient:
+        return self.session.client("sqs", region_name=self.region, config=self.config())
+
+    def dynamodb(self) -> DynamoDBClient:
+        return self.session.client("dynamodb", region_name=self.region, config=self.config())
+
+    def cloudformation(self) -> CloudFormationClient:
+        return self.session.client("cloudformation", region_name=self.region, config=self.config())
+
+
+def make_aws(
+    profile: str | None = None,
+    region: str | None = None,
+    *,
+    retry_mode: str = "standard",
+    max_attempts: int = 5,
+    max_pool_connections: int = 10,
+) -> Aws:
+    session = boto3.Session(profile_name=profile, region_name=region)
+    return Aws(session, retry_mode, max_attempts, max_pool_connections)

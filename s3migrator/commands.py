@@ -1,0 +1,167 @@
+"""The short-lived CLI commands: submit, status, progress, deploy, verify."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+
+from progress.report import refresh
+from s3migrator.aws import Aws, make_aws
+from s3migrator.deploy import deploy
+from s3migrator.jobstore import JobStore
+from s3migrator.models import JobMessage, JobOptions, JobStatus, Mode
+from s3migrator.resources import Resources, resolve
+from s3migrator.submit import location, submit
+from s3migrator.verify import verify
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from s3migrator.settings import Settings
+
+
+def _context(args: argparse.Namespace, settings: Settings) -> tuple[Aws, Resources]:
+    aws = make_aws(args.profile)
+    return aws, resolve(aws, settings)
+
+
+def submit_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    try:
+        message = JobMessage(
+            job_id=args.job_id,
+            mode=Mode(args.mode),
+            source=location(args.source, region=args.source_region),
+            destination=location(args.dest, region=args.dest_region),
+            options=JobOptions(
+                multipart_threshold_bytes=args.multipart_threshold,
+                part_size_bytes=args.part_size,
+            ),
+        )
+    except ValueError as exc:
+        console.print(f"[red]invalid job:[/] {exc}")
+        return 2
+    aws, resources = _context(args, settings)
+    job = submit(aws.sqs(), resources.jobs_queue_url, message)
+    print(job.job_id)
+    if args.wait:
+        assert job.job_id is not None
+        return _watch(aws, resources, job.job_id, console, interval_s=2.0)
+    return 0
+
+
+def render(statuses: list[JobStatus]) -> Table:
+    table = Table(title="s3migrator jobs")
+    for column in ("job", "state", "phase", "%", "copied", "failed", "total", "MiB", "queue",
+                   "in flight", "dlq"):
+        table.add_column(column, justify="right" if column not in ("job", "state", "phase") else "left")
+    for s in statuses:
+        table.add_row(
+            s.job_id,
+            s.state.value,
+            s.phase.value,
+            str(s.percent),
+            str(s.objects_copied),
+            str(s.objects_failed),
+            str(s.objects_total) + ("" if s.enumeration_complete else "+"),
+            f"{s.bytes_copied / 1024**2:.1f}",
+            str(s.queue_visible),
+            str(s.queue_in_flight),
+            str(s.dlq_visible),
+        )
+    return table
+
+
+def _details(console: Console, statuses: list[JobStatus]) -> None:
+    for s in statuses:
+        if s.error:
+            console.print(f"[red]{s.job_id}: {s.error}[/]")
+        for failure in s.first_failures:
+            console.print(f"  {s.job_id} failed {failure.key!r}: {failure.code} {failure.message}")
+
+
+def _watch(aws: Aws, resources: Resources, job_id: str | None, console: Console,
+           interval_s: float) -> int:
+    store = JobStore(aws.dynamodb(), resources.table_name)
+    sqs = aws.sqs()
+    with console.status("waiting for the job") if console.is_terminal else _null():
+        while True:
+            statuses = refresh(store, sqs, resources, job_id)
+            if statuses and all(s.state.value != "running" for s in statuses):
+                break
+            time.sleep(interval_s)
+    console.print(render(statuses))
+    _details(console, statuses)
+    return 0 if all(s.state.value == "succeeded" for s in statuses) else 1
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def status_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    aws, resources = _context(args, settings)
+    if args.watch and not args.json:
+        return _watch(aws, resources, args.job_id, console, args.interval)
+    store = JobStore(aws.dynamodb(), resources.table_name)
+    sqs = aws.sqs()
+    while True:
+        statuses = refresh(store, sqs, resources, args.job_id)
+        if args.job_id and not statuses:
+            console.print(f"[red]no job {args.job_id!r}[/]")
+            return 1
+        if args.json:
+            payload = (
+                statuses[0].model_dump(mode="json")
+                if args.job_id
+                else [s.model_dump(mode="json") for s in statuses]
+            )
+            print(json.dumps(payload, indent=2))
+        else:
+            console.print(render(statuses))
+            _details(console, statuses)
+        if not args.watch or all(s.state.value != "running" for s in statuses):
+            return 0
+        time.sleep(args.interval)
+
+
+def progress_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    aws, resources = _context(args, settings)
+    store = JobStore(aws.dynamodb(), resources.table_name)
+    sqs = aws.sqs()
+    while True:
+        statuses = refresh(store, sqs, resources)
+        console.print(f"progress: {len(statuses)} jobs, "
+                      f"{sum(s.state.value == 'running' for s in statuses)} running")
+        if args.every is None:
+            return 0
+        time.sleep(args.every)
+
+
+def deploy_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    aws = make_aws(args.profile)
+    parameters = dict(p.split("=", 1) for p in args.parameter)
+    outputs = deploy(aws, settings.stack_name, parameters=parameters)
+    table = Table(title=f"stack {settings.stack_name} ({aws.region})")
+    table.add_column("output")
+    table.add_column("value")
+    for key, value in sorted(outputs.items()):
+        table.add_row(key, value)
+    console.print(table)
+    return 0
+
+
+def verify_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    aws = make_aws(args.profile)
+    report = verify(aws.s3(), location(args.source), location(args.dest),
+                    content=not args.no_content)
+    console.print_json(report.model_dump_json())
+    console.print("verification " + ("[green]passed[/]" if report.ok else "[red]FAILED[/]"))
+    return 0 if report.ok else 1

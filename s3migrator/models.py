@@ -1,0 +1,220 @@
+"""Wire models: every payload that crosses a process boundary is parsed here, at the edge.
+
+``JobMessage`` is the public contract (published by ``s3migrator schema``); ``WorkBatch`` is what
+the coordinator sends to copiers; ``JobRecord`` is the job's row in DynamoDB; ``JobStatus`` is
+what ``s3migrator status --json`` and the progress function report.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Bucket naming rules for general purpose buckets (3-63 chars, lowercase, digits, dots, hyphens).
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+MAX_KEY_BYTES = 1024
+
+
+class Mode(StrEnum):
+    COPY = "copy"
+
+
+class JobState(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    COMPLETED_WITH_FAILURES = "completed_with_failures"
+
+    @property
+    def is_final(self) -> bool:
+        return self is not JobState.RUNNING
+
+
+class Phase(StrEnum):
+    """Steps of a job, in order; the percent table maps each to a range (see progress.percent)."""
+
+    STARTED = "started"
+    DESTINATION_READY = "destination_ready"
+    COPYING = "copying"
+    FINISHED = "finished"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Location(_Strict):
+    """One side of a job: a bucket, an optional key prefix, and how to reach it."""
+
+    bucket: str
+    prefix: str = ""
+    region: str | None = None
+    role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    external_id: str | None = None
+    session_name: str | None = None
+
+    @field_validator("bucket")
+    @classmethod
+    def _valid_bucket(cls, value: str) -> str:
+        if not _BUCKET_RE.match(value) or ".." in value or _IP_RE.match(value):
+            raise ValueError(f"invalid bucket name {value!r}")
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _valid_prefix(cls, value: str) -> str:
+        if len(value.encode()) >= MAX_KEY_BYTES:
+            raise ValueError("prefix must be shorter than 1024 bytes")
+        return value
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+class JobOptions(_Strict):
+    """Per-job overrides of copier defaults; unset fields take the copier's settings."""
+
+    multipart_threshold_bytes: int | None = Field(default=None, ge=5 * 1024**2, le=5 * 1024**3)
+    part_size_bytes: int | None = Field(default=None, ge=5 * 1024**2, le=5 * 1024**3)
+
+
+class JobMessage(_Strict):
+    """A request to copy every object under ``source`` into ``destination``.
+
+    Example: ``{"mode": "copy", "source": {"bucket": "src"}, "destination": {"bucket": "dst"}}``.
+    Sending the same ``job_id`` twice never starts a second job.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="s3migrator job message")
+
+    job_id: Annotated[str | None, Field(pattern=JOB_ID_PATTERN)] = None
+    mode: Mode
+    source: Location
+    destination: Location
+    options: JobOptions = JobOptions()
+
+    @model_validator(mode="after")
+    def _not_overlapping(self) -> JobMessage:
+        src, dst = self.source, self.destination
+        if src.bucket == dst.bucket and (
+            src.prefix.startswith(dst.prefix) or dst.prefix.startswith(src.prefix)
+        ):
+            raise ValueError("source and destination overlap in the same bucket")
+        return self
+
+    def with_id(self) -> JobMessage:
+        """The same message with a job id, generated when the client gave none."""
+        return self if self.job_id else self.model_copy(update={"job_id": uuid.uuid4().hex})
+
+
+class CopySpec(_Strict):
+    """What a copier needs to know about a job, carried in every batch so no lookup is needed."""
+
+    job_id: str
+    source: Location
+    destination: Location
+    options: JobOptions = JobOptions()
+
+    def destination_key(self, source_key: str) -> str:
+        return self.destination.prefix + source_key[len(self.source.prefix) :]
+
+
+class WorkItem(_Strict):
+    """One source object to copy, as the listing saw it."""
+
+    key: str
+    size: int = Field(ge=0)
+    etag: str
+
+
+class WorkBatch(_Strict):
+    """Many keys in one SQS message; ``batch_id`` is deterministic (job id + listing sequence)."""
+
+    kind: Literal["keys"] = "keys"
+    batch_id: str
+    spec: CopySpec
+    items: list[WorkItem]
+
+
+class ListingCheckpoint(BaseModel):
+    """Where the coordinator's listing stands; written after every send so a restart resumes."""
+
+    start_after: str | None = None
+    next_seq: int = 0
+    objects: int = 0
+    bytes: int = 0
+    complete: bool = False
+
+
+class Counters(BaseModel):
+    """Exact per-job counters, added to once per batch by copiers."""
+
+    objects_copied: int = 0
+    objects_failed: int = 0
+    bytes_copied: int = 0
+    batches_done: int = 0
+
+
+class JobRecord(BaseModel):
+    """The job's row in DynamoDB."""
+
+    job_id: str
+    mode: Mode
+    spec: CopySpec
+    state: JobState = JobState.RUNNING
+    phase: Phase = Phase.STARTED
+    percent: int = 0
+    error: str | None = None
+    created_at: float
+    updated_at: float
+    finished_at: float | None = None
+    listing: ListingCheckpoint = ListingCheckpoint()
+    counters: Counters = Counters()
+
+
+class FailureRecord(BaseModel):
+    """Why one object could not be copied."""
+
+    key: str
+    code: str
+    message: str
+    http_status: int | None = None
+
+
+class QueueDepths(BaseModel):
+    queue_visible: int = 0
+    queue_in_flight: int = 0
+    dlq_visible: int = 0
+
+
+class JobStatus(BaseModel):
+    """What ``s3migrator status --json`` prints for one job."""
+
+    job_id: str
+    mode: Mode
+    state: JobState
+    phase: Phase
+    percent: int
+    source: str
+    destination: str
+    objects_total: int
+    objects_copied: int
+    objects_failed: int
+    bytes_total: int
+    bytes_copied: int
+    enumeration_complete: bool
+    queue_visible: int
+    queue_in_flight: int
+    dlq_visible: int
+    error: str | None = None
+    first_failures: list[FailureRecord] = []
+    created_at: float
+    finished_at: float | None = None
+

@@ -1,0 +1,97 @@
+"""Entrypoints of the long-running processes (the Fargate tasks): wiring, signals, settings."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from coordinator.jobs import JobRunner
+from coordinator.service import Coordinator
+from copier.objects import ObjectCopier
+from copier.worker import Worker
+from s3migrator.aws import make_aws
+from s3migrator.jobstore import JobStore
+from s3migrator.resources import resolve
+from s3migrator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def stop_on_sigterm(stop: threading.Event) -> None:
+    """ECS sends SIGTERM before it stops a task; finish or release held work, then exit 0."""
+
+    def handler(signum: int, _frame: object) -> None:
+        log.info("received signal %d; stopping after the work in hand", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def run_coordinator(settings: Settings, *, profile: str | None, once: bool = False) -> int:
+    aws = make_aws(profile, retry_mode=settings.retry_mode, max_attempts=settings.max_attempts)
+    resources = resolve(aws, settings)
+    runner = JobRunner(
+        store=JobStore(aws.dynamodb(), resources.table_name),
+        s3=aws.s3(),
+        sqs=aws.sqs(),
+        work_queue_url=resources.work_queue_url,
+        settings=settings,
+        region=aws.region,
+    )
+    stop_on_sigterm(runner.stop)
+    coordinator = Coordinator(
+        runner=runner,
+        sqs=aws.sqs(),
+        resources=resources,
+        visibility_s=settings.jobs_visibility_s,
+        wait_time_s=settings.wait_time_s,
+    )
+    log.info("coordinator serving %s", resources.jobs_queue_url)
+    coordinator.serve(once=once)
+    return 0
+
+
+def run_copier(settings: Settings, *, profile: str | None) -> int:
+    # The HTTP pool is sized for every thread that can hold a connection at once: object
+    # copies plus part copies plus the loop's own calls (the seed hung when it was smaller).
+    pool_size = settings.copy_concurrency + settings.part_concurrency + 4
+    aws = make_aws(
+        profile,
+        retry_mode=settings.retry_mode,
+        max_attempts=settings.max_attempts,
+        max_pool_connections=pool_size,
+    )
+    resources = resolve(aws, settings)
+    s3 = aws.s3()
+    with (
+        ThreadPoolExecutor(settings.copy_concurrency, thread_name_prefix="copy") as copy_pool,
+        ThreadPoolExecutor(settings.part_concurrency, thread_name_prefix="part") as parts_pool,
+    ):
+        worker = Worker(
+            sqs=aws.sqs(),
+            queue_url=resources.work_queue_url,
+            store=JobStore(aws.dynamodb(), resources.table_name),
+            copier=ObjectCopier(
+                s3=s3,
+                parts_pool=parts_pool,
+                multipart_threshold_bytes=settings.multipart_threshold_bytes,
+                part_size_bytes=settings.part_size_bytes,
+            ),
+            copy_pool=copy_pool,
+            messages_in_flight=settings.messages_in_flight,
+            visibility_s=settings.work_visibility_s,
+            wait_time_s=settings.wait_time_s,
+            idle_exit_s=settings.idle_exit_s,
+        )
+        stop_on_sigterm(worker.stop)
+        log.info(
+            "copier serving %s with %d copies in flight",
+            resources.work_queue_url,
+            settings.copy_concurrency,
+        )
+        worker.serve()
+    log.info("copier stopped after %d batches", worker.batches_settled)
+    return 0

@@ -1,0 +1,43 @@
+"""Settings for every process, read once in the entrypoint from ``S3MIGRATOR_*`` variables.
+
+Durations carry their unit in the name. Nothing here is read at import time.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024**2
+GiB = 1024**3
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="S3MIGRATOR_", extra="ignore")
+
+    stack_name: str = "s3migrator"
+    # Resolved from the stack's outputs when unset; Fargate tasks receive them as variables.
+    jobs_queue_url: str | None = None
+    jobs_dlq_url: str | None = None
+    work_queue_url: str | None = None
+    work_dlq_url: str | None = None
+    table_name: str | None = None
+
+    # Coordinator: batching and lease.
+    batch_max_keys: int = Field(default=200, ge=1, le=10_000)
+    message_max_bytes: int = Field(default=256 * 1024, ge=4 * 1024, le=1024 * 1024)
+    lease_s: int = Field(default=120, ge=5)
+    jobs_visibility_s: int = Field(default=60, ge=5, le=43_200)
+
+    # Copier: concurrency, copy planning and SQS handling.
+    copy_concurrency: int = Field(default=20, ge=1, le=256)
+    part_concurrency: int = Field(default=10, ge=1, le=256)
+    messages_in_flight: int = Field(default=4, ge=1, le=10)
+    multipart_threshold_bytes: int = Field(default=5 * GiB - MiB, ge=5 * MiB, le=5 * GiB)
+    part_size_bytes: int = Field(default=256 * MiB, ge=5 * MiB, le=5 * GiB)
+    work_visibility_s: int = Field(default=120, ge=5, le=43_200)
+    wait_time_s: int = Field(default=20, ge=0, le=20)
+    retry_mode: str = Field(default="adaptive", pattern="^(legacy|standard|adaptive)$")
+    max_attempts: int = Field(default=8, ge=1, le=50)
+    # A copier started with --exit-when-idle stops after this many seconds without work.
+    idle_exit_s: float = Field(default=0.0, ge=0)
