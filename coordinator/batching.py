@@ -24,7 +24,9 @@ def item_bytes(item: WorkItem) -> int:
 
 
 def empty_batch_bytes(spec: CopySpec, seq: int) -> int:
-    return len(WorkBatch(batch_id=batch_id(spec.job_id, seq), spec=spec, items=[]).model_dump_json())
+    return len(
+        WorkBatch(batch_id=batch_id(spec.job_id, seq), spec=spec, items=[]).model_dump_json()
+    )
 
 
 def pack(

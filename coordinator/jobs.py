@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 from coordinator.batching import group_for_send, pack
 from coordinator.buckets import ensure_bucket, require_bucket
 from coordinator.listing import list_source
+from progress.percent import COPY_TABLE
 from s3migrator.errors import InvalidJobError
 from s3migrator.models import CopySpec, JobMessage, JobRecord, JobState, Phase
 from s3migrator.queues import send_bodies
-from progress.percent import COPY_TABLE
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -130,9 +130,7 @@ class JobRunner:
                 checkpoint.next_seq += 1
                 checkpoint.start_after = last_key
             pending.clear()
-            self.store.save_checkpoint(
-                record.job_id, self.owner, checkpoint, self.settings.lease_s
-            )
+            self.store.save_checkpoint(record.job_id, self.owner, checkpoint, self.settings.lease_s)
 
         for batch in batches:
             pending.append(

@@ -16,7 +16,6 @@ from pydantic import ValidationError
 
 from coordinator.jobs import JobRunner, Outcome
 from s3migrator.models import JobMessage
-
 from s3migrator.visibility import VisibilityKeeper
 
 if TYPE_CHECKING:

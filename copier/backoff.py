@@ -5,7 +5,9 @@ from __future__ import annotations
 MAX_VISIBILITY_S = 43_200
 
 
-def backoff_s(attempt: int, *, base_s: float = 5.0, cap_s: float = 900.0, jitter: float = 1.0) -> int:
+def backoff_s(
+    attempt: int, *, base_s: float = 5.0, cap_s: float = 900.0, jitter: float = 1.0
+) -> int:
     """Exponential delay before the ``attempt``-th retry (1-based), capped.
 
     ``jitter`` in [0, 1] scales the delay (full jitter when drawn uniformly by the caller).

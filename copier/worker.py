@@ -74,7 +74,7 @@ class Worker:
                     MaxNumberOfMessages=min(free, 10),
                     WaitTimeSeconds=1 if active else self.wait_time_s,
                     VisibilityTimeout=self.visibility_s,
-                    AttributeNames=["ApproximateReceiveCount"],  # type: ignore[list-item]
+                    MessageSystemAttributeNames=["ApproximateReceiveCount"],
                 ).get("Messages", [])
                 for message in messages:
                     keeper.hold(message["MessageId"], message["ReceiptHandle"])

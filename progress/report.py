@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from progress.percent import is_copy_done, percent
+from progress.percent import percent
 from s3migrator.models import JobRecord, JobState, JobStatus, Phase, QueueDepths
 from s3migrator.queues import queue_depth
 

@@ -10,7 +10,12 @@ import math
 
 
 def desired_copiers(
-    *, visible: int, in_flight: int, target_backlog_per_task: int, max_tasks: int, min_tasks: int = 0
+    *,
+    visible: int,
+    in_flight: int,
+    target_backlog_per_task: int,
+    max_tasks: int,
+    min_tasks: int = 0,
 ) -> int:
     """How many copier tasks should run now; zero exactly when nothing is queued or in flight."""
     if target_backlog_per_task < 1:

@@ -75,8 +75,13 @@ def _parser() -> argparse.ArgumentParser:
     progress = commands.add_parser(
         "progress", help="run the progress function once (as the scheduled Lambda does)"
     )
-    progress.add_argument("--every", type=float, default=None, metavar="SECONDS",
-                          help="run repeatedly at this interval")
+    progress.add_argument(
+        "--every",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="run repeatedly at this interval",
+    )
 
     deploy = commands.add_parser("deploy", help="create or update the stack")
     deploy.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE")
@@ -127,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _run(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch per command
+def _run(args: argparse.Namespace) -> int:
     from s3migrator import commands
 
     settings = _settings(args)
@@ -172,8 +177,13 @@ def _run(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch per com
         case "local":
             from s3migrator.local.up import run_up
 
-            return run_up(port=args.port, workers=args.workers, stack_name=settings.stack_name,
-                          console=console, log_dir=args.logs)
+            return run_up(
+                port=args.port,
+                workers=args.workers,
+                stack_name=settings.stack_name,
+                console=console,
+                log_dir=args.logs,
+            )
     raise AssertionError(args.command)
 
 

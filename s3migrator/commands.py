@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
 from rich.table import Table
@@ -55,9 +57,22 @@ def submit_command(args: argparse.Namespace, settings: Settings, console: Consol
 
 def render(statuses: list[JobStatus]) -> Table:
     table = Table(title="s3migrator jobs")
-    for column in ("job", "state", "phase", "%", "copied", "failed", "total", "MiB", "queue",
-                   "in flight", "dlq"):
-        table.add_column(column, justify="right" if column not in ("job", "state", "phase") else "left")
+    for column in (
+        "job",
+        "state",
+        "phase",
+        "%",
+        "copied",
+        "failed",
+        "total",
+        "MiB",
+        "queue",
+        "in flight",
+        "dlq",
+    ):
+        table.add_column(
+            column, justify="right" if column not in ("job", "state", "phase") else "left"
+        )
     for s in statuses:
         table.add_row(
             s.job_id,
@@ -83,11 +98,12 @@ def _details(console: Console, statuses: list[JobStatus]) -> None:
             console.print(f"  {s.job_id} failed {failure.key!r}: {failure.code} {failure.message}")
 
 
-def _watch(aws: Aws, resources: Resources, job_id: str | None, console: Console,
-           interval_s: float) -> int:
+def _watch(
+    aws: Aws, resources: Resources, job_id: str | None, console: Console, interval_s: float
+) -> int:
     store = JobStore(aws.dynamodb(), resources.table_name)
     sqs = aws.sqs()
-    with console.status("waiting for the job") if console.is_terminal else _null():
+    with console.status("waiting for the job") if console.is_terminal else nullcontext():
         while True:
             statuses = refresh(store, sqs, resources, job_id)
             if statuses and all(s.state.value != "running" for s in statuses):
@@ -96,14 +112,6 @@ def _watch(aws: Aws, resources: Resources, job_id: str | None, console: Console,
     console.print(render(statuses))
     _details(console, statuses)
     return 0 if all(s.state.value == "succeeded" for s in statuses) else 1
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def status_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
@@ -115,7 +123,7 @@ def status_command(args: argparse.Namespace, settings: Settings, console: Consol
     while True:
         statuses = refresh(store, sqs, resources, args.job_id)
         if args.job_id and not statuses:
-            console.print(f"[red]no job {args.job_id!r}[/]")
+            print(f"no job {args.job_id!r}", file=sys.stderr)
             return 1
         if args.json:
             payload = (
@@ -138,8 +146,10 @@ def progress_command(args: argparse.Namespace, settings: Settings, console: Cons
     sqs = aws.sqs()
     while True:
         statuses = refresh(store, sqs, resources)
-        console.print(f"progress: {len(statuses)} jobs, "
-                      f"{sum(s.state.value == 'running' for s in statuses)} running")
+        console.print(
+            f"progress: {len(statuses)} jobs, "
+            f"{sum(s.state.value == 'running' for s in statuses)} running"
+        )
         if args.every is None:
             return 0
         time.sleep(args.every)
@@ -160,8 +170,9 @@ def deploy_command(args: argparse.Namespace, settings: Settings, console: Consol
 
 def verify_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     aws = make_aws(args.profile)
-    report = verify(aws.s3(), location(args.source), location(args.dest),
-                    content=not args.no_content)
+    report = verify(
+        aws.s3(), location(args.source), location(args.dest), content=not args.no_content
+    )
     console.print_json(report.model_dump_json())
     console.print("verification " + ("[green]passed[/]" if report.ok else "[red]FAILED[/]"))
     return 0 if report.ok else 1

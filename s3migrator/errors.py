@@ -1,11 +1,11 @@
 """The error tree. Provider errors become these at the boundary (see copier.failures).
 
-    S3MigratorError
-    ├── ConfigurationError     stack, settings or endpoint not usable
-    ├── InvalidJobError        a job message that cannot be run (reported on the job record)
-    └── CopyError              one object could not be copied
-        ├── TransientCopyError     worth retrying later (throttling, 5xx, timeouts, connections)
-        └── PermanentCopyError     retrying cannot help (missing key, access denied, archived)
+S3MigratorError
+├── ConfigurationError     stack, settings or endpoint not usable
+├── InvalidJobError        a job message that cannot be run (reported on the job record)
+└── CopyError              one object could not be copied
+    ├── TransientCopyError     worth retrying later (throttling, 5xx, timeouts, connections)
+    └── PermanentCopyError     retrying cannot help (missing key, access denied, archived)
 """
 
 from __future__ import annotations

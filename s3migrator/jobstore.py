@@ -212,9 +212,7 @@ class JobStore:
             },
         )
 
-    def finish(
-        self, job_id: str, state: JobState, percent: int, error: str | None = None
-    ) -> bool:
+    def finish(self, job_id: str, state: JobState, percent: int, error: str | None = None) -> bool:
         """Move a running job to a final state; False if it had already finished."""
         now = time.time()
         values: dict[str, AttributeValueTypeDef] = {
@@ -340,7 +338,7 @@ class JobStore:
         while True:
             page = self._ddb.query(**kwargs)
             for item in page.get("Items", []):
-                yield FailureRecord.model_validate_json(item["failure"]["S"])  # type: ignore[arg-type]
+                yield FailureRecord.model_validate_json(item["failure"]["S"])
                 seen += 1
                 if limit is not None and seen >= limit:
                     return

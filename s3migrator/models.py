@@ -217,4 +217,3 @@ class JobStatus(BaseModel):
     first_failures: list[FailureRecord] = []
     created_at: float
     finished_at: float | None = None
-

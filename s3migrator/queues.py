@@ -25,7 +25,12 @@ def send_bodies(sqs: SQSClient, queue_url: str, bodies: list[str], attempts: int
         permanent = [f for f in failed if f.get("SenderFault")]
         if permanent:
             raise ClientError(
-                {"Error": {"Code": permanent[0]["Code"], "Message": permanent[0].get("Message", "")}},
+                {
+                    "Error": {
+                        "Code": permanent[0]["Code"],
+                        "Message": permanent[0].get("Message", ""),
+                    }
+                },
                 "SendMessageBatch",
             )
         entries = {f["Id"]: entries[f["Id"]] for f in failed}

@@ -65,6 +65,7 @@ def verify(
     common = sorted(set(src) & set(dst))
     report.size_mismatch = [k for k in common if src[k] != dst[k]]
     if content:
+
         def same(key: str) -> bool:
             return _digest(s3, source.bucket, source.prefix + key) == _digest(
                 s3, destination.bucket, destination.prefix + key

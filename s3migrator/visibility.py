@@ -53,7 +53,11 @@ class VisibilityKeeper:
                 held = list(self._held.items())
             for start in range(0, len(held), 10):
                 entries = [
-                    {"Id": str(i), "ReceiptHandle": receipt, "VisibilityTimeout": self._visibility_s}
+                    {
+                        "Id": str(i),
+                        "ReceiptHandle": receipt,
+                        "VisibilityTimeout": self._visibility_s,
+                    }
                     for i, (_, receipt) in enumerate(held[start : start + 10])
                 ]
                 try:

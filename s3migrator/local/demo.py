@@ -55,8 +55,10 @@ def demo_objects(count: int, large: int = 3, seed: int = 7) -> list[DemoObject]:
     for i in range(count - len(objects)):
         roll = rng.random()
         size = (
-            0 if roll < 0.01
-            else rng.randint(1, 16 * 1024) if roll < 0.8
+            0
+            if roll < 0.01
+            else rng.randint(1, 16 * 1024)
+            if roll < 0.8
             else rng.randint(16 * 1024, 256 * 1024)
         )
         objects.append(DemoObject(f"{folders[i % len(folders)]}/object {i:05d}+v1.dat", size))
@@ -183,7 +185,9 @@ def run_demo(
             ("copiers (peak)", str(runner.peak_copiers)),
             (
                 "verification",
-                "passed" if report.ok else f"FAILED: {report.model_dump(exclude={'objects', 'bytes'})}",
+                "passed"
+                if report.ok
+                else f"FAILED: {report.model_dump(exclude={'objects', 'bytes'})}",
             ),
         ]
         for name, value in rows:

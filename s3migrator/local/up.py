@@ -35,10 +35,11 @@ def run_up(
         )
         runner.start()
         console.print(f"embedded stack up at [bold]{server.endpoint}[/] (Ctrl-C stops it)")
-        console.print("use it from another shell with:")
+        # Plain prints: these lines are meant to be copied or parsed, never wrapped.
+        print("use it from another shell with:")
         for key, value in env.items():
-            console.print(f"  export {key}={value}")
-        console.print(f"jobs queue: {resources.jobs_queue_url}")
+            print(f"  export {key}={value}")
+        print(f"jobs queue: {resources.jobs_queue_url}", flush=True)
         try:
             threading.Event().wait()
         except KeyboardInterrupt:

@@ -1,0 +1,141 @@
+"""End-to-end fixtures: a moto server on loopback and the real CLI processes around it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from s3migrator.local.server import MotoServer, local_env
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Stack:
+    """A moto server, the environment that points clients at it, and the processes started."""
+
+    endpoint: str
+    env: dict[str, str]
+    logs: Path
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def cli(self, *args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run ``s3migrator ARGS`` to completion."""
+        return subprocess.run(
+            [str(BIN / "s3migrator"), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+
+    def aws(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run the AWS CLI against the stack, as a user would.
+
+        ``--endpoint-url`` is given explicitly: AWS CLI v1 replaces the SQS endpoint in
+        us-east-1 with its legacy host name and so ignores ``AWS_ENDPOINT_URL`` for SQS there.
+        """
+        aws = shutil.which("aws", path=str(BIN)) or shutil.which("aws")
+        assert aws, "the AWS CLI is installed with the dev extras"
+        return subprocess.run(
+            [aws, "--endpoint-url", self.endpoint, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        """Start a long-running ``s3migrator`` process, logging to a file."""
+        log = (self.logs / f"{name}-{len(self.processes)}.log").open("wb")
+        process = subprocess.Popen(
+            [str(BIN / "s3migrator"), *args], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        self.processes.append(process)
+        return process
+
+    def status(self, job_id: str) -> dict[str, Any] | None:
+        """``s3migrator status JOB --json``, or None while the coordinator has not seen the job."""
+        result = self.cli("status", job_id, "--json")
+        if result.returncode == 1 and "no job" in result.stderr:
+            return None
+        assert result.returncode == 0, result.stderr
+        return dict(json.loads(result.stdout))
+
+    def wait_for_state(self, job_id: str, timeout_s: float = 240) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        status = None
+        while time.monotonic() < deadline:
+            status = self.status(job_id)
+            if status is not None:
+                assert 0 <= status["percent"] <= 100
+                if status["state"] != "running":
+                    return status
+            time.sleep(1)
+        raise AssertionError(f"job {job_id} still running after {timeout_s}s: {status}")
+
+    def dump_logs(self) -> str:
+        return "\n".join(
+            f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}"
+            for path in sorted(self.logs.glob("*.log"))
+        )
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    with MotoServer() as server:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("AWS_", "S3MIGRATOR_"))
+        }
+        env.update(local_env(server.endpoint))
+        env.update(
+            {
+                # Lowered so a few test objects take the multipart path.
+                "S3MIGRATOR_MULTIPART_THRESHOLD_BYTES": str(8 * 1024**2),
+                "S3MIGRATOR_PART_SIZE_BYTES": str(5 * 1024**2),
+                "S3MIGRATOR_WAIT_TIME_S": "1",
+                "S3MIGRATOR_BATCH_MAX_KEYS": "25",
+                "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
+                "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        logs = tmp_path / "logs"
+        logs.mkdir()
+        running = Stack(server.endpoint, env, logs)
+        try:
+            yield running
+        finally:
+            for process in running.processes:
+                if process.poll() is None:
+                    process.terminate()
+            for process in running.processes:
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
