@@ -24,9 +24,8 @@ def item_bytes(item: WorkItem) -> int:
 
 
 def empty_batch_bytes(spec: CopySpec, seq: int) -> int:
-    return len(
-        WorkBatch(batch_id=batch_id(spec.job_id, seq), spec=spec, items=[]).model_dump_json()
-    )
+    empty = WorkBatch(batch_id=batch_id(spec.job_id, seq), spec=spec, items=[])
+    return len(empty.model_dump_json().encode())
 
 
 def pack(

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from coordinator.batching import group_for_send, pack
+from coordinator.batching import MAX_ENTRIES_PER_SEND, group_for_send, pack
 from coordinator.buckets import ensure_bucket, require_bucket
 from coordinator.listing import list_source
 from progress.percent import COPY_TABLE
@@ -141,9 +141,10 @@ class JobRunner:
                     batch.items[-1].key,
                 )
             )
-            if len(pending) >= 10:
+            if len(pending) >= MAX_ENTRIES_PER_SEND:
                 flush()
                 if self.stop.is_set():
+                    self.store.release_lease(record.job_id, self.owner)
                     return Outcome.LATER, 0.0
         if pending:
             flush()

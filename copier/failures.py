@@ -24,6 +24,7 @@ TRANSIENT_CODES = frozenset(
         "TokenRefreshRequired",
     }
 )
+_BODYLESS_CODES = {"404": "NoSuchKey", "403": "AccessDenied", "412": "PreconditionFailed"}
 # The source object changed since it was listed: handled as its own case by the copier.
 CHANGED_CODES = frozenset({"PreconditionFailed"})
 
@@ -35,6 +36,8 @@ def classify(exc: Exception) -> CopyError:
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "Unknown"))
+        # HEAD responses have no body, so botocore reports the bare status as the code.
+        code = _BODYLESS_CODES.get(code, code)
         message = str(error.get("Message", "")) or str(exc)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         status = int(status) if status is not None else None

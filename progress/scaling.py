@@ -23,5 +23,5 @@ def desired_copiers(
     backlog = visible + in_flight
     if backlog <= 0:
         return min_tasks
-    wanted = math.ceil(backlog / target_backlog_per_task)
-    return max(min_tasks, 1, min(wanted, max_tasks))
+    wanted = max(1, math.ceil(backlog / target_backlog_per_task))
+    return max(min_tasks, min(wanted, max_tasks))

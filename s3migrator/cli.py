@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
 from s3migrator.errors import S3MigratorError
@@ -128,6 +129,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except S3MigratorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (ClientError, BotoCoreError) as exc:
+        if args.verbose:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

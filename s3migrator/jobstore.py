@@ -5,13 +5,14 @@ One table, keyed by ``pk`` (``JOB#<id>``) and ``sk``:
 * ``sk = JOB``: the job record. Counters are flat numeric attributes so copiers can ``ADD`` to
   them; the listing checkpoint lives beside them and is written only by the lease holder.
 * ``sk = BATCH#<batch id>``: a marker proving a batch was counted (expires through TTL).
-* ``sk = FAIL#<key>``: one record per object that could not be copied.
+* ``sk = FAIL#<sha256 of key>``: one record per object that could not be copied.
 
 The sparse index ``by-kind`` (``kind``, ``created_at``) lists jobs without scanning markers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterable, Iterator
@@ -53,6 +54,11 @@ def _pk(job_id: str) -> AttributeValueTypeDef:
 
 def _job_key(job_id: str) -> dict[str, AttributeValueTypeDef]:
     return {"pk": _pk(job_id), "sk": _s("JOB")}
+
+
+def _failure_sk(key: str) -> str:
+    # A key may be 1,024 bytes, the sort key's own limit; the key itself is in the record.
+    return "FAIL#" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def _conditional_failed(exc: ClientError) -> bool:
@@ -147,6 +153,20 @@ class JobStore:
             raise
         return True
 
+    def release_lease(self, job_id: str, owner: str) -> None:
+        """Give the lease up at once (on a graceful stop) so another coordinator need not wait."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=_job_key(job_id),
+                UpdateExpression="SET lease_until = :zero",
+                ConditionExpression="lease_owner = :me",
+                ExpressionAttributeValues={":zero": _n(0), ":me": _s(owner)},
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+
     def lease_until(self, job_id: str) -> float:
         item = self._ddb.get_item(
             TableName=self._table, Key=_job_key(job_id), ProjectionExpression="lease_until"
@@ -239,7 +259,7 @@ class JobStore:
                     "#state": "state",
                     "#phase": "phase",
                     "#percent": "percent",
-                    **({"#error": "error"} if error else {}),
+                    **({"#error": "error"} if error is not None else {}),
                 },
                 ExpressionAttributeValues=values,
             )
@@ -313,7 +333,7 @@ class JobStore:
                 "PutRequest": {
                     "Item": {
                         "pk": _pk(job_id),
-                        "sk": _s(f"FAIL#{f.key}"),
+                        "sk": _s(_failure_sk(f.key)),
                         "failure": _s(f.model_dump_json()),
                     }
                 }

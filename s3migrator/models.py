@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 # Bucket naming rules for general purpose buckets (3-63 chars, lowercase, digits, dots, hyphens).
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+_RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 MAX_KEY_BYTES = 1024
 
@@ -64,6 +66,8 @@ class Location(_Strict):
     def _valid_bucket(cls, value: str) -> str:
         if not _BUCKET_RE.match(value) or ".." in value or _IP_RE.match(value):
             raise ValueError(f"invalid bucket name {value!r}")
+        if value.startswith(_RESERVED_BUCKET_PREFIXES) or value.endswith(_RESERVED_BUCKET_SUFFIXES):
+            raise ValueError(f"bucket name {value!r} uses a prefix or suffix S3 reserves")
         return value
 
     @field_validator("prefix")

@@ -1,0 +1,115 @@
+"""Component fixtures: moto's in-process AWS with the real stack template deployed.
+
+Every test gets a fresh mock: fake credentials, the template deployed with ``deploy``, and
+``Resources`` resolved from the stack outputs exactly as the processes resolve them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from coordinator.jobs import JobRunner
+from copier.objects import ObjectCopier
+from copier.worker import Worker
+from s3migrator.aws import Aws, make_aws
+from s3migrator.deploy import deploy
+from s3migrator.jobstore import JobStore
+from s3migrator.resources import Resources, resolve
+from s3migrator.settings import MiB, Settings
+
+STACK = "s3migrator"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    for name in [n for n in os.environ if n.startswith(("S3MIGRATOR_", "AWS_ENDPOINT_URL_"))]:
+        monkeypatch.delenv(name)
+    with mock_aws():
+        yield make_aws()
+
+
+@pytest.fixture
+def resources(aws: Aws) -> Resources:
+    deploy(aws, STACK)
+    return resolve(aws, Settings(stack_name=STACK))
+
+
+@pytest.fixture
+def store(aws: Aws, resources: Resources) -> JobStore:
+    return JobStore(aws.dynamodb(), resources.table_name)
+
+
+@pytest.fixture
+def s3(aws: Aws) -> Any:
+    return aws.s3()
+
+
+@pytest.fixture
+def sqs(aws: Aws) -> Any:
+    return aws.sqs()
+
+
+@pytest.fixture
+def make_runner(aws: Aws, resources: Resources, store: JobStore) -> Callable[..., JobRunner]:
+    def make(**settings: Any) -> JobRunner:
+        return JobRunner(
+            store=store,
+            s3=aws.s3(),
+            sqs=aws.sqs(),
+            work_queue_url=resources.work_queue_url,
+            settings=Settings(stack_name=STACK, **settings),
+            region=aws.region,
+        )
+
+    return make
+
+
+@pytest.fixture
+def run_copier(aws: Aws, resources: Resources, store: JobStore) -> Callable[..., Worker]:
+    """Drain the work queue with a real Worker wired as ``processes.run_copier`` wires it.
+
+    ``s3`` may be given so a test can watch the copier's own client's calls.
+    """
+
+    def run(
+        s3: Any = None,
+        *,
+        threshold: int = 8 * MiB,
+        part_size: int = 5 * MiB,
+        idle_exit_s: float = 0.25,
+    ) -> Worker:
+        with (
+            ThreadPoolExecutor(4, thread_name_prefix="copy") as copy_pool,
+            ThreadPoolExecutor(4, thread_name_prefix="part") as parts_pool,
+        ):
+            worker = Worker(
+                sqs=aws.sqs(),
+                queue_url=resources.work_queue_url,
+                store=store,
+                copier=ObjectCopier(
+                    s3=s3 or aws.s3(),
+                    parts_pool=parts_pool,
+                    multipart_threshold_bytes=threshold,
+                    part_size_bytes=part_size,
+                ),
+                copy_pool=copy_pool,
+                messages_in_flight=4,
+                visibility_s=30,
+                wait_time_s=0,
+                idle_exit_s=idle_exit_s,
+            )
+            worker.serve()
+        return worker
+
+    return run

@@ -1,0 +1,70 @@
+"""Helpers shared by the component tests (plain functions; fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from s3migrator.models import CopySpec, JobMessage, JobRecord, Location, Mode
+
+
+def job_message(
+    job_id: str | None = "job-1",
+    source: str = "src-bucket",
+    destination: str = "dst-bucket",
+    **kw: Any,
+) -> JobMessage:
+    return JobMessage(
+        job_id=job_id,
+        mode=Mode.COPY,
+        source=Location(bucket=source, prefix=kw.pop("source_prefix", "")),
+        destination=Location(bucket=destination, prefix=kw.pop("destination_prefix", "")),
+        **kw,
+    )
+
+
+def job_record(job_id: str = "job-1") -> JobRecord:
+    now = time.time()
+    return JobRecord(
+        job_id=job_id,
+        mode=Mode.COPY,
+        spec=CopySpec(
+            job_id=job_id,
+            source=Location(bucket="src-bucket"),
+            destination=Location(bucket="dst-bucket"),
+        ),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def fill(s3: Any, bucket: str, keys: dict[str, bytes], **put_kwargs: Any) -> None:
+    """Create ``bucket`` (if needed) and put every key with its body."""
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if bucket not in existing:
+        s3.create_bucket(Bucket=bucket)
+    for key, body in keys.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body, **put_kwargs)
+
+
+def receive_all(sqs: Any, queue_url: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every visible message (made invisible for a minute), in no particular order."""
+    messages: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60, **kwargs
+        ).get("Messages", [])
+        if not batch:
+            return messages
+        messages.extend(batch)
+
+
+def depth(sqs: Any, queue_url: str) -> int:
+    """Visible plus in-flight messages."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
