@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
@@ -19,6 +20,15 @@ from s3migrator.models import JobMessage, Mode
 from s3migrator.settings import Settings
 
 log = logging.getLogger("s3migrator")
+
+
+def _add_common(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    parser.add_argument("--stack", default=default, help="stack name (default: s3migrator)")
+    parser.add_argument("--profile", default=default, help="AWS profile to use")
+    parser.add_argument("--region", default=default, help="AWS region (default: from config)")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=default or False, help="debug logging"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,11 +43,17 @@ def _parser() -> argparse.ArgumentParser:
             "AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> for local endpoints."
         ),
     )
-    parser.add_argument("--stack", default=None, help="stack name (default: s3migrator)")
-    parser.add_argument("--profile", default=None, help="AWS profile to use")
-    parser.add_argument("--region", default=None, help="AWS region (default: from config)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    _add_common(parser)
+    # The same options are accepted after the command too (`s3migrator deploy --stack NAME`).
+    common = argparse.ArgumentParser(add_help=False)
+    _add_common(common, default=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_parser = commands.add_parser
+
+    def add_command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return add_parser(name, parents=[common], **kwargs)
+
+    commands.add_parser = add_command  # type: ignore[method-assign]
 
     commands.add_parser("schema", help="print the job message's JSON Schema")
 

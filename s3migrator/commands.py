@@ -9,6 +9,7 @@ import time
 from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from rich.table import Table
 
 from progress.report import refresh
@@ -44,7 +45,7 @@ def submit_command(args: argparse.Namespace, settings: Settings, console: Consol
             ),
         )
     except ValueError as exc:
-        console.print(f"[red]invalid job:[/] {exc}")
+        print(f"invalid job: {exc}", file=sys.stderr)
         return 2
     aws, resources = _context(args, settings)
     job = submit(aws.sqs(), resources.jobs_queue_url, message)
@@ -93,9 +94,10 @@ def render(statuses: list[JobStatus]) -> Table:
 def _details(console: Console, statuses: list[JobStatus]) -> None:
     for s in statuses:
         if s.error:
-            console.print(f"[red]{s.job_id}: {s.error}[/]")
+            console.print(f"[red]{s.job_id}: {escape(s.error)}[/]")
         for failure in s.first_failures:
-            console.print(f"  {s.job_id} failed {failure.key!r}: {failure.code} {failure.message}")
+            reason = escape(f"{failure.key!r}: {failure.code} {failure.message}")
+            console.print(f"  {s.job_id} failed {reason}")
 
 
 def _watch(
