@@ -50,6 +50,25 @@ class JobRunner:
     stop: threading.Event = field(default_factory=threading.Event)
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
 
+    def reject(self, job_id: str, reason: str) -> bool:
+        """Record a message that names a job id but is no valid job: a failed job with a reason.
+
+        Returns False when that id already belongs to a job, which is left untouched.
+        """
+        now = time.time()
+        return self.store.create_job(
+            JobRecord(
+                job_id=job_id,
+                mode=None,
+                spec=None,
+                state=JobState.FAILED,
+                error=reason,
+                created_at=now,
+                updated_at=now,
+                finished_at=now,
+            )
+        )
+
     def run(self, message: JobMessage) -> tuple[str, float]:
         """Handle one job; returns the outcome and, for LATER, seconds until a retry helps."""
         job = message.with_id()
@@ -64,12 +83,18 @@ class JobRunner:
                 destination=job.destination,
                 options=job.options,
             ),
+            report=job.report,
             created_at=now,
             updated_at=now,
         )
         if not self.store.create_job(record):
             existing = self.store.get_job(job.job_id)
-            if existing is None or existing.state.is_final or existing.listing.complete:
+            if (
+                existing is None
+                or existing.spec is None
+                or existing.state.is_final
+                or existing.listing.complete
+            ):
                 log.info("job %s already listed; dropping duplicate message", job.job_id)
                 return Outcome.DONE, 0.0
             record = existing
@@ -77,15 +102,15 @@ class JobRunner:
             wait = max(1.0, self.store.lease_until(record.job_id) - time.time())
             log.info("job %s is held by another coordinator; retry in %.0fs", record.job_id, wait)
             return Outcome.LATER, wait
+        assert record.spec is not None
         try:
-            return self._run_leased(record)
+            return self._run_leased(record, record.spec)
         except InvalidJobError as exc:
             log.warning("job %s failed: %s", record.job_id, exc)
             self.store.finish(record.job_id, JobState.FAILED, record.percent, error=str(exc))
             return Outcome.DONE, 0.0
 
-    def _run_leased(self, record: JobRecord) -> tuple[str, float]:
-        spec = record.spec
+    def _run_leased(self, record: JobRecord, spec: CopySpec) -> tuple[str, float]:
         if record.phase is Phase.STARTED:
             require_bucket(self.s3, spec.source.bucket)
             region = spec.destination.region or self.region
@@ -102,13 +127,12 @@ class JobRunner:
             record.phase = Phase.DESTINATION_READY
         if record.phase is Phase.DESTINATION_READY:
             self.store.set_phase(record.job_id, Phase.COPYING, COPY_TABLE[Phase.COPYING].first)
-        return self._enumerate(record)
+        return self._enumerate(record, spec)
 
-    def _enumerate(self, record: JobRecord) -> tuple[str, float]:
+    def _enumerate(self, record: JobRecord, spec: CopySpec) -> tuple[str, float]:
         checkpoint = record.listing.model_copy()
         if checkpoint.complete:
             return Outcome.DONE, 0.0
-        spec = record.spec
         batches = pack(
             list_source(self.s3, spec.source, checkpoint.start_after),
             spec,

@@ -1,21 +1,24 @@
-"""The coordinator process: long-polls the jobs queue and runs each job it receives.
+"""The coordinator process: long-polls the jobs queue and runs the jobs it receives.
 
-Bad input never crashes it: a message that is not a valid job goes to the jobs dead-letter queue
-with its reason, and the loop goes on serving other jobs.
+Several jobs run at once (one thread each), so a long listing never holds up a new job. Bad
+input never crashes it: a message with a usable job id but no valid job becomes a failed job with
+its reason; one without lands in the jobs dead-letter queue with the reason attached.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from coordinator.jobs import JobRunner, Outcome
-from s3migrator.models import JobMessage
+from s3migrator.models import JOB_ID_PATTERN, JobMessage
 from s3migrator.visibility import VisibilityKeeper
 
 if TYPE_CHECKING:
@@ -27,14 +30,25 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 MAX_REASON_CHARS = 2000
 RETRY_AFTER_ERROR_S = 10
+_JOB_ID = re.compile(JOB_ID_PATTERN)
+
+
+class InvalidJobMessageError(ValueError):
+    """A job message that cannot be run; ``job_id`` is set when the message names a usable one."""
+
+    def __init__(self, reason: str, job_id: str | None) -> None:
+        super().__init__(reason)
+        self.job_id = job_id
 
 
 def parse_job(body: str) -> JobMessage:
-    """Parse a job message body; raises ValueError with a readable reason."""
+    """Parse a job message body; raises InvalidJobMessageError with a readable reason."""
     try:
         data = json.loads(body)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"not JSON: {exc}") from exc
+        raise InvalidJobMessageError(f"not JSON: {exc}", None) from exc
+    raw_id = data.get("job_id") if isinstance(data, dict) else None
+    job_id = raw_id if isinstance(raw_id, str) and _JOB_ID.match(raw_id) else None
     try:
         return JobMessage.model_validate(data)
     except ValidationError as exc:
@@ -42,7 +56,9 @@ def parse_job(body: str) -> JobMessage:
             f"{'.'.join(str(p) for p in err['loc']) or 'message'}: {err['msg']}"
             for err in exc.errors()
         )
-        raise ValueError(f"invalid job message: {reasons}") from exc
+        raise InvalidJobMessageError(
+            f"invalid job message: {reasons}"[:MAX_REASON_CHARS], job_id
+        ) from exc
 
 
 @dataclass
@@ -52,36 +68,54 @@ class Coordinator:
     resources: Resources
     visibility_s: int
     wait_time_s: int = 20
+    jobs_in_parallel: int = 4
 
     @property
     def stop(self) -> threading.Event:
         return self.runner.stop
 
     def serve(self, *, once: bool = False) -> None:
-        with VisibilityKeeper(self.sqs, self.resources.jobs_queue_url, self.visibility_s) as keeper:
+        """Run until stopped; with ``once``, until the jobs queue is empty and jobs are done."""
+        active: set[Future[None]] = set()
+        with (
+            VisibilityKeeper(self.sqs, self.resources.jobs_queue_url, self.visibility_s) as keeper,
+            ThreadPoolExecutor(self.jobs_in_parallel, thread_name_prefix="job") as pool,
+        ):
             while not self.stop.is_set():
+                active = {f for f in active if not f.done()}
+                free = self.jobs_in_parallel - len(active)
+                if free <= 0:
+                    wait(active, timeout=1, return_when="FIRST_COMPLETED")
+                    continue
                 messages = self.sqs.receive_message(
                     QueueUrl=self.resources.jobs_queue_url,
-                    MaxNumberOfMessages=1,
-                    WaitTimeSeconds=self.wait_time_s,
+                    MaxNumberOfMessages=min(free, 10),
+                    WaitTimeSeconds=1 if active else self.wait_time_s,
                     VisibilityTimeout=self.visibility_s,
                 ).get("Messages", [])
                 for message in messages:
                     keeper.hold(message["MessageId"], message["ReceiptHandle"])
-                    try:
-                        self.handle(message)
-                    finally:
-                        keeper.release(message["MessageId"])
-                if once and not messages:
+                    active.add(pool.submit(self._handle_held, message, keeper))
+                if once and not messages and not active:
                     return
+            # Stopping: each running job checkpoints, releases its lease and its message.
+            wait(active)
 
-    def handle(self, message: MessageTypeDef) -> None:
+    def _handle_held(self, message: MessageTypeDef, keeper: VisibilityKeeper) -> None:
+        try:
+            self.handle(message, keeper)
+        except Exception:
+            log.exception("job message %s could not be settled", message["MessageId"])
+        finally:
+            keeper.release(message["MessageId"])
+
+    def handle(self, message: MessageTypeDef, keeper: VisibilityKeeper | None = None) -> None:
         """Decide the fate of one job message: the only place that deletes or releases it."""
         receipt = message["ReceiptHandle"]
         try:
             job = parse_job(message.get("Body", ""))
-        except ValueError as exc:
-            self._dead_letter(message, str(exc))
+        except InvalidJobMessageError as exc:
+            self._reject(message, exc)
             return
         try:
             outcome, retry_in_s = self.runner.run(job)
@@ -90,26 +124,34 @@ class Coordinator:
             # and, after the redrive policy's limit, lands in the jobs dead-letter queue.
             log.exception("job message %s failed; it will be retried", message["MessageId"])
             outcome, retry_in_s = Outcome.LATER, float(RETRY_AFTER_ERROR_S)
+        if keeper is not None:
+            keeper.release(message["MessageId"])  # before settling, so no beat undoes it
         if outcome == Outcome.DONE:
             self.sqs.delete_message(QueueUrl=self.resources.jobs_queue_url, ReceiptHandle=receipt)
         else:
             self.sqs.change_message_visibility(
                 QueueUrl=self.resources.jobs_queue_url,
                 ReceiptHandle=receipt,
-                VisibilityTimeout=min(int(retry_in_s) + 1, 43_200) if not self.stop.is_set() else 0,
+                VisibilityTimeout=0 if self.stop.is_set() else min(int(retry_in_s) + 1, 43_200),
             )
 
-    def _dead_letter(self, message: MessageTypeDef, reason: str) -> None:
-        reason = reason[:MAX_REASON_CHARS]
-        log.error("rejected job message %s: %s", message["MessageId"], reason)
-        self.sqs.send_message(
-            QueueUrl=self.resources.jobs_dlq_url,
-            MessageBody=message.get("Body", "") or "(empty)",
-            MessageAttributes={
-                "reason": {"DataType": "String", "StringValue": reason},
-                "original_message_id": {"DataType": "String", "StringValue": message["MessageId"]},
-            },
-        )
+    def _reject(self, message: MessageTypeDef, exc: InvalidJobMessageError) -> None:
+        reason = str(exc)
+        if exc.job_id is not None and self.runner.reject(exc.job_id, reason):
+            log.error("job %s rejected: %s", exc.job_id, reason)
+        else:
+            log.error("job message %s dead-lettered: %s", message["MessageId"], reason)
+            self.sqs.send_message(
+                QueueUrl=self.resources.jobs_dlq_url,
+                MessageBody=message.get("Body", "") or "(empty)",
+                MessageAttributes={
+                    "reason": {"DataType": "String", "StringValue": reason},
+                    "original_message_id": {
+                        "DataType": "String",
+                        "StringValue": message["MessageId"],
+                    },
+                },
+            )
         self.sqs.delete_message(
             QueueUrl=self.resources.jobs_queue_url, ReceiptHandle=message["ReceiptHandle"]
         )

@@ -11,6 +11,9 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
+from copier.failures import CHANGED_CODES, classify
 from copier.parts import plan_parts, use_multipart
 from s3migrator.models import CopySpec, WorkItem
 
@@ -39,8 +42,26 @@ class ObjectCopier:
     multipart_threshold_bytes: int
     part_size_bytes: int
 
-    def copy(self, spec: CopySpec, item: WorkItem) -> None:
-        """Copy one object; raises botocore errors for the caller to classify."""
+    def copy(self, spec: CopySpec, item: WorkItem) -> int:
+        """Copy one object and return the bytes copied; raises botocore errors to classify.
+
+        When the source changed since it was listed (its ETag no longer matches), the current
+        version is read once more and copied under its own ETag, so the copy is whole and of
+        one version; a second change in between fails the object.
+        """
+        try:
+            self._copy(spec, item)
+            return item.size
+        except ClientError as exc:
+            if classify(exc).code not in CHANGED_CODES:
+                raise
+        head = self.s3.head_object(Bucket=spec.source.bucket, Key=item.key)
+        current = WorkItem(key=item.key, size=head["ContentLength"], etag=head["ETag"])
+        log.info("%s changed after listing; copying its current version", item.key)
+        self._copy(spec, current)
+        return current.size
+
+    def _copy(self, spec: CopySpec, item: WorkItem) -> None:
         threshold = spec.options.multipart_threshold_bytes or self.multipart_threshold_bytes
         if use_multipart(item.size, threshold) and item.size > 0:
             self._multipart(spec, item)

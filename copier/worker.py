@@ -33,9 +33,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def receive_count(message: MessageTypeDef) -> int:
+    return int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+
+
 @dataclass
 class BatchResult:
-    copied: int = 0
+    copied: list[WorkItem] = field(default_factory=list)
     bytes_copied: int = 0
     failures: list[FailureRecord] = field(default_factory=list)
     transient: list[tuple[WorkItem, str]] = field(default_factory=list)
@@ -49,43 +53,60 @@ class Worker:
     copier: ObjectCopier
     copy_pool: ThreadPoolExecutor
     messages_in_flight: int = 4
+    # Deliveries after which an object still failing transiently is reported failed; below the
+    # queue's maxReceiveCount, so such objects are reported rather than dead-lettered.
+    max_item_attempts: int = 5
     visibility_s: int = 120
     wait_time_s: int = 20
     idle_exit_s: float = 0.0
+    stop_grace_s: float = 25.0
     stop: threading.Event = field(default_factory=threading.Event)
     batches_settled: int = 0
 
-    def serve(self) -> None:
-        """Run until stopped (SIGTERM) or, with ``idle_exit_s``, until the queue stays empty."""
+    def serve(self) -> bool:
+        """Run until stopped (SIGTERM) or, with ``idle_exit_s``, until the queue stays empty.
+
+        Returns True when batches were still running after the stop grace and were released
+        for other copiers; the caller should then exit without waiting for their threads.
+        """
         active: set[Future[None]] = set()
         idle_since = time.monotonic()
-        with (
-            VisibilityKeeper(self.sqs, self.queue_url, self.visibility_s) as keeper,
-            ThreadPoolExecutor(self.messages_in_flight, thread_name_prefix="batch") as batches,
-        ):
-            while not self.stop.is_set():
-                active = {f for f in active if not f.done()}
-                free = self.messages_in_flight - len(active)
-                if free <= 0:
-                    wait(active, timeout=1, return_when="FIRST_COMPLETED")
-                    continue
-                messages = self.sqs.receive_message(
-                    QueueUrl=self.queue_url,
-                    MaxNumberOfMessages=min(free, 10),
-                    WaitTimeSeconds=1 if active else self.wait_time_s,
-                    VisibilityTimeout=self.visibility_s,
-                    MessageSystemAttributeNames=["ApproximateReceiveCount"],
-                ).get("Messages", [])
-                for message in messages:
-                    keeper.hold(message["MessageId"], message["ReceiptHandle"])
-                    active.add(batches.submit(self._handle, message, keeper))
-                if messages or active:
-                    idle_since = time.monotonic()
-                elif self.idle_exit_s and time.monotonic() - idle_since >= self.idle_exit_s:
-                    log.info("no work for %.0fs; exiting", self.idle_exit_s)
-                    break
-            # Stopping: batches already taken are finished and settled, none are started.
-            wait(active)
+        # Not a `with` block: on an abandoned stop its threads must not be waited for.
+        batches = ThreadPoolExecutor(self.messages_in_flight, thread_name_prefix="batch")
+        abandoned = False
+        with VisibilityKeeper(self.sqs, self.queue_url, self.visibility_s) as keeper:
+            try:
+                while not self.stop.is_set():
+                    active = {f for f in active if not f.done()}
+                    free = self.messages_in_flight - len(active)
+                    if free <= 0:
+                        wait(active, timeout=1, return_when="FIRST_COMPLETED")
+                        continue
+                    messages = self.sqs.receive_message(
+                        QueueUrl=self.queue_url,
+                        MaxNumberOfMessages=min(free, 10),
+                        WaitTimeSeconds=1 if active else self.wait_time_s,
+                        VisibilityTimeout=self.visibility_s,
+                        MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                    ).get("Messages", [])
+                    for message in messages:
+                        keeper.hold(message["MessageId"], message["ReceiptHandle"])
+                        active.add(batches.submit(self._handle, message, keeper))
+                    if messages or active:
+                        idle_since = time.monotonic()
+                    elif self.idle_exit_s and time.monotonic() - idle_since >= self.idle_exit_s:
+                        log.info("no work for %.0fs; exiting", self.idle_exit_s)
+                        break
+                # Stopping: no batch is started; those in hand finish within the grace, or are
+                # released at once for another copier to take.
+                _, unfinished = wait(active, timeout=self.stop_grace_s)
+                if unfinished:
+                    abandoned = True
+                    log.warning("released %d unfinished batches on stop", keeper.release_all())
+                    self.copy_pool.shutdown(wait=False, cancel_futures=True)
+            finally:
+                batches.shutdown(wait=not abandoned, cancel_futures=abandoned)
+        return abandoned
 
     def _handle(self, message: MessageTypeDef, keeper: VisibilityKeeper) -> None:
         try:
@@ -102,45 +123,56 @@ class Worker:
             batch = WorkBatch.model_validate_json(message.get("Body", ""))
         except ValidationError as exc:
             return f"malformed work message: {exc.error_count()} errors"
+        attempt = receive_count(message)
+        last_attempt = attempt >= self.max_item_attempts
         result = BatchResult()
-        futures = {
-            item.key: (item, self.copy_pool.submit(self.copier.copy, batch.spec, item))
+        futures = [
+            (item, self.copy_pool.submit(self.copier.copy, batch.spec, item))
             for item in batch.items
-        }
-        for item, future in futures.values():
+        ]
+        for item, future in futures:
             error = future.exception()
             if error is None:
-                result.copied += 1
-                result.bytes_copied += item.size
+                result.copied.append(item)
+                result.bytes_copied += future.result()
                 continue
             copy_error = classify(error)  # type: ignore[arg-type]
-            if isinstance(copy_error, TransientCopyError):
+            if isinstance(copy_error, TransientCopyError) and not last_attempt:
                 result.transient.append((item, str(copy_error)))
-            else:
-                result.failures.append(
-                    FailureRecord(
-                        key=item.key,
-                        code=copy_error.code,
-                        message=copy_error.message,
-                        http_status=copy_error.http_status,
-                    )
+                continue
+            result.failures.append(
+                FailureRecord(
+                    key=item.key,
+                    code=copy_error.code,
+                    message=copy_error.message,
+                    http_status=copy_error.http_status,
+                    attempts=attempt,
+                    size=item.size,
+                    etag=item.etag,
                 )
-        return self._finish(batch, result)
-
-    def _finish(self, batch: WorkBatch, result: BatchResult) -> BatchResult:
-        if not result.transient:
-            if result.failures:
-                self.store.put_failures(batch.spec.job_id, result.failures)
-            counted = self.store.count_batch(
-                batch.spec.job_id,
-                batch.batch_id,
-                copied=result.copied,
-                failed=len(result.failures),
-                bytes_copied=result.bytes_copied,
             )
-            if not counted:
-                log.info("batch %s was already counted (redelivery)", batch.batch_id)
+        if not result.transient:
+            self._count(batch, result)
         return result
+
+    def _count(self, batch: WorkBatch, result: BatchResult) -> None:
+        """Record failures, then add the batch to the job's counters exactly once."""
+        job_id = batch.spec.job_id
+        if batch.redrive and result.copied:
+            self.store.delete_failures(job_id, (item.key for item in result.copied))
+        if result.failures:
+            self.store.put_failures(job_id, result.failures)
+        copied = len(result.copied)
+        counted = self.store.count_batch(
+            job_id,
+            batch.batch_id,
+            copied=copied,
+            # A redrive batch's objects were already counted failed: copies move them over.
+            failed=-copied if batch.redrive else len(result.failures),
+            bytes_copied=result.bytes_copied,
+        )
+        if not counted:
+            log.info("batch %s was already counted (redelivery)", batch.batch_id)
 
     def _settle(self, message: MessageTypeDef, outcome: BatchResult | str) -> None:
         """The one place a work message's fate is decided."""
@@ -150,8 +182,7 @@ class Worker:
             log.error("message %s: %s", message["MessageId"], outcome)
             return
         if outcome.transient:
-            attempt = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-            delay = backoff_s(attempt, jitter=random.uniform(0.5, 1.0))
+            delay = backoff_s(receive_count(message), jitter=random.uniform(0.5, 1.0))
             log.warning(
                 "message %s: %d objects failed transiently (first: %s); retry in %ds",
                 message["MessageId"],

@@ -29,6 +29,7 @@ from s3migrator.models import (
     JobState,
     ListingCheckpoint,
     Phase,
+    ReportLocation,
 )
 
 if TYPE_CHECKING:
@@ -78,8 +79,6 @@ class JobStore:
             **_job_key(record.job_id),
             "kind": _s("job"),
             "job_id": _s(record.job_id),
-            "mode": _s(record.mode.value),
-            "spec": _s(record.spec.model_dump_json()),
             "state": _s(record.state.value),
             "phase": _s(record.phase.value),
             "percent": _n(record.percent),
@@ -93,10 +92,47 @@ class JobStore:
             "objects_failed": _n(0),
             "bytes_copied": _n(0),
             "batches_done": _n(0),
+            "batches_extra": _n(0),
         }
+        if record.mode is not None:
+            item["mode"] = _s(record.mode.value)
+        if record.spec is not None:
+            item["spec"] = _s(record.spec.model_dump_json())
+        if record.report is not None:
+            item["report"] = _s(record.report.model_dump_json())
+        if record.error is not None:
+            item["error"] = _s(record.error)
+        if record.finished_at is not None:
+            item["finished_at"] = _n(record.finished_at)
         try:
             self._ddb.put_item(
                 TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def reopen(self, job_id: str, extra_batches: int) -> bool:
+        """Make a finished job run again for ``extra_batches`` more batches (a redrive)."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=_job_key(job_id),
+                UpdateExpression=(
+                    "SET #state = :running, #phase = :copying, updated_at = :now"
+                    " REMOVE finished_at ADD batches_extra :extra"
+                ),
+                ConditionExpression="#state = :with_failures",
+                ExpressionAttributeNames={"#state": "state", "#phase": "phase"},
+                ExpressionAttributeValues={
+                    ":running": _s(JobState.RUNNING.value),
+                    ":copying": _s(Phase.COPYING.value),
+                    ":with_failures": _s(JobState.COMPLETED_WITH_FAILURES.value),
+                    ":now": _n(time.time()),
+                    ":extra": _n(extra_batches),
+                },
             )
         except ClientError as exc:
             if _conditional_failed(exc):
@@ -340,6 +376,17 @@ class JobStore:
             }
             for f in failures
         ]
+        self._batch_write(requests)
+
+    def delete_failures(self, job_id: str, keys: Iterable[str]) -> None:
+        """Forget the failure records of objects that have since been copied."""
+        requests = [
+            {"DeleteRequest": {"Key": {"pk": _pk(job_id), "sk": _s(_failure_sk(key))}}}
+            for key in keys
+        ]
+        self._batch_write(requests)
+
+    def _batch_write(self, requests: list[Any]) -> None:
         for start in range(0, len(requests), 25):
             pending: list[Any] = requests[start : start + 25]
             while pending:
@@ -369,11 +416,11 @@ class JobStore:
 
 def _to_record(item: dict[str, Any]) -> JobRecord:
     raw = {k: _deserializer.deserialize(v) for k, v in item.items()}
-    spec = CopySpec.model_validate(json.loads(raw["spec"]))
     return JobRecord(
         job_id=raw["job_id"],
-        mode=raw["mode"],
-        spec=spec,
+        mode=raw.get("mode"),
+        spec=CopySpec.model_validate(json.loads(raw["spec"])) if "spec" in raw else None,
+        report=ReportLocation.model_validate_json(raw["report"]) if "report" in raw else None,
         state=raw["state"],
         phase=raw["phase"],
         percent=int(raw.get("percent", 0)),
@@ -393,5 +440,6 @@ def _to_record(item: dict[str, Any]) -> JobRecord:
             objects_failed=int(raw.get("objects_failed", 0)),
             bytes_copied=int(raw.get("bytes_copied", 0)),
             batches_done=int(raw.get("batches_done", 0)),
+            batches_extra=int(raw.get("batches_extra", 0)),
         ),
     )

@@ -12,7 +12,14 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 # Bucket naming rules for general purpose buckets (3-63 chars, lowercase, digits, dots, hyphens).
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -51,24 +58,26 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _check_bucket(value: str) -> str:
+    if not _BUCKET_RE.match(value) or ".." in value or _IP_RE.match(value):
+        raise ValueError(f"invalid bucket name {value!r}")
+    if value.startswith(_RESERVED_BUCKET_PREFIXES) or value.endswith(_RESERVED_BUCKET_SUFFIXES):
+        raise ValueError(f"bucket name {value!r} uses a prefix or suffix S3 reserves")
+    return value
+
+
+BucketName = Annotated[str, AfterValidator(_check_bucket)]
+
+
 class Location(_Strict):
     """One side of a job: a bucket, an optional key prefix, and how to reach it."""
 
-    bucket: str
+    bucket: BucketName
     prefix: str = ""
     region: str | None = None
     role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
     external_id: str | None = None
     session_name: str | None = None
-
-    @field_validator("bucket")
-    @classmethod
-    def _valid_bucket(cls, value: str) -> str:
-        if not _BUCKET_RE.match(value) or ".." in value or _IP_RE.match(value):
-            raise ValueError(f"invalid bucket name {value!r}")
-        if value.startswith(_RESERVED_BUCKET_PREFIXES) or value.endswith(_RESERVED_BUCKET_SUFFIXES):
-            raise ValueError(f"bucket name {value!r} uses a prefix or suffix S3 reserves")
-        return value
 
     @field_validator("prefix")
     @classmethod
@@ -89,6 +98,17 @@ class JobOptions(_Strict):
     part_size_bytes: int | None = Field(default=None, ge=5 * 1024**2, le=5 * 1024**3)
 
 
+class ReportLocation(_Strict):
+    """Where the job's completion report (CSV of failed objects) is written when it ends."""
+
+    bucket: BucketName
+    prefix: str = "s3migrator-reports/"
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
 class JobMessage(_Strict):
     """A request to copy every object under ``source`` into ``destination``.
 
@@ -103,6 +123,7 @@ class JobMessage(_Strict):
     source: Location
     destination: Location
     options: JobOptions = JobOptions()
+    report: ReportLocation | None = None
 
     @model_validator(mode="after")
     def _not_overlapping(self) -> JobMessage:
@@ -145,6 +166,8 @@ class WorkBatch(_Strict):
     batch_id: str
     spec: CopySpec
     items: list[WorkItem]
+    # Items of a redrive batch were counted as failed; copying one moves it to copied.
+    redrive: bool = False
 
 
 class ListingCheckpoint(BaseModel):
@@ -164,14 +187,18 @@ class Counters(BaseModel):
     objects_failed: int = 0
     bytes_copied: int = 0
     batches_done: int = 0
+    # Batches sent after the listing (redrives); the job is done when all batches are counted.
+    batches_extra: int = 0
 
 
 class JobRecord(BaseModel):
     """The job's row in DynamoDB."""
 
     job_id: str
-    mode: Mode
-    spec: CopySpec
+    # Both absent only on a rejected job: a message with a usable id but no valid job.
+    mode: Mode | None
+    spec: CopySpec | None
+    report: ReportLocation | None = None
     state: JobState = JobState.RUNNING
     phase: Phase = Phase.STARTED
     percent: int = 0
@@ -190,6 +217,11 @@ class FailureRecord(BaseModel):
     code: str
     message: str
     http_status: int | None = None
+    attempts: int = 1
+    version_id: str | None = None
+    # As listed, so that a redrive can send the object back to work without a new listing.
+    size: int = 0
+    etag: str = ""
 
 
 class QueueDepths(BaseModel):
@@ -202,7 +234,7 @@ class JobStatus(BaseModel):
     """What ``s3migrator status --json`` prints for one job."""
 
     job_id: str
-    mode: Mode
+    mode: Mode | None
     state: JobState
     phase: Phase
     percent: int

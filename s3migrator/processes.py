@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -85,6 +86,8 @@ def run_copier(settings: Settings, *, profile: str | None) -> int:
             visibility_s=settings.work_visibility_s,
             wait_time_s=settings.wait_time_s,
             idle_exit_s=settings.idle_exit_s,
+            max_item_attempts=settings.max_item_attempts,
+            stop_grace_s=settings.stop_grace_s,
         )
         stop_on_sigterm(worker.stop)
         log.info(
@@ -92,6 +95,11 @@ def run_copier(settings: Settings, *, profile: str | None) -> int:
             resources.work_queue_url,
             settings.copy_concurrency,
         )
-        worker.serve()
-    log.info("copier stopped after %d batches", worker.batches_settled)
+        abandoned = worker.serve()
+        log.info("copier stopped after %d batches", worker.batches_settled)
+        if abandoned:
+            # Copies still running belong to released batches that another copier redoes;
+            # exit now rather than wait for their threads.
+            logging.shutdown()
+            os._exit(0)
     return 0

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     part_size_bytes: int = Field(default=256 * MiB, ge=5 * MiB, le=5 * GiB)
     work_visibility_s: int = Field(default=120, ge=5, le=43_200)
     wait_time_s: int = Field(default=20, ge=0, le=20)
+    # Deliveries after which an object still failing transiently is reported failed.
+    max_item_attempts: int = Field(default=5, ge=1, le=1000)
+    # On SIGTERM, how long to finish held batches before releasing them (ECS waits 30 s).
+    stop_grace_s: float = Field(default=25.0, ge=0)
     retry_mode: str = Field(default="adaptive", pattern="^(legacy|standard|adaptive)$")
     max_attempts: int = Field(default=8, ge=1, le=50)
     # A copier started with --exit-when-idle stops after this many seconds without work.

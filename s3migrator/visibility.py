@@ -46,6 +46,19 @@ class VisibilityKeeper:
         with self._lock:
             self._held.pop(message_id, None)
 
+    def release_all(self) -> int:
+        """Make every held message visible again at once, for another process to take."""
+        with self._lock:
+            held, self._held = list(self._held.values()), {}
+        for receipt in held:
+            try:
+                self._sqs.change_message_visibility(
+                    QueueUrl=self._queue_url, ReceiptHandle=receipt, VisibilityTimeout=0
+                )
+            except (BotoCoreError, ClientError):
+                log.warning("could not release a message; it returns after its timeout")
+        return len(held)
+
     def _run(self) -> None:
         interval = max(1.0, self._visibility_s / 3)
         while not self._stop.wait(interval):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections import Counter
@@ -66,6 +67,7 @@ def test_every_object_is_copied_and_counted_exactly(
         "objects_failed": 0,
         "bytes_copied": sum(len(v) for v in objects.values()),
         "batches_done": 5,
+        "batches_extra": 0,
     }
     assert worker.batches_settled == 5
     assert depth(sqs, resources.work_queue_url) == 0
@@ -204,6 +206,8 @@ def test_object_deleted_after_listing_is_a_recorded_failure_and_the_batch_is_set
             code="NoSuchKey",
             message="The specified key does not exist.",
             http_status=404,
+            size=len(objects[gone]),
+            etag=f'"{hashlib.md5(objects[gone]).hexdigest()}"',
         )
     ]
     assert set(dest_contents(s3)) == set(objects) - {gone}
@@ -213,27 +217,28 @@ def test_object_deleted_after_listing_is_a_recorded_failure_and_the_batch_is_set
     assert depth(sqs, resources.work_dlq_url) == 0
 
 
-def test_large_object_changed_after_listing_fails_without_starting_an_upload(
+def test_large_object_changed_after_listing_is_copied_whole_in_its_current_version(
     aws: Aws, s3: Any, store: JobStore, make_runner: Any, run_copier: Any
 ) -> None:
-    # GIVEN a large object listed, then overwritten (its ETag no longer matches the listing)
+    # GIVEN a large object listed, then overwritten with other bytes of another size
     fill(s3, "src-bucket", {"big.bin": os.urandom(LARGE)})
     make_runner().run(job_message("job-1"))
-    fill(s3, "src-bucket", {"big.bin": os.urandom(LARGE)})
+    current = os.urandom(LARGE + 1234)
+    fill(s3, "src-bucket", {"big.bin": current})
     copier_s3, calls = recording_client(aws)
     # WHEN the copier runs
     run_copier(copier_s3)
-    # THEN the copy stopped at the HEAD precondition, before any upload, and is recorded as a
-    # PreconditionFailed failure (the bodyless 412 of HEAD is named by the classifier)
-    assert calls == ["HeadObject"]
-    (failure,) = store.failures("job-1")
-    assert (failure.key, failure.code, failure.http_status) == (
-        "big.bin",
-        "PreconditionFailed",
-        412,
-    )
-    assert store.get_job("job-1").counters.objects_failed == 1  # type: ignore[union-attr]
-    assert "Contents" not in s3.list_objects_v2(Bucket="dst-bucket")
+    # THEN the listed version's precondition stopped the first attempt before any upload,
+    # and the current version was read again and copied whole under its own ETag
+    assert calls[:2] == ["HeadObject", "HeadObject"]
+    assert "CreateMultipartUpload" not in calls[:2]
+    copied = s3.get_object(Bucket="dst-bucket", Key="big.bin")["Body"].read()
+    assert copied == current
+    job = store.get_job("job-1")
+    assert job is not None
+    assert (job.counters.objects_copied, job.counters.objects_failed) == (1, 0)
+    assert job.counters.bytes_copied == len(current)
+    assert list(store.failures("job-1")) == []
 
 
 def test_transient_errors_leave_the_batch_for_redelivery_uncounted(

@@ -44,6 +44,7 @@ def test_redelivered_batch_is_counted_once(store: JobStore) -> None:
         "objects_failed": 1,
         "bytes_copied": 720,
         "batches_done": 2,
+        "batches_extra": 0,
     }
 
 
