@@ -13,9 +13,12 @@ from s3migrator.models import CopySpec, WorkBatch, WorkItem
 MAX_ENTRIES_PER_SEND = 10  # SendMessageBatch limit
 
 
-def batch_id(job_id: str, seq: int) -> str:
-    """Deterministic: the same listing position always yields the same id."""
-    return f"{job_id}:{seq:09d}"
+def batch_id(job_id: str, seq: int, *, redrive: bool = False) -> str:
+    """Deterministic: the same listing position always yields the same id.
+
+    Redrive batches are numbered in their own series (``r``), after the job's earlier redrives.
+    """
+    return f"{job_id}:{'r' if redrive else ''}{seq:09d}"
 
 
 def item_bytes(item: WorkItem) -> int:
@@ -23,8 +26,10 @@ def item_bytes(item: WorkItem) -> int:
     return len(item.model_dump_json().encode()) + 1
 
 
-def empty_batch_bytes(spec: CopySpec, seq: int) -> int:
-    empty = WorkBatch(batch_id=batch_id(spec.job_id, seq), spec=spec, items=[])
+def empty_batch_bytes(spec: CopySpec, seq: int, *, redrive: bool = False) -> int:
+    empty = WorkBatch(
+        batch_id=batch_id(spec.job_id, seq, redrive=redrive), spec=spec, items=[], redrive=redrive
+    )
     return len(empty.model_dump_json().encode())
 
 
@@ -35,24 +40,34 @@ def pack(
     first_seq: int,
     max_keys: int,
     max_bytes: int,
+    redrive: bool = False,
 ) -> Iterator[WorkBatch]:
     """Stream items into batches numbered from ``first_seq``; constant memory in the listing."""
+
+    def close(seq: int, items: list[WorkItem]) -> WorkBatch:
+        return WorkBatch(
+            batch_id=batch_id(spec.job_id, seq, redrive=redrive),
+            spec=spec,
+            items=items,
+            redrive=redrive,
+        )
+
     seq = first_seq
     current: list[WorkItem] = []
-    size = base = empty_batch_bytes(spec, seq)
+    size = base = empty_batch_bytes(spec, seq, redrive=redrive)
     for item in items:
         extra = item_bytes(item)
         if base + extra > max_bytes:
             raise ValueError(f"key {item.key!r} alone exceeds the message cap of {max_bytes} bytes")
         if current and (len(current) >= max_keys or size + extra > max_bytes):
-            yield WorkBatch(batch_id=batch_id(spec.job_id, seq), spec=spec, items=current)
+            yield close(seq, current)
             seq += 1
             current = []
-            size = base = empty_batch_bytes(spec, seq)
+            size = base = empty_batch_bytes(spec, seq, redrive=redrive)
         current.append(item)
         size += extra
     if current:
-        yield WorkBatch(batch_id=batch_id(spec.job_id, seq), spec=spec, items=current)
+        yield close(seq, current)
 
 
 def group_for_send(

@@ -35,6 +35,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         aws.sqs(),
         resources,
         job_id=event.get("job_id"),
+        s3=aws.s3(),
     )
     running = [s for s in statuses if s.state.value == "running"]
     if statuses:

@@ -53,7 +53,3 @@ def percent(
     value = step.first + int(fraction * (step.last - step.first))
     ceiling = step.last if enumeration_complete else step.last - 1
     return max(step.first, min(value, ceiling))
-
-
-def is_copy_done(*, done: int, total: int, enumeration_complete: bool) -> bool:
-    return enumeration_complete and done >= total

@@ -8,11 +8,16 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from progress.deadletters import sweep_dead_letters
 from progress.percent import percent
 from s3migrator.models import JobRecord, JobState, JobStatus, Phase, QueueDepths
 from s3migrator.queues import queue_depth
+from s3migrator.report import upload_report
 
 if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
     from s3migrator.jobstore import JobStore
@@ -37,7 +42,9 @@ def final_state(record: JobRecord) -> tuple[JobState, str | None] | None:
     listing, counters = record.listing, record.counters
     if record.phase is not Phase.COPYING:
         return None
-    if not (listing.complete and counters.batches_done >= listing.next_seq):
+    if not (
+        listing.complete and counters.batches_done >= listing.next_seq + counters.batches_extra
+    ):
         return None
     done = counters.objects_copied + counters.objects_failed
     if done != listing.objects:
@@ -90,13 +97,22 @@ def to_status(record: JobRecord, depths: QueueDepths, store: JobStore | None = N
     )
 
 
-def advance(store: JobStore, record: JobRecord) -> JobRecord:
-    """Store a running job's percent, and finish it when its work is done."""
+def advance(store: JobStore, record: JobRecord, s3: S3Client | None = None) -> JobRecord:
+    """Store a running job's percent, and finish it when its work is done.
+
+    A job that names a report location gets its completion report written first.
+    """
     if record.state is not JobState.RUNNING:
         return record
     ending = final_state(record)
     if ending is not None:
         state, error = ending
+        if record.report is not None and s3 is not None:
+            try:
+                url = upload_report(s3, record, store.failures(record.job_id))
+                log.info("job %s: report written to %s", record.job_id, url)
+            except (BotoCoreError, ClientError) as exc:
+                error = f"{error + '; ' if error else ''}report not written: {exc}"
         if store.finish(record.job_id, state, 100, error=error):
             log.info("job %s finished: %s", record.job_id, state.value)
         return store.get_job(record.job_id) or record
@@ -112,12 +128,14 @@ def refresh(
     sqs: SQSClient,
     resources: Resources,
     job_id: str | None = None,
+    s3: S3Client | None = None,
 ) -> list[JobStatus]:
-    """Advance and report one job (by id) or every job."""
+    """Sweep dead letters, then advance and report one job (by id) or every job."""
+    sweep_dead_letters(store, sqs, resources.work_dlq_url)
     if job_id is not None:
         one = store.get_job(job_id)
         records = [one] if one else []
     else:
         records = store.list_jobs()
     depths = read_depths(sqs, resources)
-    return [to_status(advance(store, record), depths, store) for record in records]
+    return [to_status(advance(store, record, s3), depths, store) for record in records]

@@ -66,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--dest-region", default=None)
     submit.add_argument("--multipart-threshold", type=int, default=None, metavar="BYTES")
     submit.add_argument("--part-size", type=int, default=None, metavar="BYTES")
+    submit.add_argument(
+        "--report",
+        default=None,
+        metavar="s3://BUCKET[/PREFIX]",
+        help="write the completion report (failed objects, CSV) here when the job ends",
+    )
     submit.add_argument("--wait", action="store_true", help="watch the job until it ends")
 
     coordinator = commands.add_parser(
@@ -99,6 +105,22 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="run repeatedly at this interval",
     )
+
+    report = commands.add_parser("report", help="a job's failed objects, with their reasons")
+    report.add_argument("job_id")
+    report.add_argument(
+        "--csv",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the completion report as CSV (S3 Batch Operations columns); - for stdout",
+    )
+
+    redrive = commands.add_parser(
+        "redrive", help="send a job's failed and dead-lettered objects back to work"
+    )
+    redrive.add_argument("job_id")
+    redrive.add_argument("--wait", action="store_true", help="watch the job until it ends")
 
     deploy = commands.add_parser("deploy", help="create or update the stack")
     deploy.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE")
@@ -179,6 +201,10 @@ def _run(args: argparse.Namespace) -> int:
             return commands.status_command(args, settings, console)
         case "progress":
             return commands.progress_command(args, settings, console)
+        case "report":
+            return commands.report_command(args, settings, console)
+        case "redrive":
+            return commands.redrive_command(args, settings, console)
         case "deploy":
             return commands.deploy_command(args, settings, console)
         case "verify":

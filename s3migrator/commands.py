@@ -17,8 +17,10 @@ from s3migrator.aws import Aws, make_aws
 from s3migrator.deploy import deploy
 from s3migrator.jobstore import JobStore
 from s3migrator.models import JobMessage, JobOptions, JobStatus, Mode
+from s3migrator.redrive import redrive
+from s3migrator.report import write_csv
 from s3migrator.resources import Resources, resolve
-from s3migrator.submit import location, submit
+from s3migrator.submit import location, report_location, submit
 from s3migrator.verify import verify
 
 if TYPE_CHECKING:
@@ -43,6 +45,7 @@ def submit_command(args: argparse.Namespace, settings: Settings, console: Consol
                 multipart_threshold_bytes=args.multipart_threshold,
                 part_size_bytes=args.part_size,
             ),
+            report=report_location(args.report) if args.report else None,
         )
     except ValueError as exc:
         print(f"invalid job: {exc}", file=sys.stderr)
@@ -107,7 +110,7 @@ def _watch(
     sqs = aws.sqs()
     with console.status("waiting for the job") if console.is_terminal else nullcontext():
         while True:
-            statuses = refresh(store, sqs, resources, job_id)
+            statuses = refresh(store, sqs, resources, job_id, s3=aws.s3())
             if statuses and all(s.state.value != "running" for s in statuses):
                 break
             time.sleep(interval_s)
@@ -123,7 +126,7 @@ def status_command(args: argparse.Namespace, settings: Settings, console: Consol
     store = JobStore(aws.dynamodb(), resources.table_name)
     sqs = aws.sqs()
     while True:
-        statuses = refresh(store, sqs, resources, args.job_id)
+        statuses = refresh(store, sqs, resources, args.job_id, s3=aws.s3())
         if args.job_id and not statuses:
             print(f"no job {args.job_id!r}", file=sys.stderr)
             return 1
@@ -147,7 +150,7 @@ def progress_command(args: argparse.Namespace, settings: Settings, console: Cons
     store = JobStore(aws.dynamodb(), resources.table_name)
     sqs = aws.sqs()
     while True:
-        statuses = refresh(store, sqs, resources)
+        statuses = refresh(store, sqs, resources, s3=aws.s3())
         console.print(
             f"progress: {len(statuses)} jobs, "
             f"{sum(s.state.value == 'running' for s in statuses)} running"
@@ -178,3 +181,47 @@ def verify_command(args: argparse.Namespace, settings: Settings, console: Consol
     console.print_json(report.model_dump_json())
     console.print("verification " + ("[green]passed[/]" if report.ok else "[red]FAILED[/]"))
     return 0 if report.ok else 1
+
+
+def report_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    aws, resources = _context(args, settings)
+    store = JobStore(aws.dynamodb(), resources.table_name)
+    record = store.get_job(args.job_id)
+    if record is None:
+        print(f"no job {args.job_id!r}", file=sys.stderr)
+        return 1
+    failures = list(store.failures(args.job_id))
+    if args.csv is not None:
+        if str(args.csv) == "-":
+            write_csv(sys.stdout, record, failures)
+        else:
+            with args.csv.open("w", newline="") as out:
+                write_csv(out, record, failures)
+            console.print(f"{len(failures)} failed objects written to {args.csv}")
+        return 0
+    counters = record.counters
+    console.print(
+        f"job {record.job_id}: {record.state.value}, {counters.objects_copied} copied,"
+        f" {counters.objects_failed} failed of {record.listing.objects} listed"
+    )
+    if record.error:
+        console.print(f"[red]{escape(record.error)}[/]")
+    table = Table(title="failed objects")
+    for column in ("key", "code", "HTTP", "attempts", "message"):
+        table.add_column(column)
+    for f in failures:
+        table.add_row(
+            escape(f.key), f.code, str(f.http_status or ""), str(f.attempts), escape(f.message)
+        )
+    console.print(table)
+    return 0
+
+
+def redrive_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    aws, resources = _context(args, settings)
+    store = JobStore(aws.dynamodb(), resources.table_name)
+    sent = redrive(store, aws.sqs(), resources, args.job_id, settings)
+    console.print(f"job {args.job_id}: {sent} objects sent back to work")
+    if args.wait:
+        return _watch(aws, resources, args.job_id, console, interval_s=2.0)
+    return 0

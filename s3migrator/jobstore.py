@@ -362,6 +362,15 @@ class JobStore:
             raise
         return True
 
+    def is_counted(self, job_id: str, batch_id: str) -> bool:
+        item = self._ddb.get_item(
+            TableName=self._table,
+            Key={"pk": _pk(job_id), "sk": _s(f"BATCH#{batch_id}")},
+            ConsistentRead=True,
+            ProjectionExpression="pk",
+        )
+        return "Item" in item
+
     def put_failures(self, job_id: str, failures: Iterable[FailureRecord]) -> None:
         """Store per-object failure records; idempotent, keyed by the object's key."""
         requests = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from s3migrator.models import JobMessage, Location
+from s3migrator.models import JobMessage, Location, ReportLocation
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -23,6 +23,11 @@ def parse_s3_url(url: str) -> tuple[str, str]:
 def location(url: str, **fields: str | None) -> Location:
     bucket, prefix = parse_s3_url(url)
     return Location(bucket=bucket, prefix=prefix, **{k: v for k, v in fields.items() if v})
+
+
+def report_location(url: str) -> ReportLocation:
+    bucket, prefix = parse_s3_url(url)
+    return ReportLocation(bucket=bucket, prefix=prefix) if prefix else ReportLocation(bucket=bucket)
 
 
 def submit(sqs: SQSClient, jobs_queue_url: str, message: JobMessage) -> JobMessage:

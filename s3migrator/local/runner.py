@@ -87,9 +87,10 @@ class LocalRunner:
     def _progress_loop(self) -> None:
         store = JobStore(self.aws.dynamodb(), self.resources.table_name)
         sqs = self.aws.sqs()
+        s3 = self.aws.s3()
         while not self.stop.wait(self.progress_every_s):
             try:
-                refresh(store, sqs, self.resources)
+                refresh(store, sqs, self.resources, s3=s3)
             except Exception:
                 log.warning("progress refresh failed", exc_info=True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from progress.percent import COPY_TABLE, is_copy_done, percent
+from progress.percent import COPY_TABLE, percent
 from s3migrator.models import Phase
 
 
@@ -54,11 +54,3 @@ def test_copying_percent_is_within_6_and_99_and_never_decreases(complete: bool) 
 
 def test_copying_is_halfway_at_half_the_objects() -> None:
     assert percent(Phase.COPYING, done=50, total=100, enumeration_complete=True) == 6 + 46
-
-
-def test_copy_is_done_only_when_enumeration_is_complete_and_all_counted() -> None:
-    assert is_copy_done(done=10, total=10, enumeration_complete=True) is True
-    assert is_copy_done(done=11, total=10, enumeration_complete=True) is True
-    assert is_copy_done(done=9, total=10, enumeration_complete=True) is False
-    assert is_copy_done(done=10, total=10, enumeration_complete=False) is False
-    assert is_copy_done(done=0, total=0, enumeration_complete=True) is True
