@@ -16,7 +16,11 @@ from typing import Any
 import boto3
 import pytest
 
+from progress.report import refresh
+from s3migrator.jobstore import JobStore
 from s3migrator.local.server import MotoServer, local_env
+from s3migrator.models import JobStatus
+from s3migrator.resources import OUTPUTS, Resources
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -96,6 +100,18 @@ class Stack:
                     return status
             time.sleep(1)
         raise AssertionError(f"job {job_id} still running after {timeout_s}s: {status}")
+
+    def resources(self, stack_name: str = "s3migrator") -> Resources:
+        outputs = self.client("cloudformation").describe_stacks(StackName=stack_name)
+        values = {o["OutputKey"]: o["OutputValue"] for o in outputs["Stacks"][0]["Outputs"]}
+        return Resources.model_validate({field: values[key] for key, field in OUTPUTS.items()})
+
+    def store(self) -> JobStore:
+        return JobStore(self.client("dynamodb"), self.resources().table_name)
+
+    def refresh(self) -> list[JobStatus]:
+        """Run the progress function once, as the scheduled Lambda would."""
+        return refresh(self.store(), self.client("sqs"), self.resources(), s3=self.client("s3"))
 
     def dump_logs(self) -> str:
         return "\n".join(
