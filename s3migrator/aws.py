@@ -37,7 +37,7 @@ class Aws:
 
     def config(self, **overrides: Any) -> Config:
         return Config(
-            retries={"mode": self.retry_mode, "max_attempts": self.max_attempts},  # type: ignore[arg-type]
+            retries={"mode": self.retry_mode, "total_max_attempts": self.max_attempts},  # type: ignore[arg-type]
             max_pool_connections=self.max_pool_connections,
             **overrides,
         )

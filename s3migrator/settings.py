@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     # On SIGTERM, how long to finish held batches before releasing them (ECS waits 30 s).
     stop_grace_s: float = Field(default=25.0, ge=0)
     retry_mode: str = Field(default="adaptive", pattern="^(legacy|standard|adaptive)$")
+    # Attempts per request in all, the first included (botocore total_max_attempts).
     max_attempts: int = Field(default=8, ge=1, le=50)
     # A copier started with --exit-when-idle stops after this many seconds without work.
     idle_exit_s: float = Field(default=0.0, ge=0)
