@@ -48,7 +48,7 @@ def parse_job(body: str) -> JobMessage:
     except json.JSONDecodeError as exc:
         raise InvalidJobMessageError(f"not JSON: {exc}", None) from exc
     raw_id = data.get("job_id") if isinstance(data, dict) else None
-    job_id = raw_id if isinstance(raw_id, str) and _JOB_ID.match(raw_id) else None
+    job_id = raw_id if isinstance(raw_id, str) and _JOB_ID.fullmatch(raw_id) else None
     try:
         return JobMessage.model_validate(data)
     except ValidationError as exc:

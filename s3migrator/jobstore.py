@@ -122,10 +122,10 @@ class JobStore:
                 Key=_job_key(job_id),
                 UpdateExpression=(
                     "SET #state = :running, #phase = :copying, updated_at = :now"
-                    " REMOVE finished_at ADD batches_extra :extra"
+                    " REMOVE finished_at, #error ADD batches_extra :extra"
                 ),
                 ConditionExpression="#state = :with_failures",
-                ExpressionAttributeNames={"#state": "state", "#phase": "phase"},
+                ExpressionAttributeNames={"#state": "state", "#phase": "phase", "#error": "error"},
                 ExpressionAttributeValues={
                     ":running": _s(JobState.RUNNING.value),
                     ":copying": _s(Phase.COPYING.value),
