@@ -15,7 +15,8 @@ from botocore.exceptions import ClientError
 
 from copier.failures import CHANGED_CODES, classify
 from copier.parts import plan_parts, use_multipart
-from s3migrator.models import CopySpec, WorkItem
+from s3migrator.errors import PermanentCopyError
+from s3migrator.models import MAX_KEY_BYTES, CopySpec, WorkItem
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -62,6 +63,12 @@ class ObjectCopier:
         return current.size
 
     def _copy(self, spec: CopySpec, item: WorkItem) -> None:
+        size = len(spec.destination_key(item.key).encode())
+        if size > MAX_KEY_BYTES:
+            raise PermanentCopyError(
+                "KeyTooLongError",
+                f"the destination key would be {size} bytes; S3 keys hold at most {MAX_KEY_BYTES}",
+            )
         threshold = spec.options.multipart_threshold_bytes or self.multipart_threshold_bytes
         if use_multipart(item.size, threshold) and item.size > 0:
             self._multipart(spec, item)
