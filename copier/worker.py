@@ -85,13 +85,16 @@ class Worker:
                     messages = self.sqs.receive_message(
                         QueueUrl=self.queue_url,
                         MaxNumberOfMessages=min(free, 10),
-                        WaitTimeSeconds=1 if active else self.wait_time_s,
+                        # Busy: a quick look for more work; idle: a long poll.
+                        WaitTimeSeconds=0 if active else self.wait_time_s,
                         VisibilityTimeout=self.visibility_s,
                         MessageSystemAttributeNames=["ApproximateReceiveCount"],
                     ).get("Messages", [])
                     for message in messages:
                         keeper.hold(message["MessageId"], message["ReceiptHandle"])
                         active.add(batches.submit(self._handle, message, keeper))
+                    if active and not messages:
+                        wait(active, timeout=1, return_when="FIRST_COMPLETED")
                     if messages or active:
                         idle_since = time.monotonic()
                     elif self.idle_exit_s and time.monotonic() - idle_since >= self.idle_exit_s:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from copier_drain import drain
 from moto import mock_aws
 
 from coordinator.jobs import JobRunner
-from copier.objects import ObjectCopier
 from copier.worker import Worker
 from s3migrator.aws import Aws, make_aws
 from s3migrator.deploy import deploy
@@ -89,27 +88,15 @@ def run_copier(aws: Aws, resources: Resources, store: JobStore) -> Callable[...,
         part_size: int = 5 * MiB,
         idle_exit_s: float = 0.25,
     ) -> Worker:
-        with (
-            ThreadPoolExecutor(4, thread_name_prefix="copy") as copy_pool,
-            ThreadPoolExecutor(4, thread_name_prefix="part") as parts_pool,
-        ):
-            worker = Worker(
-                sqs=aws.sqs(),
-                queue_url=resources.work_queue_url,
-                store=store,
-                copier=ObjectCopier(
-                    s3=s3 or aws.s3(),
-                    parts_pool=parts_pool,
-                    multipart_threshold_bytes=threshold,
-                    part_size_bytes=part_size,
-                ),
-                copy_pool=copy_pool,
-                messages_in_flight=4,
-                visibility_s=30,
-                wait_time_s=0,
-                idle_exit_s=idle_exit_s,
-            )
-            worker.serve()
-        return worker
+        return drain(
+            aws,
+            resources,
+            store,
+            s3,
+            threshold=threshold,
+            part_size=part_size,
+            messages_in_flight=4,
+            idle_exit_s=idle_exit_s,
+        )
 
     return run

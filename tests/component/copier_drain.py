@@ -24,6 +24,10 @@ def drain(
     s3: Any = None,
     *,
     max_item_attempts: int = 5,
+    threshold: int = 8 * MiB,
+    part_size: int = 5 * MiB,
+    messages_in_flight: int = 1,
+    idle_exit_s: float = 0.01,
 ) -> Worker:
     """Run a real Worker until the work queue has nothing visible left; returns it."""
     with (
@@ -37,15 +41,15 @@ def drain(
             copier=ObjectCopier(
                 s3=s3 or aws.s3(),
                 parts_pool=parts_pool,
-                multipart_threshold_bytes=8 * MiB,
-                part_size_bytes=5 * MiB,
+                multipart_threshold_bytes=threshold,
+                part_size_bytes=part_size,
             ),
             copy_pool=copy_pool,
-            messages_in_flight=1,
+            messages_in_flight=messages_in_flight,
             max_item_attempts=max_item_attempts,
             visibility_s=30,
             wait_time_s=0,
-            idle_exit_s=0.01,
+            idle_exit_s=idle_exit_s,
         )
         worker.serve()
     return worker
