@@ -23,10 +23,10 @@ from s3migrator.models import CopySpec, JobMessage, JobRecord, JobState, Phase
 from s3migrator.queues import send_bodies
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
     from s3migrator.jobstore import JobStore
+    from s3migrator.sessions import S3Clients
     from s3migrator.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class Outcome:
 @dataclass
 class JobRunner:
     store: JobStore
-    s3: S3Client
+    clients: S3Clients
     sqs: SQSClient
     work_queue_url: str
     settings: Settings
@@ -112,9 +112,11 @@ class JobRunner:
 
     def _run_leased(self, record: JobRecord, spec: CopySpec) -> tuple[str, float]:
         if record.phase is Phase.STARTED:
-            require_bucket(self.s3, spec.source.bucket)
+            require_bucket(self.clients.for_location(spec.source), spec.source.bucket)
             region = spec.destination.region or self.region
-            created = ensure_bucket(self.s3, spec.destination.bucket, region)
+            created = ensure_bucket(
+                self.clients.for_location(spec.destination), spec.destination.bucket, region
+            )
             log.info(
                 "job %s: destination %s %s",
                 record.job_id,
@@ -134,7 +136,9 @@ class JobRunner:
         if checkpoint.complete:
             return Outcome.DONE, 0.0
         batches = pack(
-            list_source(self.s3, spec.source, checkpoint.start_after),
+            list_source(
+                self.clients.for_location(spec.source), spec.source, checkpoint.start_after
+            ),
             spec,
             first_seq=checkpoint.next_seq,
             max_keys=self.settings.batch_max_keys,

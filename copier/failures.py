@@ -43,6 +43,13 @@ def classify(exc: Exception) -> CopyError:
         status = int(status) if status is not None else None
         if code in TRANSIENT_CODES or (status is not None and status >= 500):
             return TransientCopyError(code, message, status)
+        if code == "InvalidRequest" and "Server Side Encryption" in message:
+            return PermanentCopyError(
+                "SSECustomerKeyRequired",
+                "the source object is encrypted with a customer-provided key (SSE-C); it cannot"
+                f" be copied without that key ({message})",
+                status,
+            )
         return PermanentCopyError(code, message, status)
     if isinstance(exc, ConnectionError | HTTPClientError | BotoCoreError):
         return TransientCopyError(type(exc).__name__, str(exc))

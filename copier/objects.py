@@ -16,11 +16,13 @@ from botocore.exceptions import ClientError
 from copier.failures import CHANGED_CODES, classify
 from copier.parts import plan_parts, use_multipart
 from s3migrator.errors import PermanentCopyError
-from s3migrator.models import MAX_KEY_BYTES, CopySpec, WorkItem
+from s3migrator.models import MAX_KEY_BYTES, CopySpec, Location, WorkItem
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef
+
+    from s3migrator.sessions import S3Clients
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +38,16 @@ _CARRIED_HEADERS = {
 }
 
 
+def encryption(destination: Location) -> dict[str, Any]:
+    """SSE-KMS with the job's key when it names one; otherwise the bucket's default applies."""
+    if destination.kms_key_id is None:
+        return {}
+    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": destination.kms_key_id}
+
+
 @dataclass
 class ObjectCopier:
-    s3: S3Client
+    clients: S3Clients
     parts_pool: Executor
     multipart_threshold_bytes: int
     part_size_bytes: int
@@ -56,7 +65,8 @@ class ObjectCopier:
         except ClientError as exc:
             if classify(exc).code not in CHANGED_CODES:
                 raise
-        head = self.s3.head_object(Bucket=spec.source.bucket, Key=item.key)
+        s3 = self.clients.for_location(spec.destination)
+        head = s3.head_object(Bucket=spec.source.bucket, Key=item.key)
         current = WorkItem(key=item.key, size=head["ContentLength"], etag=head["ETag"])
         log.info("%s changed after listing; copying its current version", item.key)
         self._copy(spec, current)
@@ -70,32 +80,38 @@ class ObjectCopier:
                 f"the destination key would be {size} bytes; S3 keys hold at most {MAX_KEY_BYTES}",
             )
         threshold = spec.options.multipart_threshold_bytes or self.multipart_threshold_bytes
+        # The destination side copies: it owns every new object and reads the source through
+        # the source bucket's policy (see `s3migrator grant`).
+        s3 = self.clients.for_location(spec.destination)
         if use_multipart(item.size, threshold) and item.size > 0:
-            self._multipart(spec, item)
+            self._multipart(s3, spec, item)
         else:
-            self.s3.copy_object(
+            s3.copy_object(
                 Bucket=spec.destination.bucket,
                 Key=spec.destination_key(item.key),
                 CopySource={"Bucket": spec.source.bucket, "Key": item.key},
                 CopySourceIfMatch=item.etag,
+                **encryption(spec.destination),
             )
 
-    def _multipart(self, spec: CopySpec, item: WorkItem) -> None:
+    def _multipart(self, s3: S3Client, spec: CopySpec, item: WorkItem) -> None:
         source = {"Bucket": spec.source.bucket, "Key": item.key}
-        head = self.s3.head_object(Bucket=spec.source.bucket, Key=item.key, IfMatch=item.etag)
+        head = s3.head_object(Bucket=spec.source.bucket, Key=item.key, IfMatch=item.etag)
         carried: dict[str, Any] = {
             arg: head[field]  # type: ignore[literal-required]
             for field, arg in _CARRIED_HEADERS.items()
             if head.get(field)
         }
         bucket, key = spec.destination.bucket, spec.destination_key(item.key)
-        upload_id = self.s3.create_multipart_upload(Bucket=bucket, Key=key, **carried)["UploadId"]
+        upload_id = s3.create_multipart_upload(
+            Bucket=bucket, Key=key, **carried, **encryption(spec.destination)
+        )["UploadId"]
         part_size = spec.options.part_size_bytes or self.part_size_bytes
         futures: list[Future[Any]] = []
         try:
             futures = [
                 self.parts_pool.submit(
-                    self.s3.upload_part_copy,
+                    s3.upload_part_copy,
                     Bucket=bucket,
                     Key=key,
                     UploadId=upload_id,
@@ -110,14 +126,14 @@ class ObjectCopier:
                 {"PartNumber": number, "ETag": future.result()["CopyPartResult"]["ETag"]}
                 for number, future in enumerate(futures, start=1)
             ]
-            self.s3.complete_multipart_upload(
+            s3.complete_multipart_upload(
                 Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )
         except BaseException:
             for future in futures:
                 future.cancel()
             try:
-                self.s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+                s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
             except Exception:
                 log.warning("could not abort upload %s of %s", upload_id, key, exc_info=True)
             raise

@@ -31,6 +31,26 @@ def _add_common(parser: argparse.ArgumentParser, default: Any = None) -> None:
     )
 
 
+def add_side_options(parser: argparse.ArgumentParser) -> None:
+    """How to reach each side of a job: region, role to assume, KMS key for new objects."""
+    parser.add_argument("--source-region", default=None, help="the source bucket's region")
+    parser.add_argument("--dest-region", default=None, help="the destination bucket's region")
+    parser.add_argument(
+        "--source-role", default=None, metavar="ARN", help="role assumed to list the source"
+    )
+    parser.add_argument(
+        "--dest-role",
+        default=None,
+        metavar="ARN",
+        help="role assumed to create the destination and copy into it (reads the source)",
+    )
+    parser.add_argument("--source-external-id", default=None, metavar="ID")
+    parser.add_argument("--dest-external-id", default=None, metavar="ID")
+    parser.add_argument(
+        "--dest-kms-key", default=None, metavar="KEY", help="SSE-KMS key for the new objects"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="s3migrator",
@@ -62,8 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--dest", required=True, metavar="s3://BUCKET[/PREFIX]")
     submit.add_argument("--mode", default="copy", choices=[m.value for m in Mode])
     submit.add_argument("--job-id", default=None, help="client-chosen id (idempotent)")
-    submit.add_argument("--source-region", default=None)
-    submit.add_argument("--dest-region", default=None)
+    add_side_options(submit)
     submit.add_argument("--multipart-threshold", type=int, default=None, metavar="BYTES")
     submit.add_argument("--part-size", type=int, default=None, metavar="BYTES")
     submit.add_argument(

@@ -16,7 +16,7 @@ from progress.report import refresh
 from s3migrator.aws import Aws, make_aws
 from s3migrator.deploy import deploy
 from s3migrator.jobstore import JobStore
-from s3migrator.models import JobMessage, JobOptions, JobStatus, Mode
+from s3migrator.models import JobMessage, JobOptions, JobStatus, Location, Mode
 from s3migrator.redrive import redrive
 from s3migrator.report import write_csv
 from s3migrator.resources import Resources, resolve
@@ -34,13 +34,32 @@ def _context(args: argparse.Namespace, settings: Settings) -> tuple[Aws, Resourc
     return aws, resolve(aws, settings)
 
 
+def source_location(args: argparse.Namespace) -> Location:
+    return location(
+        args.source,
+        region=args.source_region,
+        role_arn=args.source_role,
+        external_id=args.source_external_id,
+    )
+
+
+def destination_location(args: argparse.Namespace) -> Location:
+    return location(
+        args.dest,
+        region=args.dest_region,
+        role_arn=args.dest_role,
+        external_id=args.dest_external_id,
+        kms_key_id=args.dest_kms_key,
+    )
+
+
 def submit_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     try:
         message = JobMessage(
             job_id=args.job_id,
             mode=Mode(args.mode),
-            source=location(args.source, region=args.source_region),
-            destination=location(args.dest, region=args.dest_region),
+            source=source_location(args),
+            destination=destination_location(args),
             options=JobOptions(
                 multipart_threshold_bytes=args.multipart_threshold,
                 part_size_bytes=args.part_size,

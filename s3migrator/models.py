@@ -77,7 +77,9 @@ class Location(_Strict):
     region: str | None = None
     role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
     external_id: str | None = None
-    session_name: str | None = None
+    session_name: str | None = Field(default=None, pattern=r"^[\w+=,.@-]{2,64}$")
+    # Destination only: encrypt new objects with this KMS key (else the bucket's default).
+    kms_key_id: str | None = None
 
     @field_validator("prefix")
     @classmethod

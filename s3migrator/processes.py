@@ -12,12 +12,23 @@ from coordinator.jobs import JobRunner
 from coordinator.service import Coordinator
 from copier.objects import ObjectCopier
 from copier.worker import Worker
-from s3migrator.aws import make_aws
+from s3migrator.aws import Aws, make_aws
 from s3migrator.jobstore import JobStore
 from s3migrator.resources import resolve
+from s3migrator.sessions import RoleSessions, S3Clients
 from s3migrator.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def s3_clients(aws: Aws, settings: Settings) -> S3Clients:
+    """S3 clients per side of a job, with refreshable assumed-role sessions."""
+    sessions = RoleSessions(
+        base=aws.session,
+        duration_s=settings.role_session_s,
+        refresh_margin_s=settings.refresh_margin_s,
+    )
+    return S3Clients(sessions, default=aws.s3(), config=aws.config())
 
 
 def stop_on_sigterm(stop: threading.Event) -> None:
@@ -36,7 +47,7 @@ def run_coordinator(settings: Settings, *, profile: str | None, once: bool = Fal
     resources = resolve(aws, settings)
     runner = JobRunner(
         store=JobStore(aws.dynamodb(), resources.table_name),
-        s3=aws.s3(),
+        clients=s3_clients(aws, settings),
         sqs=aws.sqs(),
         work_queue_url=resources.work_queue_url,
         settings=settings,
@@ -66,7 +77,7 @@ def run_copier(settings: Settings, *, profile: str | None) -> int:
         max_pool_connections=pool_size,
     )
     resources = resolve(aws, settings)
-    s3 = aws.s3()
+    clients = s3_clients(aws, settings)
     with (
         ThreadPoolExecutor(settings.copy_concurrency, thread_name_prefix="copy") as copy_pool,
         ThreadPoolExecutor(settings.part_concurrency, thread_name_prefix="part") as parts_pool,
@@ -76,7 +87,7 @@ def run_copier(settings: Settings, *, profile: str | None) -> int:
             queue_url=resources.work_queue_url,
             store=JobStore(aws.dynamodb(), resources.table_name),
             copier=ObjectCopier(
-                s3=s3,
+                clients=clients,
                 parts_pool=parts_pool,
                 multipart_threshold_bytes=settings.multipart_threshold_bytes,
                 part_size_bytes=settings.part_size_bytes,

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     part_size_bytes: int = Field(default=256 * MiB, ge=5 * MiB, le=5 * GiB)
     work_visibility_s: int = Field(default=120, ge=5, le=43_200)
     wait_time_s: int = Field(default=20, ge=0, le=20)
+    # Assumed-role sessions: one hour (the cap for a role chained from a task role), renewed
+    # when less than the margin is left (15 minutes at least: one copy can take that long).
+    role_session_s: int = Field(default=3600, ge=900, le=43_200)
+    refresh_margin_s: int = Field(default=900, ge=60)
     # Deliveries after which an object still failing transiently is reported failed.
     max_item_attempts: int = Field(default=5, ge=1, le=1000)
     # On SIGTERM, how long to finish held batches before releasing them (ECS waits 30 s).

@@ -20,6 +20,7 @@ from s3migrator.aws import Aws, make_aws
 from s3migrator.deploy import deploy
 from s3migrator.jobstore import JobStore
 from s3migrator.resources import Resources, resolve
+from s3migrator.sessions import RoleSessions, S3Clients
 from s3migrator.settings import MiB, Settings
 
 STACK = "s3migrator"
@@ -64,7 +65,7 @@ def make_runner(aws: Aws, resources: Resources, store: JobStore) -> Callable[...
     def make(**settings: Any) -> JobRunner:
         return JobRunner(
             store=store,
-            s3=aws.s3(),
+            clients=S3Clients(RoleSessions(base=aws.session), default=aws.s3()),
             sqs=aws.sqs(),
             work_queue_url=resources.work_queue_url,
             settings=Settings(stack_name=STACK, **settings),

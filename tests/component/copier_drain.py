@@ -14,6 +14,7 @@ from copier.worker import Worker
 from s3migrator.aws import Aws
 from s3migrator.jobstore import JobStore
 from s3migrator.resources import Resources
+from s3migrator.sessions import RoleSessions, S3Clients
 from s3migrator.settings import MiB
 
 
@@ -39,7 +40,7 @@ def drain(
             queue_url=resources.work_queue_url,
             store=store,
             copier=ObjectCopier(
-                s3=s3 or aws.s3(),
+                clients=S3Clients(RoleSessions(base=aws.session), default=s3 or aws.s3()),
                 parts_pool=parts_pool,
                 multipart_threshold_bytes=threshold,
                 part_size_bytes=part_size,

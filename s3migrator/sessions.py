@@ -1,0 +1,165 @@
+"""Assumed-role sessions that refresh themselves, one per (role, region) per process.
+
+Built on botocore's refreshable credentials, not a hand-written timer: every request asks the
+credentials object for a frozen copy, and it assumes the role again when less than the refresh
+margin is left. The margin defaults to 15 minutes (one object copy can outlive a smaller window)
+and sessions last one hour, the cap when a role is chained from a task role.
+
+Example::
+
+    sessions = RoleSessions(base=boto3.Session())
+    clients = S3Clients(sessions, default=boto3.client("s3"))
+    s3 = clients.for_location(Location(bucket="b", role_arn="arn:aws:iam::222222222222:role/m"))
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import botocore.session
+from botocore.credentials import CredentialProvider, Credentials, DeferredRefreshableCredentials
+from dateutil.tz import tzlocal
+
+from s3migrator.models import Location
+
+if TYPE_CHECKING:
+    from botocore.config import Config
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sts import STSClient
+
+ONE_HOUR_S = 3600
+REFRESH_MARGIN_S = 15 * 60
+DEFAULT_SESSION_NAME = "s3migrator"
+METHOD = "assume-role"
+
+
+def _local_now() -> datetime:
+    """The clock botocore's own credentials use (timezone-aware local time)."""
+    return datetime.now(tzlocal())
+
+
+class _MarginCredentials(DeferredRefreshableCredentials):
+    """Refreshable credentials with our margin instead of botocore's 10/15-minute defaults."""
+
+    def __init__(
+        self,
+        refresh_using: Callable[[], dict[str, Any]],
+        time_fetcher: Callable[[], datetime],
+        margin_s: int,
+    ) -> None:
+        super().__init__(refresh_using=refresh_using, method=METHOD, time_fetcher=time_fetcher)
+        # Refresh is tried from margin + 5 minutes before expiry, and forced (every thread
+        # waits) at the margin, so no request is ever signed with less than the margin left.
+        self._advisory_refresh_timeout = margin_s + 300
+        self._mandatory_refresh_timeout = margin_s
+
+
+class _Provider(CredentialProvider):
+    """Hands our credentials to a botocore session through its public provider chain."""
+
+    METHOD = "s3migrator-assume-role"
+
+    def __init__(self, credentials: Credentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> Credentials:
+        return self._credentials
+
+
+@dataclass(frozen=True)
+class RoleKey:
+    role_arn: str
+    region: str
+    external_id: str | None = None
+    session_name: str = DEFAULT_SESSION_NAME
+
+
+@dataclass
+class RoleSessions:
+    """Caches one refreshable session per role and region; safe to share between threads."""
+
+    base: boto3.Session
+    duration_s: int = ONE_HOUR_S
+    refresh_margin_s: int = REFRESH_MARGIN_S
+    clock: Callable[[], datetime] = _local_now
+    _sessions: dict[RoleKey, boto3.Session] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.refresh_margin_s >= self.duration_s:
+            raise ValueError("the refresh margin must be shorter than the session")
+
+    @property
+    def default_region(self) -> str:
+        return self.base.region_name or "us-east-1"
+
+    def for_location(self, location: Location) -> boto3.Session:
+        """The session that reaches ``location``: its role's, or the process's own."""
+        if location.role_arn is None:
+            return self.base
+        key = RoleKey(
+            location.role_arn,
+            location.region or self.default_region,
+            location.external_id,
+            location.session_name or DEFAULT_SESSION_NAME,
+        )
+        with self._lock:
+            if key not in self._sessions:
+                self._sessions[key] = self._assumed(key)
+            return self._sessions[key]
+
+    def _assumed(self, key: RoleKey) -> boto3.Session:
+        sts: STSClient = self.base.client("sts", region_name=key.region)
+        extra: dict[str, Any] = {"ExternalId": key.external_id} if key.external_id else {}
+
+        def fetch() -> dict[str, Any]:
+            credentials = sts.assume_role(
+                RoleArn=key.role_arn,
+                RoleSessionName=key.session_name,
+                DurationSeconds=self.duration_s,
+                **extra,
+            )["Credentials"]
+            return {
+                "access_key": credentials["AccessKeyId"],
+                "secret_key": credentials["SecretAccessKey"],
+                "token": credentials["SessionToken"],
+                "expiry_time": credentials["Expiration"].isoformat(),
+            }
+
+        credentials = _MarginCredentials(fetch, self.clock, self.refresh_margin_s)
+        session = botocore.session.Session()
+        session.get_component("credential_provider").insert_before("env", _Provider(credentials))
+        return boto3.Session(botocore_session=session, region_name=key.region)
+
+
+@dataclass
+class S3Clients:
+    """One S3 client per (role, region), shared by every copy thread of the process.
+
+    ``default`` is the process's own client, used for a side with no role in the default region.
+    """
+
+    sessions: RoleSessions
+    default: S3Client
+    config: Config | None = None
+    _clients: dict[tuple[str | None, str | None, str | None, str], S3Client] = field(
+        default_factory=dict
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def for_location(self, location: Location) -> S3Client:
+        region = location.region or self.sessions.default_region
+        if location.role_arn is None and region == self.sessions.default_region:
+            return self.default
+        key = (location.role_arn, location.external_id, location.session_name, region)
+        with self._lock:
+            if key not in self._clients:
+                session = self.sessions.for_location(location)
+                self._clients[key] = session.client("s3", region_name=region, config=self.config)
+            return self._clients[key]
