@@ -20,6 +20,7 @@ from coordinator.listing import list_source
 from progress.percent import COPY_TABLE
 from s3migrator.errors import InvalidJobError
 from s3migrator.models import CopySpec, JobMessage, JobRecord, JobState, Phase
+from s3migrator.preflight import as_text, passed, run_checks
 from s3migrator.queues import send_bodies
 
 if TYPE_CHECKING:
@@ -113,6 +114,9 @@ class JobRunner:
     def _run_leased(self, record: JobRecord, spec: CopySpec) -> tuple[str, float]:
         if record.phase is Phase.STARTED:
             require_bucket(self.clients.for_location(spec.source), spec.source.bucket)
+            checks = run_checks(self.clients, spec)
+            if not passed(checks):
+                raise InvalidJobError("preflight failed:\n" + as_text(checks))
             region = spec.destination.region or self.region
             created = ensure_bucket(
                 self.clients.for_location(spec.destination), spec.destination.bucket, region

@@ -141,6 +141,45 @@ def _parser() -> argparse.ArgumentParser:
     redrive.add_argument("job_id")
     redrive.add_argument("--wait", action="store_true", help="watch the job until it ends")
 
+    check = commands.add_parser(
+        "check", help="try the access a job will need and print what works and what is missing"
+    )
+    check.add_argument(
+        "job_file",
+        nargs="?",
+        type=Path,
+        default=None,
+        metavar="JOB_FILE",
+        help="a job message (JSON); or give --source and --dest",
+    )
+    check.add_argument("--source", default=None, metavar="s3://BUCKET[/PREFIX]")
+    check.add_argument("--dest", default=None, metavar="s3://BUCKET[/PREFIX]")
+    add_side_options(check)
+
+    grant = commands.add_parser(
+        "grant",
+        help="the source bucket policy statements that let the copying role read the source",
+        description=(
+            "Prints the statements (scoped to one role, one bucket and prefix, read-only"
+            " actions); --apply merges them into the source bucket's policy, keeping every other"
+            " statement; --revoke removes only them."
+        ),
+    )
+    grant.add_argument("--job", default=None, metavar="JOB_ID", help="take everything from a job")
+    grant.add_argument("--source", default=None, metavar="s3://BUCKET[/PREFIX]")
+    grant.add_argument(
+        "--reader-role", default=None, metavar="ARN", help="the role that copies (destination)"
+    )
+    grant.add_argument(
+        "--source-role",
+        default=None,
+        metavar="ARN",
+        help="role assumed to edit the source bucket's policy (default: your credentials)",
+    )
+    action = grant.add_mutually_exclusive_group()
+    action.add_argument("--apply", action="store_true", help="merge into the bucket policy")
+    action.add_argument("--revoke", action="store_true", help="remove our statements only")
+
     deploy = commands.add_parser("deploy", help="create or update the stack")
     deploy.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE")
 
@@ -196,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from s3migrator import commands
+    from s3migrator import access, commands
 
     settings = _settings(args)
     console = Console(stderr=False)
@@ -224,6 +263,10 @@ def _run(args: argparse.Namespace) -> int:
             return commands.report_command(args, settings, console)
         case "redrive":
             return commands.redrive_command(args, settings, console)
+        case "check":
+            return access.check_command(args, settings, console)
+        case "grant":
+            return access.grant_command(args, settings, console)
         case "deploy":
             return commands.deploy_command(args, settings, console)
         case "verify":
