@@ -113,9 +113,11 @@ class JobRunner:
 
     def _run_leased(self, record: JobRecord, spec: CopySpec) -> tuple[str, float]:
         if record.phase is Phase.STARTED:
-            require_bucket(self.clients.for_location(spec.source), spec.source.bucket)
             checks = run_checks(self.clients, spec)
             if not passed(checks):
+                # A missing source is said plainly; anything else gets the whole table.
+                if any(c.detail.startswith("NoSuchBucket") for c in checks):
+                    require_bucket(self.clients.for_location(spec.source), spec.source.bucket)
                 raise InvalidJobError("preflight failed:\n" + as_text(checks))
             region = spec.destination.region or self.region
             created = ensure_bucket(

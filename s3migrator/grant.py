@@ -64,16 +64,22 @@ def grant_statements(source: Location, reader_role_arn: str) -> list[dict[str, A
     return [listing, reading]
 
 
+def _statements(policy: Policy | None) -> list[dict[str, Any]]:
+    """A policy's statements; the grammar allows a single object as well as a list."""
+    found = (policy or {}).get("Statement", [])
+    return [found] if isinstance(found, dict) else list(found)
+
+
 def merge(policy: Policy | None, statements: list[dict[str, Any]]) -> Policy:
     """The policy with our statements added (or replaced), every other statement kept."""
     ours = {s["Sid"] for s in statements}
-    kept = [s for s in (policy or {}).get("Statement", []) if s.get("Sid") not in ours]
+    kept = [s for s in _statements(policy) if s.get("Sid") not in ours]
     return {**(policy or {}), "Version": "2012-10-17", "Statement": [*kept, *statements]}
 
 
 def revoke(policy: Policy | None, sids: tuple[str, ...]) -> Policy | None:
     """The policy without our statements; None when nothing else is left in it."""
-    kept = [s for s in (policy or {}).get("Statement", []) if s.get("Sid") not in sids]
+    kept = [s for s in _statements(policy) if s.get("Sid") not in sids]
     return {**(policy or {}), "Statement": kept} if kept else None
 
 

@@ -122,9 +122,11 @@ def _check_read(clients: S3Clients, spec: CopySpec, sample: str | None) -> Check
             fix = f"allow kms:Decrypt on the source's KMS key to {_who(destination)}"
         elif reader:
             policy = json.dumps({"Statement": grant_statements(source, reader)})
+            as_owner = f" --source-role {source.role_arn}" if source.role_arn else ""
             fix = (
                 f"allow s3:GetObject on arn:aws:s3:::{source.bucket}/{source.prefix}* to"
-                f" {reader}: `s3migrator grant --job {spec.job_id} --apply` adds {policy}"
+                f" {reader}: `s3migrator grant --source {source.url} --reader-role {reader}"
+                f"{as_owner} --apply` adds {policy}"
             )
         else:
             fix = (
