@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov pins its own boto3, so it lives in a virtual environment of its own.
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+IMAGE ?= s3migrator:latest
 
-.PHONY: venv demo test lint format unit component e2e clean
+.PHONY: venv demo test lint format unit component e2e image clean
 
 venv: $(STAMP)
 
@@ -14,14 +18,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+$(CHECKOV_STAMP):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov>=3.2,<4'
+	touch $(CHECKOV_STAMP)
+
 demo: venv
 	$(BIN)/s3migrator demo
 
-lint: venv
+lint: venv $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/cfn-lint infra/template.yaml
+	$(CHECKOV_VENV)/bin/checkov --file infra/template.yaml --framework cloudformation \
+		--skip-download --quiet --compact
 
 format: venv
 	$(BIN)/ruff format .
@@ -39,5 +51,9 @@ e2e: venv
 test: lint
 	$(BIN)/python -m pytest -q
 
+# Needs a Docker engine (none runs on the CI machines; the image is built where one does).
+image:
+	docker build --tag $(IMAGE) .
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

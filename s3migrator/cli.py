@@ -180,6 +180,9 @@ def _parser() -> argparse.ArgumentParser:
     action.add_argument("--apply", action="store_true", help="merge into the bucket policy")
     action.add_argument("--revoke", action="store_true", help="remove our statements only")
 
+    destroy = commands.add_parser("destroy", help="delete the stack (refused while jobs run)")
+    destroy.add_argument("--force", action="store_true", help="delete even while jobs run")
+
     deploy = commands.add_parser("deploy", help="create or update the stack")
     deploy.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE")
 
@@ -267,6 +270,8 @@ def _run(args: argparse.Namespace) -> int:
             return access.check_command(args, settings, console)
         case "grant":
             return access.grant_command(args, settings, console)
+        case "destroy":
+            return commands.destroy_command(args, settings, console)
         case "deploy":
             return commands.deploy_command(args, settings, console)
         case "verify":

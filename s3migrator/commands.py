@@ -14,7 +14,7 @@ from rich.table import Table
 
 from progress.report import refresh
 from s3migrator.aws import Aws, make_aws
-from s3migrator.deploy import deploy
+from s3migrator.deploy import deploy, destroy
 from s3migrator.jobstore import JobStore
 from s3migrator.models import JobMessage, JobOptions, JobStatus, Location, Mode
 from s3migrator.redrive import redrive
@@ -182,13 +182,42 @@ def progress_command(args: argparse.Namespace, settings: Settings, console: Cons
 def deploy_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     aws = make_aws(args.profile)
     parameters = dict(p.split("=", 1) for p in args.parameter)
-    outputs = deploy(aws, settings.stack_name, parameters=parameters)
-    table = Table(title=f"stack {settings.stack_name} ({aws.region})")
+    deployment = deploy(aws, settings.stack_name, parameters=parameters)
+    verb = "created" if deployment.created else "updated"
+    if not deployment.changes and not deployment.created:
+        console.print(f"stack {settings.stack_name} is up to date")
+    else:
+        console.print(f"stack {settings.stack_name} {verb} ({aws.region}):")
+        for change in deployment.changes:
+            replacing = " (replaced)" if change.replacement == "True" else ""
+            console.print(
+                f"  {change.action:<6} {change.logical_id} {change.resource_type}{replacing}"
+            )
+    table = Table(title=f"stack {settings.stack_name} outputs")
     table.add_column("output")
-    table.add_column("value")
-    for key, value in sorted(outputs.items()):
+    table.add_column("value", overflow="fold")
+    for key, value in sorted(deployment.outputs.items()):
         table.add_row(key, value)
     console.print(table)
+    return 0
+
+
+def destroy_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    aws, resources = _context(args, settings)
+    running = [
+        job.job_id
+        for job in JobStore(aws.dynamodb(), resources.table_name).list_jobs()
+        if job.state.value == "running"
+    ]
+    if running and not args.force:
+        print(
+            f"refusing: {len(running)} jobs still run ({', '.join(running[:5])});"
+            " wait for them or pass --force",
+            file=sys.stderr,
+        )
+        return 1
+    destroy(aws, settings.stack_name)
+    console.print(f"stack {settings.stack_name} deleted")
     return 0
 
 

@@ -1,20 +1,48 @@
-"""Create or update the stack on whatever endpoint boto3 resolves (AWS or a local one)."""
+"""Deploy the stack with a change set on whatever endpoint boto3 resolves (AWS or a local one).
+
+The change set's summary (what is added, modified, removed, and whether a replacement happens)
+is returned for the CLI to print before it is executed; ``aws cloudformation deploy`` with the
+same template does the same.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError, WaiterError
 
 from s3migrator.errors import ConfigurationError
+from s3migrator.resources import stack_outputs
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudformation.type_defs import WaiterConfigTypeDef
+
     from s3migrator.aws import Aws
 
 log = logging.getLogger(__name__)
 TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "template.yaml"
+WAIT: WaiterConfigTypeDef = {"Delay": 2, "MaxAttempts": 900}
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str  # Add, Modify, Remove
+    logical_id: str
+    resource_type: str
+    replacement: str = ""
+
+
+@dataclass
+class Deployment:
+    stack_name: str
+    created: bool
+    changes: list[Change] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
 
 
 def template_body(path: Path | None = None) -> str:
@@ -24,54 +52,77 @@ def template_body(path: Path | None = None) -> str:
     return path.read_text()
 
 
+def _exists(cfn: CloudFormationClient, stack_name: str) -> bool:
+    try:
+        status = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
+    except ClientError:
+        return False
+    # A stack whose creation was rolled back cannot be updated; it must be deleted first.
+    if status == "ROLLBACK_COMPLETE":
+        raise ConfigurationError(
+            f"stack {stack_name} failed to create earlier; run `s3migrator destroy` first"
+        )
+    return status != "REVIEW_IN_PROGRESS"
+
+
 def deploy(
     aws: Aws,
     stack_name: str,
     *,
     parameters: dict[str, str] | None = None,
     template: Path | None = None,
-) -> dict[str, str]:
-    """Create the stack, or update it in place; returns its outputs.
-
-    Uses CreateStack/UpdateStack: local endpoints fill outputs for those but not for executed
-    change sets, and both behave the same on AWS.
-    """
+) -> Deployment:
+    """Create or update the stack through a change set; returns its changes and outputs."""
     cfn = aws.cloudformation()
-    body = template_body(template)
-    params = [{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()]
+    exists = _exists(cfn, stack_name)
+    name = f"s3migrator-{int(time.time())}"
+    cfn.create_change_set(
+        StackName=stack_name,
+        ChangeSetName=name,
+        ChangeSetType="UPDATE" if exists else "CREATE",
+        TemplateBody=template_body(template),
+        Parameters=[
+            {"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()
+        ],
+        Capabilities=["CAPABILITY_IAM"],
+    )
     try:
-        cfn.describe_stacks(StackName=stack_name)
-        exists = True
-    except ClientError:
-        exists = False
+        cfn.get_waiter("change_set_create_complete").wait(
+            StackName=stack_name, ChangeSetName=name, WaiterConfig=WAIT
+        )
+    except WaiterError as exc:
+        described = cfn.describe_change_set(StackName=stack_name, ChangeSetName=name)
+        reason = described.get("StatusReason", "")
+        if "didn't contain changes" in reason or "No updates" in reason:
+            cfn.delete_change_set(StackName=stack_name, ChangeSetName=name)
+            return Deployment(stack_name, created=False, outputs=stack_outputs(aws, stack_name))
+        raise ConfigurationError(f"change set for {stack_name} failed: {reason}") from exc
+    described = cfn.describe_change_set(StackName=stack_name, ChangeSetName=name)
+    changes = [
+        Change(
+            action=str(change["ResourceChange"].get("Action", "")),
+            logical_id=change["ResourceChange"].get("LogicalResourceId", ""),
+            resource_type=change["ResourceChange"].get("ResourceType", ""),
+            replacement=str(change["ResourceChange"].get("Replacement", "")),
+        )
+        for change in described.get("Changes", [])
+        if "ResourceChange" in change
+    ]
+    cfn.execute_change_set(StackName=stack_name, ChangeSetName=name)
     try:
         if exists:
-            try:
-                cfn.update_stack(
-                    StackName=stack_name,
-                    TemplateBody=body,
-                    Parameters=params,  # type: ignore[arg-type]
-                    Capabilities=["CAPABILITY_IAM"],
-                )
-            except ClientError as exc:
-                if "No updates are to be performed" not in str(exc):
-                    raise
-                log.info("stack %s is up to date", stack_name)
-            else:
-                cfn.get_waiter("stack_update_complete").wait(
-                    StackName=stack_name, WaiterConfig={"Delay": 2, "MaxAttempts": 900}
-                )
+            cfn.get_waiter("stack_update_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
         else:
-            cfn.create_stack(
-                StackName=stack_name,
-                TemplateBody=body,
-                Parameters=params,  # type: ignore[arg-type]
-                Capabilities=["CAPABILITY_IAM"],
-            )
-            cfn.get_waiter("stack_create_complete").wait(
-                StackName=stack_name, WaiterConfig={"Delay": 2, "MaxAttempts": 900}
-            )
+            cfn.get_waiter("stack_create_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
     except WaiterError as exc:
         raise ConfigurationError(f"stack {stack_name} did not deploy: {exc}") from exc
-    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
-    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    return Deployment(stack_name, not exists, changes, stack_outputs(aws, stack_name))
+
+
+def destroy(aws: Aws, stack_name: str) -> None:
+    cfn = aws.cloudformation()
+    cfn.delete_stack(StackName=stack_name)
+    try:
+        cfn.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+    except WaiterError as exc:
+        raise ConfigurationError(f"stack {stack_name} was not deleted: {exc}") from exc

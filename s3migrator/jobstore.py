@@ -314,7 +314,12 @@ class JobStore:
 
         A transaction puts the batch marker (only if absent) and adds to the counters, so a
         redelivered batch finds its marker and adds nothing. Returns False in that case.
+        A redelivered batch is recognised first by a read, so the transaction runs only for new
+        batches: a cancelled transaction still bills its writes (and the local endpoint's
+        rollback is not safe against concurrent writers).
         """
+        if self.is_counted(job_id, batch_id):
+            return False
         expires = int(time.time()) + MARKER_TTL_S
         try:
             self._ddb.transact_write_items(

@@ -45,6 +45,19 @@ def _error(exc: Exception) -> tuple[str, int]:
     return f"{type(exc).__name__}: {exc}", 0
 
 
+ACCESS_ERRORS = frozenset(
+    {"AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "ExpiredToken", "403"}
+)
+
+
+def _denied(exc: Exception) -> bool:
+    """True when the error is about permission, not about the object itself."""
+    if not isinstance(exc, ClientError):
+        return True
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    return code in ACCESS_ERRORS or code.startswith("KMS.")
+
+
 def _who(location: Location) -> str:
     return location.role_arn or "the task's own role"
 
@@ -114,9 +127,15 @@ def _check_read(clients: S3Clients, spec: CopySpec, sample: str | None) -> Check
             Bucket=source.bucket, Key=sample, Range="bytes=0-0"
         )
     except (ClientError, BotoCoreError) as exc:
-        detail, status = _error(exc)
-        if status == 416:  # an empty object: the read itself was allowed
-            return Check("read source as destination", Outcome.OK, f"s3:GetObject on {sample!r}")
+        detail, _ = _error(exc)
+        if not _denied(exc):
+            # The read was allowed; the sample itself could not be read (empty, archived,
+            # deleted meanwhile), which the copy reports per object.
+            return Check(
+                "read source as destination",
+                Outcome.OK,
+                f"s3:GetObject allowed on {sample!r} ({detail.split(':')[0]})",
+            )
         reader = destination.role_arn
         if "KMS" in detail or "kms" in detail:
             fix = f"allow kms:Decrypt on the source's KMS key to {_who(destination)}"

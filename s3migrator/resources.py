@@ -9,6 +9,8 @@ from pydantic import BaseModel
 from s3migrator.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+
     from s3migrator.aws import Aws
     from s3migrator.settings import Settings
 
@@ -34,15 +36,42 @@ class Resources(BaseModel):
         return {f"S3MIGRATOR_{name.upper()}": value for name, value in self.model_dump().items()}
 
 
+# Output name -> the logical id whose Ref gives the same value; used where an endpoint does not
+# fill outputs (a local endpoint executing a change set).
+OUTPUT_SOURCES = {
+    "JobsQueueUrl": "JobsQueue",
+    "JobsDlqUrl": "JobsDeadLetterQueue",
+    "WorkQueueUrl": "WorkQueue",
+    "WorkDlqUrl": "WorkDeadLetterQueue",
+    "TableName": "JobTable",
+    "ClusterName": "Cluster",
+    "AlarmTopicArn": "AlarmTopic",
+    "ProgressFunctionName": "ProgressFunction",
+}
+
+
 def stack_outputs(aws: Aws, stack_name: str) -> dict[str, str]:
-    cfn = aws.cloudformation()
+    return outputs_of(aws.cloudformation(), stack_name)
+
+
+def outputs_of(cfn: CloudFormationClient, stack_name: str) -> dict[str, str]:
+    """The stack's outputs, completed from its resources where the endpoint left them out."""
     try:
         stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
     except cfn.exceptions.ClientError as exc:
         raise ConfigurationError(
             f"stack {stack_name!r} not found ({exc}); run `s3migrator deploy --stack {stack_name}`"
         ) from exc
-    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    if not all(name in outputs for name in OUTPUTS):
+        physical = {
+            r.get("LogicalResourceId", ""): r.get("PhysicalResourceId", "")
+            for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
+        }
+        for output, logical_id in OUTPUT_SOURCES.items():
+            if output not in outputs and physical.get(logical_id):
+                outputs[output] = physical[logical_id]
+    return outputs
 
 
 def resolve(aws: Aws, settings: Settings) -> Resources:

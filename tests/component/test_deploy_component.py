@@ -22,9 +22,13 @@ def test_template_deploys_twice_with_the_same_outputs(aws: Aws) -> None:
     # WHEN the stack is deployed, then deployed again unchanged
     first = deploy(aws, "s3migrator")
     second = deploy(aws, "s3migrator")
-    # THEN both name every output the processes resolve, with the same values
-    assert set(OUTPUTS) <= set(first)
-    assert second == first
+    # THEN the first created resources, the second changed nothing, and both name every output
+    # the processes resolve, with the same values
+    assert first.created and any(c.logical_id == "WorkQueue" for c in first.changes)
+    assert not second.created and second.changes == []
+    assert set(OUTPUTS) <= set(first.outputs)
+    assert second.outputs == first.outputs
+    first = first.outputs
     resources = resolve(aws, Settings(stack_name="s3migrator"))
     assert resources.table_name == first["TableName"]
     assert resources.work_queue_url == first["WorkQueueUrl"]
@@ -32,7 +36,7 @@ def test_template_deploys_twice_with_the_same_outputs(aws: Aws) -> None:
 
 def test_queues_redrive_to_their_dead_letter_queues(aws: Aws, sqs: Any) -> None:
     # GIVEN the deployed stack
-    outputs = deploy(aws, "s3migrator")
+    outputs = deploy(aws, "s3migrator").outputs
     # WHEN the queues' redrive policies are read
     for queue, dlq, max_receives in (
         ("JobsQueueUrl", "JobsDlqUrl", 5),
@@ -49,7 +53,7 @@ def test_queues_redrive_to_their_dead_letter_queues(aws: Aws, sqs: Any) -> None:
 
 def test_table_has_the_keys_and_jobs_index_the_store_uses(aws: Aws) -> None:
     # (moto ignores TimeToLiveSpecification in templates, so TTL is not checked here)
-    outputs = deploy(aws, "s3migrator")
+    outputs = deploy(aws, "s3migrator").outputs
     table = aws.dynamodb().describe_table(TableName=outputs["TableName"])["Table"]
     assert [(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]] == [
         ("pk", "HASH"),

@@ -20,7 +20,7 @@ from progress.report import refresh
 from s3migrator.jobstore import JobStore
 from s3migrator.local.server import MotoServer, local_env
 from s3migrator.models import JobStatus
-from s3migrator.resources import OUTPUTS, Resources
+from s3migrator.resources import OUTPUTS, Resources, outputs_of
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -102,8 +102,7 @@ class Stack:
         raise AssertionError(f"job {job_id} still running after {timeout_s}s: {status}")
 
     def resources(self, stack_name: str = "s3migrator") -> Resources:
-        outputs = self.client("cloudformation").describe_stacks(StackName=stack_name)
-        values = {o["OutputKey"]: o["OutputValue"] for o in outputs["Stacks"][0]["Outputs"]}
+        values = outputs_of(self.client("cloudformation"), stack_name)
         return Resources.model_validate({field: values[key] for key, field in OUTPUTS.items()})
 
     def store(self) -> JobStore:

@@ -34,8 +34,7 @@ def test_job_sent_with_aws_cli_is_copied_by_coordinator_and_two_copiers(stack: S
     deployed = stack.cli("deploy")
     assert deployed.returncode == 0, deployed.stderr
     objects = fill(stack, "e2e-source", small=240, large_sizes=[11 * MiB, 9 * MiB + 3])
-    outputs = stack.client("cloudformation").describe_stacks(StackName="s3migrator")["Stacks"][0]
-    queue_url = {o["OutputKey"]: o["OutputValue"] for o in outputs["Outputs"]}["JobsQueueUrl"]
+    queue_url = stack.resources().jobs_queue_url
 
     # WHEN a user sends the minimal job message with the AWS CLI and the processes run
     body = {

@@ -1,0 +1,134 @@
+"""The stack's wiring: scaling, schedules and alarms point at the right queue, service, function."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import decode_str
+
+from s3migrator.resources import OUTPUT_SOURCES, OUTPUTS
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    decoded, problems = decode_str(TEMPLATE.read_text())
+    assert not problems
+    return dict(decoded)
+
+
+def resource(template: dict[str, Any], name: str) -> dict[str, Any]:
+    return dict(template["Resources"][name])
+
+
+def test_copier_service_scales_on_backlog_per_copier_between_zero_and_the_maximum(
+    template: dict[str, Any],
+) -> None:
+    target = resource(template, "CopierScaling")["Properties"]
+    assert target["ResourceId"] == {"Fn::Sub": "service/${Cluster}/${CopierService.Name}"}
+    assert target["MinCapacity"] == 0
+    assert target["MaxCapacity"] == {"Ref": "MaxCopiers"}
+    tracking = resource(template, "CopierBacklogTracking")["Properties"]
+    assert tracking["ScalingTargetId"] == {"Ref": "CopierScaling"}
+    config = tracking["TargetTrackingScalingPolicyConfiguration"]
+    assert config["TargetValue"] == {"Ref": "TargetBacklogPerCopier"}
+    metric = config["CustomizedMetricSpecification"]
+    assert metric["MetricName"] == "BacklogPerCopier"
+    assert metric["Namespace"] == {"Fn::Sub": "s3migrator/${AWS::StackName}"}
+    # tracking cannot leave zero tasks: an alarm on the same namespace starts the first copier
+    start = resource(template, "WorkWaitingWithNoCopier")["Properties"]
+    assert start["MetricName"] == "CopiersNeededFromZero"
+    assert start["AlarmActions"] == [{"Ref": "CopierStartFromZero"}]
+    assert resource(template, "CopierStartFromZero")["Properties"]["ScalingTargetId"] == {
+        "Ref": "CopierScaling"
+    }
+
+
+def test_coordinator_scales_between_zero_and_one_on_the_jobs_queue(
+    template: dict[str, Any],
+) -> None:
+    target = resource(template, "CoordinatorScaling")["Properties"]
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 1)
+    for alarm, policy in (
+        ("JobsWaiting", "CoordinatorScaleOut"),
+        ("JobsDrained", "CoordinatorScaleIn"),
+    ):
+        properties = resource(template, alarm)["Properties"]
+        assert properties["AlarmActions"] == [{"Ref": policy}]
+        queues = {
+            str(m["MetricStat"]["Metric"]["Dimensions"][0]["Value"])
+            for m in properties["Metrics"]
+            if "MetricStat" in m
+        }
+        assert queues == {str({"Fn::GetAtt": ["JobsQueue", "QueueName"]})}
+
+
+def test_progress_function_runs_every_minute_and_is_allowed_to_be_invoked(
+    template: dict[str, Any],
+) -> None:
+    rule = resource(template, "ProgressSchedule")["Properties"]
+    assert rule["ScheduleExpression"] == "rate(1 minute)"
+    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["ProgressFunction", "Arn"]}
+    permission = resource(template, "ProgressSchedulePermission")["Properties"]
+    assert permission["Principal"] == "events.amazonaws.com"
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["ProgressSchedule", "Arn"]}
+    url = resource(template, "ProgressUrl")["Properties"]
+    assert url["AuthType"] == "AWS_IAM"
+
+
+def test_dead_letter_and_job_failure_alarms_notify_the_topic(template: dict[str, Any]) -> None:
+    for alarm, queue in (
+        ("WorkDeadLettersAlarm", "WorkDeadLetterQueue"),
+        ("JobsDeadLettersAlarm", "JobsDeadLetterQueue"),
+    ):
+        properties = resource(template, alarm)["Properties"]
+        assert properties["Dimensions"][0]["Value"] == {"Fn::GetAtt": [queue, "QueueName"]}
+        assert properties["Threshold"] == 0
+        assert properties["ComparisonOperator"] == "GreaterThanThreshold"
+        assert properties["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    failed = resource(template, "JobFailedAlarm")["Properties"]
+    assert failed["MetricName"] == "JobsEndedWithFailures"
+    assert failed["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_no_policy_grants_every_action_and_roles_assume_only_the_allowed_pattern(
+    template: dict[str, Any],
+) -> None:
+    roles = {name: r for name, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
+    assert set(roles) == {
+        "TaskExecutionRole",
+        "CoordinatorTaskRole",
+        "CopierTaskRole",
+        "ProgressRole",
+    }
+    for name, role in roles.items():
+        for policy in role["Properties"]["Policies"]:
+            for statement in policy["PolicyDocument"]["Statement"]:
+                actions = statement["Action"]
+                actions = actions if isinstance(actions, list) else [actions]
+                assert "*" not in actions, name
+                assert all(not a.endswith(":*") for a in actions), name
+                if "sts:AssumeRole" in actions:
+                    assert statement["Resource"] == {"Ref": "AssumableRolePattern"}, name
+
+
+def test_outputs_name_every_resource_the_commands_resolve(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    assert set(OUTPUTS) <= set(outputs)
+    for output, logical_id in OUTPUT_SOURCES.items():
+        assert outputs[output]["Value"] == {"Ref": logical_id}
+
+
+def test_copier_stops_within_the_ecs_stop_timeout_and_runs_as_non_root(
+    template: dict[str, Any],
+) -> None:
+    for task in ("CopierTask", "CoordinatorTask"):
+        (container,) = resource(template, task)["Properties"]["ContainerDefinitions"]
+        assert container["StopTimeout"] == 30  # above the copier's 25 s stop grace
+        assert container["User"] != "0"
+        assert container["ReadonlyRootFilesystem"] is True
+        names = {e["Name"] for e in container["Environment"]}
+        assert {f"S3MIGRATOR_{field.upper()}" for field in OUTPUTS.values()} <= names
