@@ -1,59 +1,117 @@
 """The progress Lambda: a thin shell over ``progress.report.refresh``.
 
-Runs every minute from an EventBridge schedule. Metrics go out in embedded metric format through
-the log stream, so they cost no PutMetricData calls.
+Two callers: the EventBridge schedule (every minute), which refreshes every job and publishes the
+scaling metrics, and the function URL (the status API, AWS_IAM auth): ``GET /jobs`` and
+``GET /jobs/{job_id}``. Metrics go out in embedded metric format through the log stream, so they
+cost no PutMetricData calls, and only while there is work, so an idle stack publishes nothing.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from progress.report import refresh
-from progress.scaling import desired_copiers
-from s3migrator.aws import make_aws
+from progress.scaling import backlog_per_copier, copiers_needed_from_zero
+from s3migrator.aws import Aws, make_aws
 from s3migrator.jobstore import JobStore
-from s3migrator.resources import resolve
+from s3migrator.models import JobState, JobStatus
+from s3migrator.resources import Resources, resolve
 from s3migrator.settings import Settings
 
-logger = Logger(service="s3migrator-progress")
-metrics = Metrics(namespace="s3migrator", service="progress")
-TARGET_BACKLOG_PER_TASK = 4
+logger = Logger(service="progress")
+metrics = Metrics(service="progress")
+app = LambdaFunctionUrlResolver()
+# A job that ended within this many seconds counts once for the job-failure alarm.
+ENDED_WINDOW_S = 60
+DEFAULT_NAMESPACE = "s3migrator"
+
+
+def _context() -> tuple[Aws, Resources, Settings]:
+    settings = Settings()
+    aws = make_aws()
+    return aws, resolve(aws, settings), settings
+
+
+def _refresh(job_id: str | None = None) -> list[JobStatus]:
+    aws, resources, _ = _context()
+    store = JobStore(aws.dynamodb(), resources.table_name)
+    return refresh(store, aws.sqs(), resources, job_id=job_id, s3=aws.s3())
+
+
+@app.get("/jobs")
+def list_jobs() -> list[dict[str, Any]]:
+    return [status.model_dump(mode="json") for status in _refresh()]
+
+
+@app.get("/jobs/<job_id>")
+def get_job(job_id: str) -> dict[str, Any]:
+    statuses = _refresh(job_id)
+    if not statuses:
+        raise NotFoundError(f"no job {job_id!r}")
+    return statuses[0].model_dump(mode="json")
+
+
+def running_copiers(aws: Aws, settings: Settings) -> int:
+    if not (settings.cluster and settings.copier_service):
+        return 0
+    ecs: Any = aws.session.client("ecs", region_name=aws.region)
+    services = ecs.describe_services(cluster=settings.cluster, services=[settings.copier_service])
+    return sum(int(s.get("runningCount", 0)) for s in services.get("services", []))
+
+
+def publish(statuses: list[JobStatus], running: int, now: float) -> None:
+    """Scaling and progress metrics; nothing when there is no work and no copier."""
+    depths = statuses[0] if statuses else None
+    visible = depths.queue_visible if depths else 0
+    in_flight = depths.queue_in_flight if depths else 0
+    active = [s for s in statuses if s.state is JobState.RUNNING]
+    ended_badly = [
+        s
+        for s in statuses
+        if s.state in (JobState.FAILED, JobState.COMPLETED_WITH_FAILURES)
+        and s.finished_at is not None
+        and now - s.finished_at <= ENDED_WINDOW_S
+    ]
+    if not (active or ended_badly or visible or in_flight or running):
+        return
+    metrics.add_metric("WorkQueueVisible", MetricUnit.Count, visible)
+    metrics.add_metric("WorkQueueInFlight", MetricUnit.Count, in_flight)
+    metrics.add_metric("WorkDlqVisible", MetricUnit.Count, depths.dlq_visible if depths else 0)
+    metrics.add_metric("RunningCopiers", MetricUnit.Count, running)
+    metrics.add_metric(
+        "BacklogPerCopier", MetricUnit.Count, backlog_per_copier(visible, in_flight, running)
+    )
+    metrics.add_metric(
+        "CopiersNeededFromZero",
+        MetricUnit.Count,
+        copiers_needed_from_zero(visible, in_flight, running),
+    )
+    metrics.add_metric("RunningJobs", MetricUnit.Count, len(active))
+    metrics.add_metric("JobsEndedWithFailures", MetricUnit.Count, len(ended_badly))
+    metrics.add_metric("ObjectsCopied", MetricUnit.Count, sum(s.objects_copied for s in active))
+    metrics.add_metric("ObjectsFailed", MetricUnit.Count, sum(s.objects_failed for s in active))
+    metrics.add_metric("BytesCopied", MetricUnit.Bytes, sum(s.bytes_copied for s in active))
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = Settings()
-    aws = make_aws()
-    resources = resolve(aws, settings)
-    statuses = refresh(
-        JobStore(aws.dynamodb(), resources.table_name),
-        aws.sqs(),
-        resources,
-        job_id=event.get("job_id"),
-        s3=aws.s3(),
-    )
-    running = [s for s in statuses if s.state.value == "running"]
-    if statuses:
-        depths = statuses[0]
-        metrics.add_metric("WorkQueueVisible", MetricUnit.Count, depths.queue_visible)
-        metrics.add_metric("WorkQueueInFlight", MetricUnit.Count, depths.queue_in_flight)
-        metrics.add_metric("WorkDlqVisible", MetricUnit.Count, depths.dlq_visible)
-        metrics.add_metric(
-            "DesiredCopiers",
-            MetricUnit.Count,
-            desired_copiers(
-                visible=depths.queue_visible,
-                in_flight=depths.queue_in_flight,
-                target_backlog_per_task=TARGET_BACKLOG_PER_TASK,
-                max_tasks=1000,
-            ),
-        )
-    metrics.add_metric("RunningJobs", MetricUnit.Count, len(running))
-    for status in running:
-        logger.info("job progress", extra=status.model_dump(mode="json"))
+    if "http" in event.get("requestContext", {}):
+        return app.resolve(event, context)
+    # Read per call, not at import: the stack names the namespace after itself.
+    metrics.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE)
+    aws, _, settings = _context()
+    statuses = _refresh(event.get("job_id"))
+    publish(statuses, running_copiers(aws, settings), time.time())
+    for status in statuses:
+        if status.state is JobState.RUNNING:
+            logger.info("job progress", extra=status.model_dump(mode="json"))
     return {"jobs": [s.model_dump(mode="json") for s in statuses]}

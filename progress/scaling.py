@@ -25,3 +25,13 @@ def desired_copiers(
         return min_tasks
     wanted = max(1, math.ceil(backlog / target_backlog_per_task))
     return max(min_tasks, min(wanted, max_tasks))
+
+
+def backlog_per_copier(visible: int, in_flight: int, running: int) -> float:
+    """The metric the copier service tracks: batches queued or in flight per running copier."""
+    return (visible + in_flight) / max(running, 1)
+
+
+def copiers_needed_from_zero(visible: int, in_flight: int, running: int) -> int:
+    """1 when work waits and no copier runs: target tracking cannot scale out from zero."""
+    return 1 if running == 0 and visible + in_flight > 0 else 0

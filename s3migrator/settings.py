@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     work_queue_url: str | None = None
     work_dlq_url: str | None = None
     table_name: str | None = None
+    # The ECS cluster and copier service, for the progress function's running-copier count.
+    cluster: str | None = None
+    copier_service: str | None = None
 
     # Coordinator: batching and lease.
     batch_max_keys: int = Field(default=200, ge=1, le=10_000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from progress.scaling import desired_copiers
+from progress.scaling import backlog_per_copier, copiers_needed_from_zero, desired_copiers
 
 
 def test_zero_copiers_when_nothing_is_queued_or_in_flight() -> None:
@@ -53,3 +53,16 @@ def test_a_maximum_of_zero_tasks_is_respected_even_with_work_queued() -> None:
     desired = desired_copiers(visible=50, in_flight=0, target_backlog_per_task=4, max_tasks=0)
     # THEN it asks for none rather than overriding the bound
     assert desired == 0
+
+
+def test_backlog_per_copier_counts_in_flight_work_and_never_divides_by_zero() -> None:
+    assert backlog_per_copier(visible=6, in_flight=2, running=4) == 2.0
+    assert backlog_per_copier(visible=3, in_flight=0, running=0) == 3.0
+    assert backlog_per_copier(visible=0, in_flight=0, running=5) == 0.0
+
+
+def test_the_first_copier_is_asked_for_only_when_work_waits_and_none_runs() -> None:
+    assert copiers_needed_from_zero(visible=1, in_flight=0, running=0) == 1
+    assert copiers_needed_from_zero(visible=0, in_flight=2, running=0) == 1
+    assert copiers_needed_from_zero(visible=5, in_flight=0, running=1) == 0
+    assert copiers_needed_from_zero(visible=0, in_flight=0, running=0) == 0
