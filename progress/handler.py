@@ -12,7 +12,7 @@ import os
 import time
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
@@ -28,6 +28,7 @@ from s3migrator.settings import Settings
 
 logger = Logger(service="progress")
 metrics = Metrics(service="progress")
+tracer = Tracer(service="progress")
 app = LambdaFunctionUrlResolver()
 # A job that ended within this many seconds counts once for the job-failure alarm.
 ENDED_WINDOW_S = 60
@@ -102,6 +103,7 @@ def publish(statuses: list[JobStatus], running: int, now: float) -> None:
 
 
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "http" in event.get("requestContext", {}):
