@@ -50,7 +50,16 @@ class MotoServer:
 
     def start(self, timeout_s: float = 30.0) -> MotoServer:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            # moto's server, with DynamoDB made safe for concurrent requests (see motoserver).
+            [
+                sys.executable,
+                "-m",
+                "s3migrator.local.motoserver",
+                "-H",
+                self.host,
+                "-p",
+                str(self.port),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env={**os.environ, **LOCAL_CREDENTIALS},

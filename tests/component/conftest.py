@@ -19,11 +19,18 @@ from copier.worker import Worker
 from s3migrator.aws import Aws, make_aws
 from s3migrator.deploy import deploy
 from s3migrator.jobstore import JobStore
+from s3migrator.local.motoserver import serialise_dynamodb
 from s3migrator.resources import Resources, resolve
 from s3migrator.sessions import RoleSessions, S3Clients
 from s3migrator.settings import MiB, Settings
 
 STACK = "s3migrator"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _safe_dynamodb() -> None:
+    """Copiers run batches on threads; moto's transaction rollback is not thread-safe."""
+    serialise_dynamodb()
 
 
 @pytest.fixture
