@@ -1,4 +1,4 @@
-"""Pure percent policy: the seed's progress table for the copy scenario.
+"""Pure percent policy: the progress table of the copy scenario.
 
 | percent | step                          |
 |---------|-------------------------------|

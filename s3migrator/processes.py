@@ -68,7 +68,8 @@ def run_coordinator(settings: Settings, *, profile: str | None, once: bool = Fal
 
 def run_copier(settings: Settings, *, profile: str | None) -> int:
     # The HTTP pool is sized for every thread that can hold a connection at once: object
-    # copies plus part copies plus the loop's own calls (the seed hung when it was smaller).
+    # copies plus part copies plus the loop's own calls (a smaller pool makes threads wait on
+    # connections, and a copier that waits on its own connections hangs).
     pool_size = settings.copy_concurrency + settings.part_concurrency + 4
     aws = make_aws(
         profile,
