@@ -1,4 +1,4 @@
-"""Bucket checks and creation at the start of a job."""
+"""Creating the destination bucket at the start of a job."""
 
 from __future__ import annotations
 
@@ -14,19 +14,6 @@ if TYPE_CHECKING:
 
 def _status(exc: ClientError) -> int:
     return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-
-
-def require_bucket(s3: S3Client, bucket: str) -> None:
-    """Fail the job with a clear reason when the source bucket is missing or unreachable."""
-    try:
-        s3.head_bucket(Bucket=bucket)
-    except ClientError as exc:
-        status = _status(exc)
-        if status == 404:
-            raise InvalidJobError(f"source bucket {bucket!r} does not exist") from exc
-        if status == 403:
-            raise InvalidJobError(f"no access to source bucket {bucket!r}") from exc
-        raise
 
 
 def ensure_bucket(s3: S3Client, bucket: str, region: str) -> bool:

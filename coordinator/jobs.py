@@ -12,10 +12,11 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from coordinator.batching import MAX_ENTRIES_PER_SEND, group_for_send, pack
-from coordinator.buckets import ensure_bucket, require_bucket
+from coordinator.buckets import ensure_bucket
 from coordinator.listing import list_source
 from progress.percent import COPY_TABLE
 from s3migrator.errors import InvalidJobError
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class Outcome:
+class Outcome(StrEnum):
     """What the coordinator should do with the job message after handling it."""
 
     DONE = "done"  # delete the message: the job is listed, finished, or a duplicate
@@ -70,7 +71,7 @@ class JobRunner:
             )
         )
 
-    def run(self, message: JobMessage) -> tuple[str, float]:
+    def run(self, message: JobMessage) -> tuple[Outcome, float]:
         """Handle one job; returns the outcome and, for LATER, seconds until a retry helps."""
         job = message.with_id()
         assert job.job_id is not None
@@ -111,13 +112,10 @@ class JobRunner:
             self.store.finish(record.job_id, JobState.FAILED, record.percent, error=str(exc))
             return Outcome.DONE, 0.0
 
-    def _run_leased(self, record: JobRecord, spec: CopySpec) -> tuple[str, float]:
+    def _run_leased(self, record: JobRecord, spec: CopySpec) -> tuple[Outcome, float]:
         if record.phase is Phase.STARTED:
             checks = run_checks(self.clients, spec)
             if not passed(checks):
-                # A missing source is said plainly; anything else gets the whole table.
-                if any(c.detail.startswith("NoSuchBucket") for c in checks):
-                    require_bucket(self.clients.for_location(spec.source), spec.source.bucket)
                 raise InvalidJobError("preflight failed:\n" + as_text(checks))
             region = spec.destination.region or self.region
             created = ensure_bucket(
@@ -137,7 +135,7 @@ class JobRunner:
             self.store.set_phase(record.job_id, Phase.COPYING, COPY_TABLE[Phase.COPYING].first)
         return self._enumerate(record, spec)
 
-    def _enumerate(self, record: JobRecord, spec: CopySpec) -> tuple[str, float]:
+    def _enumerate(self, record: JobRecord, spec: CopySpec) -> tuple[Outcome, float]:
         checkpoint = record.listing.model_copy()
         if checkpoint.complete:
             return Outcome.DONE, 0.0

@@ -100,15 +100,15 @@ def run_checks(clients: S3Clients, spec: CopySpec) -> list[Check]:
         sample = contents[0]["Key"] if contents else None
         checks.append(Check("list source", Outcome.OK, f"s3:ListBucket on {bucket_arn}"))
     except (ClientError, BotoCoreError) as exc:
-        detail, _ = _error(exc)
-        checks.append(
-            Check(
-                "list source",
-                Outcome.MISSING,
-                detail,
-                f"allow s3:ListBucket on {bucket_arn} to {_who(source)}",
-            )
-        )
+        detail, status = _error(exc)
+        if status == 404:
+            # No permission can fix a bucket that is not there: say so plainly.
+            missing = f"source bucket {source.bucket!r} does not exist ({detail})"
+            fix = "check the source bucket's name, account and region"
+            checks.append(Check("list source", Outcome.MISSING, missing, fix))
+        else:
+            fix = f"allow s3:ListBucket on {bucket_arn} to {_who(source)}"
+            checks.append(Check("list source", Outcome.MISSING, detail, fix))
     checks.append(_check_read(clients, spec, sample))
     checks.append(_check_destination(clients, destination))
     if destination.kms_key_id:
