@@ -11,13 +11,14 @@ import json
 import logging
 import re
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from coordinator.jobs import JobRunner, Outcome
+from s3migrator.intake import Intake
 from s3migrator.models import JOB_ID_PATTERN, JobMessage
 from s3migrator.visibility import VisibilityKeeper
 
@@ -76,30 +77,26 @@ class Coordinator:
 
     def serve(self, *, once: bool = False) -> None:
         """Run until stopped; with ``once``, until the jobs queue is empty and jobs are done."""
-        active: set[Future[None]] = set()
+        queue_url = self.resources.jobs_queue_url
         with (
-            VisibilityKeeper(self.sqs, self.resources.jobs_queue_url, self.visibility_s) as keeper,
+            VisibilityKeeper(self.sqs, queue_url, self.visibility_s) as keeper,
             ThreadPoolExecutor(self.jobs_in_parallel, thread_name_prefix="job") as pool,
         ):
+            intake = Intake(
+                self.sqs,
+                queue_url,
+                keeper,
+                pool,
+                self._handle_held,
+                slots=self.jobs_in_parallel,
+                visibility_s=self.visibility_s,
+                wait_time_s=self.wait_time_s,
+            )
             while not self.stop.is_set():
-                active = {f for f in active if not f.done()}
-                free = self.jobs_in_parallel - len(active)
-                if free <= 0:
-                    wait(active, timeout=1, return_when="FIRST_COMPLETED")
-                    continue
-                messages = self.sqs.receive_message(
-                    QueueUrl=self.resources.jobs_queue_url,
-                    MaxNumberOfMessages=min(free, 10),
-                    WaitTimeSeconds=1 if active else self.wait_time_s,
-                    VisibilityTimeout=self.visibility_s,
-                ).get("Messages", [])
-                for message in messages:
-                    keeper.hold(message["MessageId"], message["ReceiptHandle"])
-                    active.add(pool.submit(self._handle_held, message, keeper))
-                if once and not messages and not active:
+                if not intake.turn() and not intake.active and once:
                     return
             # Stopping: each running job checkpoints, releases its lease and its message.
-            wait(active)
+            wait(intake.active)
 
     def _handle_held(self, message: MessageTypeDef, keeper: VisibilityKeeper) -> None:
         try:

@@ -11,7 +11,7 @@ import logging
 import random
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,7 @@ from copier.backoff import backoff_s
 from copier.failures import classify
 from copier.objects import ObjectCopier
 from s3migrator.errors import TransientCopyError
+from s3migrator.intake import Intake
 from s3migrator.models import FailureRecord, WorkBatch, WorkItem
 from s3migrator.visibility import VisibilityKeeper
 
@@ -69,40 +70,32 @@ class Worker:
         Returns True when batches were still running after the stop grace and were released
         for other copiers; the caller should then exit without waiting for their threads.
         """
-        active: set[Future[None]] = set()
         idle_since = time.monotonic()
         # Not a `with` block: on an abandoned stop its threads must not be waited for.
         batches = ThreadPoolExecutor(self.messages_in_flight, thread_name_prefix="batch")
         abandoned = False
         with VisibilityKeeper(self.sqs, self.queue_url, self.visibility_s) as keeper:
+            intake = Intake(
+                self.sqs,
+                self.queue_url,
+                keeper,
+                batches,
+                self._handle,
+                slots=self.messages_in_flight,
+                visibility_s=self.visibility_s,
+                wait_time_s=self.wait_time_s,
+                attributes=["ApproximateReceiveCount"],
+            )
             try:
                 while not self.stop.is_set():
-                    active = {f for f in active if not f.done()}
-                    free = self.messages_in_flight - len(active)
-                    if free <= 0:
-                        wait(active, timeout=1, return_when="FIRST_COMPLETED")
-                        continue
-                    messages = self.sqs.receive_message(
-                        QueueUrl=self.queue_url,
-                        MaxNumberOfMessages=min(free, 10),
-                        # Busy: a quick look for more work; idle: a long poll.
-                        WaitTimeSeconds=0 if active else self.wait_time_s,
-                        VisibilityTimeout=self.visibility_s,
-                        MessageSystemAttributeNames=["ApproximateReceiveCount"],
-                    ).get("Messages", [])
-                    for message in messages:
-                        keeper.hold(message["MessageId"], message["ReceiptHandle"])
-                        active.add(batches.submit(self._handle, message, keeper))
-                    if active and not messages:
-                        wait(active, timeout=1, return_when="FIRST_COMPLETED")
-                    if messages or active:
+                    if intake.turn() or intake.active:
                         idle_since = time.monotonic()
                     elif self.idle_exit_s and time.monotonic() - idle_since >= self.idle_exit_s:
                         log.info("no work for %.0fs; exiting", self.idle_exit_s)
                         break
                 # Stopping: no batch is started; those in hand finish within the grace, or are
                 # released at once for another copier to take.
-                _, unfinished = wait(active, timeout=self.stop_grace_s)
+                _, unfinished = wait(intake.active, timeout=self.stop_grace_s)
                 if unfinished:
                     abandoned = True
                     log.warning("released %d unfinished batches on stop", keeper.release_all())
