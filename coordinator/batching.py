@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from s3migrator.models import CopySpec, WorkBatch, WorkItem
-
-MAX_ENTRIES_PER_SEND = 10  # SendMessageBatch limit
+from s3migrator.sqs.queues import MAX_ENTRIES_PER_SEND
 
 
 def batch_id(job_id: str, seq: int, *, redrive: bool = False) -> str:

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
-from s3migrator.errors import InvalidJobError
+from s3migrator.aws_errors import PROVIDER_ERRORS, translate
+from s3migrator.errors import AccessDeniedError, InvalidJobError, NotFoundError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-
-def _status(exc: ClientError) -> int:
-    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
 
 
 def ensure_bucket(s3: S3Client, bucket: str, region: str) -> bool:
@@ -21,12 +16,12 @@ def ensure_bucket(s3: S3Client, bucket: str, region: str) -> bool:
     try:
         s3.head_bucket(Bucket=bucket)
         return False
-    except ClientError as exc:
-        status = _status(exc)
-        if status == 403:
+    except PROVIDER_ERRORS as exc:
+        error = translate(exc)
+        if isinstance(error, AccessDeniedError):
             raise InvalidJobError(f"destination bucket {bucket!r} exists but is not ours") from exc
-        if status != 404:
-            raise
+        if not isinstance(error, NotFoundError):
+            raise error from exc
     try:
         if region == "us-east-1":
             s3.create_bucket(Bucket=bucket)
@@ -35,11 +30,11 @@ def ensure_bucket(s3: S3Client, bucket: str, region: str) -> bool:
                 Bucket=bucket,
                 CreateBucketConfiguration={"LocationConstraint": region},  # type: ignore[typeddict-item]
             )
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code")
-        if code == "BucketAlreadyOwnedByYou":
+    except PROVIDER_ERRORS as exc:
+        error = translate(exc)
+        if error.code == "BucketAlreadyOwnedByYou":
             return False
-        if code == "BucketAlreadyExists":
+        if error.code == "BucketAlreadyExists":
             raise InvalidJobError(f"destination bucket name {bucket!r} is taken") from exc
-        raise
+        raise error from exc
     return True

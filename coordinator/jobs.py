@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from coordinator.batching import MAX_ENTRIES_PER_SEND, group_for_send, pack
+from coordinator.batching import pack
 from coordinator.buckets import ensure_bucket
 from coordinator.listing import list_source
-from progress.percent import COPY_TABLE
-from s3migrator.errors import InvalidJobError
-from s3migrator.models import CopySpec, JobMessage, JobRecord, JobState, Phase
-from s3migrator.preflight import as_text, passed, run_checks
-from s3migrator.queues import send_bodies
+from coordinator.preflight import as_text, passed, run_checks
+from coordinator.sending import send_batches
+from s3migrator.errors import InvalidJobError, LeaseLostError
+from s3migrator.models import CopySpec, JobMessage, JobRecord, JobState, Phase, WorkBatch
+from s3migrator.sqs.queues import MAX_ENTRIES_PER_SEND
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -34,8 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class Outcome(StrEnum):
-    """What the coordinator should do with the job message after handling it."""
+class MessageFate(StrEnum):
+    """What the coordinator does with a job message once the job has been handled."""
 
     DONE = "done"  # delete the message: the job is listed, finished, or a duplicate
     LATER = "later"  # leave it: another coordinator holds the lease, or we are stopping
@@ -57,7 +56,7 @@ class JobRunner:
 
         Returns False when that id already belongs to a job, which is left untouched.
         """
-        now = time.time()
+        now = self.store.now()
         return self.store.create_job(
             JobRecord(
                 job_id=job_id,
@@ -71,11 +70,11 @@ class JobRunner:
             )
         )
 
-    def run(self, message: JobMessage) -> tuple[Outcome, float]:
+    def run(self, message: JobMessage) -> tuple[MessageFate, float]:
         """Handle one job; returns the outcome and, for LATER, seconds until a retry helps."""
         job = message.with_id()
         assert job.job_id is not None
-        now = time.time()
+        now = self.store.now()
         record = JobRecord(
             job_id=job.job_id,
             mode=job.mode,
@@ -98,21 +97,30 @@ class JobRunner:
                 or existing.listing.complete
             ):
                 log.info("job %s already listed; dropping duplicate message", job.job_id)
-                return Outcome.DONE, 0.0
+                return MessageFate.DONE, 0.0
             record = existing
         if not self.store.acquire_lease(record.job_id, self.owner, self.settings.lease_s):
-            wait = max(1.0, self.store.lease_until(record.job_id) - time.time())
+            wait = self._lease_left_s(record.job_id)
             log.info("job %s is held by another coordinator; retry in %.0fs", record.job_id, wait)
-            return Outcome.LATER, wait
+            return MessageFate.LATER, wait
         assert record.spec is not None
         try:
             return self._run_leased(record, record.spec)
         except InvalidJobError as exc:
             log.warning("job %s failed: %s", record.job_id, exc)
             self.store.finish(record.job_id, JobState.FAILED, record.percent, error=str(exc))
-            return Outcome.DONE, 0.0
+            return MessageFate.DONE, 0.0
+        except LeaseLostError as exc:
+            # Our lease ran out (a stall longer than the lease) and another coordinator took
+            # the job over from the checkpoint; the message waits until that lease ends.
+            wait = self._lease_left_s(record.job_id)
+            log.warning("%s; leaving the job to it, retry in %.0fs", exc, wait)
+            return MessageFate.LATER, wait
 
-    def _run_leased(self, record: JobRecord, spec: CopySpec) -> tuple[Outcome, float]:
+    def _lease_left_s(self, job_id: str) -> float:
+        return max(1.0, self.store.lease_until(job_id) - self.store.now())
+
+    def _run_leased(self, record: JobRecord, spec: CopySpec) -> tuple[MessageFate, float]:
         if record.phase is Phase.STARTED:
             checks = run_checks(self.clients, spec)
             if not passed(checks):
@@ -127,18 +135,23 @@ class JobRunner:
                 spec.destination.bucket,
                 "created" if created else "exists",
             )
-            self.store.set_phase(
-                record.job_id, Phase.DESTINATION_READY, COPY_TABLE[Phase.DESTINATION_READY].first
-            )
+            if not self.store.set_phase(record.job_id, Phase.DESTINATION_READY):
+                return self._no_longer_running(record)
             record.phase = Phase.DESTINATION_READY
-        if record.phase is Phase.DESTINATION_READY:
-            self.store.set_phase(record.job_id, Phase.COPYING, COPY_TABLE[Phase.COPYING].first)
+        if record.phase is Phase.DESTINATION_READY and not self.store.set_phase(
+            record.job_id, Phase.COPYING
+        ):
+            return self._no_longer_running(record)
         return self._enumerate(record, spec)
 
-    def _enumerate(self, record: JobRecord, spec: CopySpec) -> tuple[Outcome, float]:
+    def _no_longer_running(self, record: JobRecord) -> tuple[MessageFate, float]:
+        log.info("job %s is no longer running; dropping its message", record.job_id)
+        return MessageFate.DONE, 0.0
+
+    def _enumerate(self, record: JobRecord, spec: CopySpec) -> tuple[MessageFate, float]:
         checkpoint = record.listing.model_copy()
         if checkpoint.complete:
-            return Outcome.DONE, 0.0
+            return MessageFate.DONE, 0.0
         batches = pack(
             list_source(
                 self.clients.for_location(spec.source), spec.source, checkpoint.start_after
@@ -148,36 +161,30 @@ class JobRunner:
             max_keys=self.settings.batch_max_keys,
             max_bytes=self.settings.message_max_bytes,
         )
-        pending: list[tuple[str, int, int, str]] = []  # body, objects, bytes, last key
-
-        def bodies() -> list[str]:
-            return [body for body, *_ in pending]
+        pending: list[WorkBatch] = []
 
         def flush() -> None:
-            for group in group_for_send(bodies(), max_total_bytes=self.settings.message_max_bytes):
-                send_bodies(self.sqs, self.work_queue_url, group)
-            for _, objects, size, last_key in pending:
-                checkpoint.objects += objects
-                checkpoint.bytes += size
+            send_batches(
+                self.sqs,
+                self.work_queue_url,
+                pending,
+                max_total_bytes=self.settings.message_max_bytes,
+            )
+            for batch in pending:
+                checkpoint.objects += len(batch.items)
+                checkpoint.bytes += sum(item.size for item in batch.items)
                 checkpoint.next_seq += 1
-                checkpoint.start_after = last_key
+                checkpoint.start_after = batch.items[-1].key
             pending.clear()
             self.store.save_checkpoint(record.job_id, self.owner, checkpoint, self.settings.lease_s)
 
         for batch in batches:
-            pending.append(
-                (
-                    batch.model_dump_json(),
-                    len(batch.items),
-                    sum(item.size for item in batch.items),
-                    batch.items[-1].key,
-                )
-            )
+            pending.append(batch)
             if len(pending) >= MAX_ENTRIES_PER_SEND:
                 flush()
                 if self.stop.is_set():
                     self.store.release_lease(record.job_id, self.owner)
-                    return Outcome.LATER, 0.0
+                    return MessageFate.LATER, 0.0
         if pending:
             flush()
         checkpoint.complete = True
@@ -189,4 +196,4 @@ class JobRunner:
             checkpoint.bytes,
             checkpoint.next_seq,
         )
-        return Outcome.DONE, 0.0
+        return MessageFate.DONE, 0.0

@@ -7,20 +7,17 @@ its reason; one without lands in the jobs dead-letter queue with the reason atta
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
-from coordinator.jobs import JobRunner, Outcome
-from s3migrator.intake import Intake
-from s3migrator.models import JOB_ID_PATTERN, JobMessage
-from s3migrator.visibility import VisibilityKeeper
+from coordinator.jobs import JobRunner, MessageFate
+from s3migrator.errors import InvalidJobMessageError
+from s3migrator.models import JobMessage
+from s3migrator.sqs.intake import Intake
+from s3migrator.sqs.visibility import VisibilityKeeper
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -29,37 +26,7 @@ if TYPE_CHECKING:
     from s3migrator.resources import Resources
 
 log = logging.getLogger(__name__)
-MAX_REASON_CHARS = 2000
 RETRY_AFTER_ERROR_S = 10
-_JOB_ID = re.compile(JOB_ID_PATTERN)
-
-
-class InvalidJobMessageError(ValueError):
-    """A job message that cannot be run; ``job_id`` is set when the message names a usable one."""
-
-    def __init__(self, reason: str, job_id: str | None) -> None:
-        super().__init__(reason)
-        self.job_id = job_id
-
-
-def parse_job(body: str) -> JobMessage:
-    """Parse a job message body; raises InvalidJobMessageError with a readable reason."""
-    try:
-        data = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise InvalidJobMessageError(f"not JSON: {exc}", None) from exc
-    raw_id = data.get("job_id") if isinstance(data, dict) else None
-    job_id = raw_id if isinstance(raw_id, str) and _JOB_ID.fullmatch(raw_id) else None
-    try:
-        return JobMessage.model_validate(data)
-    except ValidationError as exc:
-        reasons = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'message'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise InvalidJobMessageError(
-            f"invalid job message: {reasons}"[:MAX_REASON_CHARS], job_id
-        ) from exc
 
 
 @dataclass
@@ -110,7 +77,7 @@ class Coordinator:
         """Decide the fate of one job message: the only place that deletes or releases it."""
         receipt = message["ReceiptHandle"]
         try:
-            job = parse_job(message.get("Body", ""))
+            job = JobMessage.parse(message.get("Body", ""))
         except InvalidJobMessageError as exc:
             self._reject(message, exc)
             return
@@ -120,10 +87,10 @@ class Coordinator:
             # An AWS outage or a bug must not stop other jobs; the message comes back later
             # and, after the redrive policy's limit, lands in the jobs dead-letter queue.
             log.exception("job message %s failed; it will be retried", message["MessageId"])
-            outcome, retry_in_s = Outcome.LATER, float(RETRY_AFTER_ERROR_S)
+            outcome, retry_in_s = MessageFate.LATER, float(RETRY_AFTER_ERROR_S)
         if keeper is not None:
             keeper.release(message["MessageId"])  # before settling, so no beat undoes it
-        if outcome == Outcome.DONE:
+        if outcome == MessageFate.DONE:
             self.sqs.delete_message(QueueUrl=self.resources.jobs_queue_url, ReceiptHandle=receipt)
         else:
             self.sqs.change_message_visibility(

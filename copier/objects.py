@@ -11,11 +11,9 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from copier.failures import CHANGED_CODES, classify
 from copier.parts import plan_parts, use_multipart
-from s3migrator.errors import PermanentCopyError
+from s3migrator.aws_errors import PROVIDER_ERRORS, translate
+from s3migrator.errors import ConditionFailedError, PermanentError
 from s3migrator.models import MAX_KEY_BYTES, CopySpec, Location, WorkItem
 
 if TYPE_CHECKING:
@@ -53,7 +51,7 @@ class ObjectCopier:
     part_size_bytes: int
 
     def copy(self, spec: CopySpec, item: WorkItem) -> int:
-        """Copy one object and return the bytes copied; raises botocore errors to classify.
+        """Copy one object and return the bytes copied; raises provider errors to translate.
 
         When the source changed since it was listed (its ETag no longer matches), the current
         version is read once more and copied under its own ETag, so the copy is whole and of
@@ -62,8 +60,8 @@ class ObjectCopier:
         try:
             self._copy(spec, item)
             return item.size
-        except ClientError as exc:
-            if classify(exc).code not in CHANGED_CODES:
+        except PROVIDER_ERRORS as exc:
+            if not isinstance(translate(exc), ConditionFailedError):
                 raise
         s3 = self.clients.for_location(spec.destination)
         head = s3.head_object(Bucket=spec.source.bucket, Key=item.key)
@@ -75,7 +73,7 @@ class ObjectCopier:
     def _copy(self, spec: CopySpec, item: WorkItem) -> None:
         size = len(spec.destination_key(item.key).encode())
         if size > MAX_KEY_BYTES:
-            raise PermanentCopyError(
+            raise PermanentError(
                 "KeyTooLongError",
                 f"the destination key would be {size} bytes; S3 keys hold at most {MAX_KEY_BYTES}",
             )

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from copier.backoff import backoff_s
-from copier.failures import classify
 from copier.objects import ObjectCopier
-from s3migrator.errors import TransientCopyError
-from s3migrator.intake import Intake
+from s3migrator.aws_errors import translate
+from s3migrator.errors import TransientError
 from s3migrator.models import FailureRecord, WorkBatch, WorkItem
-from s3migrator.visibility import VisibilityKeeper
+from s3migrator.sqs.intake import Intake
+from s3migrator.sqs.visibility import VisibilityKeeper
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -132,8 +132,8 @@ class Worker:
                 result.copied.append(item)
                 result.bytes_copied += future.result()
                 continue
-            copy_error = classify(error)  # type: ignore[arg-type]
-            if isinstance(copy_error, TransientCopyError) and not last_attempt:
+            copy_error = translate(error)
+            if isinstance(copy_error, TransientError) and not last_attempt:
                 result.transient.append((item, str(copy_error)))
                 continue
             result.failures.append(
@@ -155,9 +155,9 @@ class Worker:
         """Record failures, then add the batch to the job's counters exactly once."""
         job_id = batch.spec.job_id
         if batch.redrive and result.copied:
-            self.store.delete_failures(job_id, (item.key for item in result.copied))
+            self.store.failures.delete(job_id, (item.key for item in result.copied))
         if result.failures:
-            self.store.put_failures(job_id, result.failures)
+            self.store.failures.put(job_id, result.failures)
         copied = len(result.copied)
         counted = self.store.count_batch(
             job_id,

@@ -68,7 +68,7 @@ def sweep_dead_letters(
             if not store.is_counted(job_id, batch.batch_id):
                 deliveries = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0))
                 failures = dead_letter_failures(batch, deliveries)
-                store.put_failures(job_id, failures)
+                store.failures.put(job_id, failures)
                 store.count_batch(
                     job_id,
                     batch.batch_id,

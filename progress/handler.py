@@ -1,4 +1,4 @@
-"""The progress Lambda: a thin shell over ``progress.report.refresh``.
+"""The progress Lambda: a thin shell over ``progress.refresh.refresh``.
 
 Two callers: the EventBridge schedule (every minute), which refreshes every job and publishes the
 scaling metrics, and the function URL (the status API, AWS_IAM auth): ``GET /jobs`` and
@@ -18,12 +18,10 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from progress.report import refresh
+from progress.process import build_progress
 from progress.scaling import backlog_per_copier, copiers_needed_from_zero
 from s3migrator.aws import Aws, make_aws
-from s3migrator.jobstore import JobStore
 from s3migrator.models import JobState, JobStatus
-from s3migrator.resources import Resources, resolve
 from s3migrator.settings import Settings
 
 logger = Logger(service="progress")
@@ -35,16 +33,10 @@ ENDED_WINDOW_S = 60
 DEFAULT_NAMESPACE = "s3migrator"
 
 
-def _context() -> tuple[Aws, Resources, Settings]:
-    settings = Settings()
-    aws = make_aws()
-    return aws, resolve(aws, settings), settings
-
-
 def _refresh(job_id: str | None = None) -> list[JobStatus]:
-    aws, resources, _ = _context()
-    store = JobStore(aws.dynamodb(), resources.table_name)
-    return refresh(store, aws.sqs(), resources, job_id=job_id, s3=aws.s3())
+    # Settings and clients are built per call, never at import: the function's environment
+    # names the stack's resources, and tests set it per case.
+    return build_progress(Settings(), make_aws()).refresh(job_id)
 
 
 @app.get("/jobs")
@@ -110,9 +102,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return app.resolve(event, context)
     # Read per call, not at import: the stack names the namespace after itself.
     metrics.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE)
-    aws, _, settings = _context()
     statuses = _refresh(event.get("job_id"))
-    publish(statuses, running_copiers(aws, settings), time.time())
+    publish(statuses, running_copiers(make_aws(), Settings()), time.time())
     for status in statuses:
         if status.state is JobState.RUNNING:
             logger.info("job progress", extra=status.model_dump(mode="json"))

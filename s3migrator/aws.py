@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
+    from s3migrator.settings import Settings
+
 DEFAULT_REGION = "us-east-1"
 
 
@@ -65,3 +67,13 @@ def make_aws(
 ) -> Aws:
     session = boto3.Session(profile_name=profile, region_name=region)
     return Aws(session, retry_mode, max_attempts, max_pool_connections)
+
+
+def task_aws(settings: Settings, profile: str | None = None, max_pool_connections: int = 10) -> Aws:
+    """The factory for a long-running task: retries as its settings say."""
+    return make_aws(
+        profile,
+        retry_mode=settings.retry_mode,
+        max_attempts=settings.max_attempts,
+        max_pool_connections=max_pool_connections,
+    )

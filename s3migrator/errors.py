@@ -1,11 +1,24 @@
-"""The error tree. Provider errors become these at the boundary (see copier.failures).
+"""The error tree. Every error this project raises on purpose is one of these.
+
+Provider errors (botocore's ``ClientError`` and ``BotoCoreError``) become ``OperationError``s in
+one place, ``s3migrator.aws_errors.translate``; nothing else reads their codes.
 
 S3MigratorError
-├── ConfigurationError     stack, settings or endpoint not usable
-├── InvalidJobError        a job message that cannot be run (reported on the job record)
-└── CopyError              one object could not be copied
-    ├── TransientCopyError     worth retrying later (throttling, 5xx, timeouts, connections)
-    └── PermanentCopyError     retrying cannot help (missing key, access denied, archived)
+├── UsageError                 the command line, or a file given to it, is not valid
+├── ConfigurationError         no stack, endpoint or template; settings not usable
+├── JobNotFoundError           no job has this id
+├── InvalidJobError            a job that cannot be run; recorded on its job as ``failed``
+│   └── InvalidJobMessageError     a queue message that is no valid job (``job_id`` set when
+│                                  the message names a usable one)
+├── LeaseLostError             another coordinator holds the job's listing lease now
+└── OperationError             a request, or one object's copy, failed: code, message, HTTP status
+    ├── TransientError             may succeed later: throttling, 5xx, timeouts, expired
+    │   │                          credentials, DynamoDB transaction conflicts
+    │   └── UnreachableError           no connection to the endpoint, or no credentials at all
+    └── PermanentError             retrying cannot help
+        ├── NotFoundError              no such bucket, key, stack, queue or policy
+        ├── AccessDeniedError          refused by a policy, a KMS key or the credentials
+        └── ConditionFailedError       a conditional write or an S3 precondition did not hold
 """
 
 from __future__ import annotations
@@ -15,25 +28,69 @@ class S3MigratorError(Exception):
     """Base of every error this project raises on purpose."""
 
 
+class UsageError(S3MigratorError):
+    """The command line, or a file given to it, is not valid."""
+
+
 class ConfigurationError(S3MigratorError):
-    pass
+    """No stack, endpoint or template where one is needed; settings that cannot work."""
+
+
+class JobNotFoundError(S3MigratorError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job {job_id!r}")
+        self.job_id = job_id
 
 
 class InvalidJobError(S3MigratorError):
-    pass
+    """A job that cannot be run; the coordinator records it as failed with this reason."""
 
 
-class CopyError(S3MigratorError):
+class InvalidJobMessageError(InvalidJobError):
+    """A queue message that is no valid job; ``job_id`` is set when it names a usable one."""
+
+    def __init__(self, reason: str, job_id: str | None) -> None:
+        super().__init__(reason)
+        self.job_id = job_id
+
+
+class LeaseLostError(S3MigratorError):
+    """Another coordinator took over the job's listing (this one's lease had expired)."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id}: the listing lease is held by another coordinator")
+        self.job_id = job_id
+
+
+class OperationError(S3MigratorError):
+    """A request, or one object's copy, failed; ``code`` is the provider's code where known."""
+
     def __init__(self, code: str, message: str, http_status: int | None = None) -> None:
-        super().__init__(f"{code}: {message}")
+        super().__init__(f"{code}: {message}" if message else code)
         self.code = code
         self.message = message
         self.http_status = http_status
 
 
-class TransientCopyError(CopyError):
+class TransientError(OperationError):
+    """Worth retrying later."""
+
+
+class UnreachableError(TransientError):
+    """The endpoint could not be reached, or there were no credentials to sign with."""
+
+
+class PermanentError(OperationError):
+    """Retrying cannot help."""
+
+
+class NotFoundError(PermanentError):
     pass
 
 
-class PermanentCopyError(CopyError):
+class AccessDeniedError(PermanentError):
+    pass
+
+
+class ConditionFailedError(PermanentError):
     pass

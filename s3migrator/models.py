@@ -7,19 +7,23 @@ what ``s3migrator status --json`` and the progress function report.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    ValidationError,
     field_validator,
     model_validator,
 )
+
+from s3migrator.errors import InvalidJobMessageError
 
 # Bucket naming rules for general purpose buckets (3-63 chars, lowercase, digits, dots, hyphens).
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -27,7 +31,29 @@ _IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 _RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+_JOB_ID = re.compile(JOB_ID_PATTERN)
 MAX_KEY_BYTES = 1024
+MAX_REASON_CHARS = 2000
+
+
+def explain(exc: ValidationError) -> str:
+    """A validation error on one line: ``source.bucket: invalid bucket name 'X'; ...``."""
+    reasons = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "message"
+        message = error["msg"].removeprefix("Value error, ")
+        reasons.append(f"{where}: {message}")
+    return "; ".join(reasons)[:MAX_REASON_CHARS]
+
+
+def split_s3_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/prefix`` into (bucket, prefix); raises ValueError on anything else."""
+    if not url.startswith("s3://"):
+        raise ValueError(f"expected s3://BUCKET[/PREFIX], got {url!r}")
+    bucket, _, prefix = url[len("s3://") :].partition("/")
+    if not bucket:
+        raise ValueError(f"no bucket in {url!r}")
+    return bucket, prefix
 
 
 class Mode(StrEnum):
@@ -92,6 +118,15 @@ class Location(_Strict):
     def url(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
 
+    @classmethod
+    def from_url(cls, url: str, **fields: str | None) -> Location:
+        """``Location.from_url("s3://b/p/", region="eu-west-1")``; unset fields are left out.
+
+        Raises ValueError (pydantic's ValidationError is one) for a malformed URL or field.
+        """
+        bucket, prefix = split_s3_url(url)
+        return cls(bucket=bucket, prefix=prefix, **{k: v for k, v in fields.items() if v})
+
 
 class JobOptions(_Strict):
     """Per-job overrides of copier defaults; unset fields take the copier's settings."""
@@ -109,6 +144,12 @@ class ReportLocation(_Strict):
     @property
     def url(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
+
+    @classmethod
+    def from_url(cls, url: str) -> ReportLocation:
+        """An ``s3://BUCKET[/PREFIX]`` URL; without a prefix the default one is used."""
+        bucket, prefix = split_s3_url(url)
+        return cls(bucket=bucket, prefix=prefix) if prefix else cls(bucket=bucket)
 
 
 class JobMessage(_Strict):
@@ -139,6 +180,26 @@ class JobMessage(_Strict):
     def with_id(self) -> JobMessage:
         """The same message with a job id, generated when the client gave none."""
         return self if self.job_id else self.model_copy(update={"job_id": uuid.uuid4().hex})
+
+    @classmethod
+    def parse(cls, body: str) -> JobMessage:
+        """Parse a message body; raises InvalidJobMessageError with a one-line reason.
+
+        The error carries the message's ``job_id`` when it names a usable one, so that a bad
+        message with an id can be recorded as a failed job under that id.
+        """
+        try:
+            data: Any = json.loads(body)
+        except json.JSONDecodeError as exc:
+            raise InvalidJobMessageError(f"not JSON: {exc}", None) from exc
+        raw_id = data.get("job_id") if isinstance(data, dict) else None
+        job_id = raw_id if isinstance(raw_id, str) and _JOB_ID.fullmatch(raw_id) else None
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidJobMessageError(
+                f"invalid job message: {explain(exc)}"[:MAX_REASON_CHARS], job_id
+            ) from exc
 
 
 class CopySpec(_Strict):

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from s3migrator.errors import ConfigurationError
+from s3migrator.aws_errors import PROVIDER_ERRORS, translate, translated
+from s3migrator.errors import ConfigurationError, NotFoundError
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -58,15 +59,20 @@ def outputs_of(cfn: CloudFormationClient, stack_name: str) -> dict[str, str]:
     """The stack's outputs, completed from its resources where the endpoint left them out."""
     try:
         stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
-    except cfn.exceptions.ClientError as exc:
-        raise ConfigurationError(
-            f"stack {stack_name!r} not found ({exc}); run `s3migrator deploy --stack {stack_name}`"
-        ) from exc
+    except PROVIDER_ERRORS as exc:
+        error = translate(exc)
+        if isinstance(error, NotFoundError):
+            raise ConfigurationError(
+                f"no stack {stack_name!r} here; deploy it with"
+                f" `s3migrator deploy --stack {stack_name}` (or give --stack NAME)"
+            ) from exc
+        raise error from exc
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     if not all(name in outputs for name in OUTPUTS):
+        with translated():
+            described = cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
         physical = {
-            r.get("LogicalResourceId", ""): r.get("PhysicalResourceId", "")
-            for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
+            r.get("LogicalResourceId", ""): r.get("PhysicalResourceId", "") for r in described
         }
         for output, logical_id in OUTPUT_SOURCES.items():
             if output not in outputs and physical.get(logical_id):

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sts import STSClient
 
+    from s3migrator.aws import Aws
+    from s3migrator.settings import Settings
+
 ONE_HOUR_S = 3600
 REFRESH_MARGIN_S = 15 * 60
 DEFAULT_SESSION_NAME = "s3migrator"
@@ -163,3 +166,16 @@ class S3Clients:
                 session = self.sessions.for_location(location)
                 self._clients[key] = session.client("s3", region_name=region, config=self.config)
             return self._clients[key]
+
+
+def s3_clients(aws: Aws, settings: Settings, default: S3Client | None = None) -> S3Clients:
+    """S3 clients per side of a job, with refreshable assumed-role sessions, as settings say.
+
+    ``default`` (the client for a side with no role) may be given by a test that watches it.
+    """
+    sessions = RoleSessions(
+        base=aws.session,
+        duration_s=settings.role_session_s,
+        refresh_margin_s=settings.refresh_margin_s,
+    )
+    return S3Clients(sessions, default=default or aws.s3(), config=aws.config())

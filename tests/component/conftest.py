@@ -1,13 +1,17 @@
 """Component fixtures: moto's in-process AWS with the real stack template deployed.
 
 Every test gets a fresh mock: fake credentials, the template deployed with ``deploy``, and
-``Resources`` resolved from the stack outputs exactly as the processes resolve them.
+``Resources`` resolved from the stack outputs exactly as the processes resolve them. Processes
+are built by the product's own factories (``coordinator.process``, ``copier.process``); the job
+store reads a clock the test can move.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -15,22 +19,35 @@ from copier_drain import drain
 from moto import mock_aws
 
 from coordinator.jobs import JobRunner
+from coordinator.process import build_runner
 from copier.worker import Worker
 from s3migrator.aws import Aws, make_aws
-from s3migrator.deploy import deploy
+from s3migrator.cli.deployment import deploy
+from s3migrator.cli.local.motoserver import patch_moto
 from s3migrator.jobstore import JobStore
-from s3migrator.local.motoserver import serialise_dynamodb
 from s3migrator.resources import Resources, resolve
-from s3migrator.sessions import RoleSessions, S3Clients
 from s3migrator.settings import MiB, Settings
 
 STACK = "s3migrator"
 
 
+@dataclass
+class FakeClock:
+    """Real time plus an offset the test moves forward: leases expire without waiting."""
+
+    offset_s: float = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset_s
+
+    def advance(self, seconds: float) -> None:
+        self.offset_s += seconds
+
+
 @pytest.fixture(autouse=True, scope="session")
-def _safe_dynamodb() -> None:
+def _moto_like_aws() -> None:
     """Copiers run batches on threads; moto's transaction rollback is not thread-safe."""
-    serialise_dynamodb()
+    patch_moto()
 
 
 @pytest.fixture
@@ -53,8 +70,13 @@ def resources(aws: Aws) -> Resources:
 
 
 @pytest.fixture
-def store(aws: Aws, resources: Resources) -> JobStore:
-    return JobStore(aws.dynamodb(), resources.table_name)
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(aws: Aws, resources: Resources, clock: FakeClock) -> JobStore:
+    return JobStore(aws.dynamodb(), resources.table_name, clock=clock)
 
 
 @pytest.fixture
@@ -69,22 +91,17 @@ def sqs(aws: Aws) -> Any:
 
 @pytest.fixture
 def make_runner(aws: Aws, resources: Resources, store: JobStore) -> Callable[..., JobRunner]:
+    """A job runner built by the coordinator's own factory, with these settings."""
+
     def make(**settings: Any) -> JobRunner:
-        return JobRunner(
-            store=store,
-            clients=S3Clients(RoleSessions(base=aws.session), default=aws.s3()),
-            sqs=aws.sqs(),
-            work_queue_url=resources.work_queue_url,
-            settings=Settings(stack_name=STACK, **settings),
-            region=aws.region,
-        )
+        return build_runner(Settings(stack_name=STACK, **settings), aws, resources, store=store)
 
     return make
 
 
 @pytest.fixture
 def run_copier(aws: Aws, resources: Resources, store: JobStore) -> Callable[..., Worker]:
-    """Drain the work queue with a real Worker wired as ``processes.run_copier`` wires it.
+    """Drain the work queue with a worker built by the copier's own factory.
 
     ``s3`` may be given so a test can watch the copier's own client's calls.
     """

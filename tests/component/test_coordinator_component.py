@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from moto_helpers import depth, fill, job_message, receive_all
 
-import s3migrator.jobstore as jobstore_module
 from coordinator.batching import batch_id
-from coordinator.jobs import Outcome
+from coordinator.jobs import MessageFate
 from coordinator.service import Coordinator
+from progress.status import current_percent
 from s3migrator.jobstore import JobStore
 from s3migrator.models import JobState, ListingCheckpoint, Phase, WorkBatch
 from s3migrator.resources import Resources
@@ -39,7 +38,7 @@ def test_job_is_listed_into_deterministic_batches_with_an_exact_checkpoint(
     # WHEN the job runs
     outcome, _ = runner.run(job_message("job-1"))
     # THEN the destination bucket exists and the job message can be deleted
-    assert outcome == Outcome.DONE
+    assert outcome == MessageFate.DONE
     s3.head_bucket(Bucket="dst-bucket")
     # AND five batches carry every key once, with ids made of the job id and sequence
     batches = sorted(work_batches(sqs, resources), key=lambda b: b.batch_id)
@@ -59,7 +58,8 @@ def test_job_is_listed_into_deterministic_batches_with_an_exact_checkpoint(
         bytes=sum(len(v) for v in objects.values()),
         complete=True,
     )
-    assert (job.state, job.phase, job.percent) == (JobState.RUNNING, Phase.COPYING, 6)
+    # AND it is copying: the progress function shows the copy step's first percent
+    assert (job.state, job.phase, current_percent(job)) == (JobState.RUNNING, Phase.COPYING, 6)
 
 
 def test_only_keys_under_the_source_prefix_are_listed(
@@ -76,7 +76,7 @@ def test_empty_source_completes_listing_without_batches(
     s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
 ) -> None:
     fill(s3, "src-bucket", {})
-    assert make_runner().run(job_message("job-1"))[0] == Outcome.DONE
+    assert make_runner().run(job_message("job-1"))[0] == MessageFate.DONE
     assert depth(sqs, resources.work_queue_url) == 0
     listing = store.get_job("job-1").listing  # type: ignore[union-attr]
     assert (listing.complete, listing.next_seq, listing.objects) == (True, 0, 0)
@@ -106,7 +106,7 @@ def stopped_after_first_flush(s3: Any, make_runner: Any, objects: dict[str, byte
     fill(s3, "src-bucket", objects)
     first = make_runner(batch_max_keys=10)
     first.stop.set()
-    assert first.run(job_message("job-1"))[0] == Outcome.LATER
+    assert first.run(job_message("job-1"))[0] == MessageFate.LATER
     return first
 
 
@@ -126,7 +126,7 @@ def test_listing_resumes_after_a_stop_without_losing_or_renumbering_keys(
     # WHEN another coordinator receives the job message again
     outcome, _ = make_runner(batch_max_keys=10).run(job_message("job-1"))
     # THEN it continues from the checkpoint: 25 distinct batches, every key exactly once
-    assert outcome == Outcome.DONE
+    assert outcome == MessageFate.DONE
     assert_fully_listed_once(sqs, store, resources, objects, batches=25)
 
 
@@ -136,7 +136,7 @@ def test_a_crashed_coordinators_lease_holds_off_others_until_it_expires(
     store: JobStore,
     resources: Resources,
     make_runner: Any,
-    monkeypatch: pytest.MonkeyPatch,
+    clock: Any,
 ) -> None:
     # GIVEN a coordinator that sent 10 of 25 batches, checkpointed, and died holding its lease
     objects = source_objects(250)
@@ -146,19 +146,52 @@ def test_a_crashed_coordinators_lease_holds_off_others_until_it_expires(
     second = make_runner(batch_max_keys=10)
     outcome, retry_in = second.run(job_message("job-1"))
     # THEN it leaves the message for later, with a useful delay, and sends nothing
-    assert outcome == Outcome.LATER
+    assert outcome == MessageFate.LATER
     assert retry_in > 60
     assert depth(sqs, resources.work_queue_url) == 10
     # WHEN the clock passes the lease's end and the second coordinator retries
-    real_time = jobstore_module.time.time
-    monkeypatch.setattr(
-        jobstore_module,
-        "time",
-        SimpleNamespace(time=lambda: real_time() + 3600, sleep=jobstore_module.time.sleep),
-    )
-    assert second.run(job_message("job-1"))[0] == Outcome.DONE
+    clock.advance(3600)
+    assert second.run(job_message("job-1"))[0] == MessageFate.DONE
     # THEN the listing went on from the checkpoint with nothing lost or renumbered
     assert_fully_listed_once(sqs, store, resources, objects, batches=25)
+
+
+def test_a_coordinator_whose_lease_was_taken_over_leaves_the_job_to_the_new_holder(
+    s3: Any,
+    sqs: Any,
+    store: JobStore,
+    resources: Resources,
+    make_runner: Any,
+    clock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # GIVEN a listing of 25 batches that stalls after its first checkpoint for longer than its
+    # lease, while another coordinator takes the job over
+    fill(s3, "src-bucket", source_objects(250))
+    runner = make_runner(batch_max_keys=10, lease_s=60)
+    save = store.save_checkpoint
+
+    def stall_after_saving(*args: Any, **kwargs: Any) -> None:
+        save(*args, **kwargs)
+        if store.lease_until("job-1") and not hasattr(stall_after_saving, "done"):
+            stall_after_saving.done = True  # type: ignore[attr-defined]
+            clock.advance(61)
+            assert store.acquire_lease("job-1", "the-other-coordinator", lease_s=60)
+
+    monkeypatch.setattr(store, "save_checkpoint", stall_after_saving)
+    # WHEN the stalled coordinator goes on and checkpoints again
+    fate, retry_in = runner.run(job_message("job-1"))
+    # THEN it stops at once and leaves the message until the new holder's lease ends
+    assert fate == MessageFate.LATER
+    assert 50 < retry_in <= 60
+    # AND the new holder's lease and the first checkpoint stand; nothing was logged as a crash
+    job = store.get_job("job-1")
+    assert job is not None
+    assert (job.listing.next_seq, job.listing.complete) == (10, False)
+    assert depth(sqs, resources.work_queue_url) == 20
+    assert not [r for r in caplog.records if r.exc_info]
+    assert "held by another coordinator" in caplog.text
 
 
 def test_batches_resent_after_a_lost_checkpoint_keep_their_ids_and_contents(
@@ -184,7 +217,7 @@ def test_batches_resent_after_a_lost_checkpoint_keep_their_ids_and_contents(
     )
     # WHEN the listing resumes to the end
     runner.stop.clear()
-    assert runner.run(job_message("job-1"))[0] == Outcome.DONE
+    assert runner.run(job_message("job-1"))[0] == MessageFate.DONE
     # THEN batches 5-9 went out twice, each time with the same id and the same keys
     bodies: dict[str, set[str]] = {}
     for message in receive_all(sqs, resources.work_queue_url):
@@ -204,13 +237,13 @@ def test_the_same_job_id_twice_never_starts_a_second_job(
 ) -> None:
     # GIVEN a job that was fully listed
     fill(s3, "src-bucket", source_objects(30))
-    assert make_runner(batch_max_keys=10).run(job_message("job-1"))[0] == Outcome.DONE
+    assert make_runner(batch_max_keys=10).run(job_message("job-1"))[0] == MessageFate.DONE
     assert depth(sqs, resources.work_queue_url) == 3
     before = store.get_job("job-1")
     # WHEN its message arrives again at another coordinator
     outcome, _ = make_runner(batch_max_keys=10).run(job_message("job-1"))
     # THEN it is dropped: no new batches, one job, record unchanged
-    assert outcome == Outcome.DONE
+    assert outcome == MessageFate.DONE
     assert depth(sqs, resources.work_queue_url) == 3
     assert [j.job_id for j in store.list_jobs()] == ["job-1"]
     assert store.get_job("job-1") == before
@@ -223,7 +256,7 @@ def test_missing_source_bucket_fails_the_job_with_a_reason(
     # WHEN a job names it
     outcome, _ = make_runner().run(job_message("job-1", source="no-such-bucket"))
     # THEN the job failed with the reason, nothing was sent, no destination was created
-    assert outcome == Outcome.DONE
+    assert outcome == MessageFate.DONE
     job = store.get_job("job-1")
     assert job is not None
     assert job.state is JobState.FAILED
@@ -237,7 +270,7 @@ def test_missing_source_bucket_fails_the_job_with_a_reason(
 def test_existing_destination_bucket_is_reused(s3: Any, store: JobStore, make_runner: Any) -> None:
     fill(s3, "src-bucket", {"a": b"1"})
     fill(s3, "dst-bucket", {"keep": b"me"})
-    assert make_runner().run(job_message("job-1"))[0] == Outcome.DONE
+    assert make_runner().run(job_message("job-1"))[0] == MessageFate.DONE
     assert s3.get_object(Bucket="dst-bucket", Key="keep")["Body"].read() == b"me"
     assert store.get_job("job-1").listing.complete  # type: ignore[union-attr]
 

@@ -200,7 +200,7 @@ def test_object_deleted_after_listing_is_a_recorded_failure_and_the_batch_is_set
     assert job is not None
     assert (job.counters.objects_copied, job.counters.objects_failed) == (4, 1)
     assert job.counters.batches_done == 1
-    assert list(store.failures("job-1")) == [
+    assert list(store.failures.of_job("job-1")) == [
         FailureRecord(
             key=gone,
             code="NoSuchKey",
@@ -238,7 +238,7 @@ def test_large_object_changed_after_listing_is_copied_whole_in_its_current_versi
     assert job is not None
     assert (job.counters.objects_copied, job.counters.objects_failed) == (1, 0)
     assert job.counters.bytes_copied == len(current)
-    assert list(store.failures("job-1")) == []
+    assert list(store.failures.of_job("job-1")) == []
 
 
 def test_transient_errors_leave_the_batch_for_redelivery_uncounted(
@@ -260,7 +260,7 @@ def test_transient_errors_leave_the_batch_for_redelivery_uncounted(
     assert job is not None
     assert job.counters.batches_done == 0
     assert job.counters.objects_failed == 0
-    assert list(store.failures("job-1")) == []
+    assert list(store.failures.of_job("job-1")) == []
     assert worker.batches_settled == 0
     attributes = sqs.get_queue_attributes(
         QueueUrl=resources.work_queue_url,

@@ -13,12 +13,12 @@ from moto_helpers import depth, fill, job_message, receive_all
 from coordinator.batching import batch_id
 from copier.worker import Worker
 from progress.deadletters import DEAD_LETTERED, sweep_dead_letters
-from progress.report import refresh
+from progress.refresh import refresh
 from s3migrator.aws import Aws
+from s3migrator.cli.jobs import redrive_job as redrive
 from s3migrator.errors import S3MigratorError
 from s3migrator.jobstore import JobStore
 from s3migrator.models import Counters, JobState, Phase, WorkBatch
-from s3migrator.redrive import redrive
 from s3migrator.resources import Resources
 from s3migrator.settings import Settings
 
@@ -98,7 +98,7 @@ def test_dead_lettered_batch_is_counted_failed_once_and_the_job_completes_at_100
     # WHEN progress is refreshed before the first batch is copied
     (status,) = refresh(store, sqs, resources)
     # THEN the dead-lettered batch became one DeadLettered failure record per object
-    failures = sorted(store.failures("job-1"), key=lambda f: f.key)
+    failures = sorted(store.failures.of_job("job-1"), key=lambda f: f.key)
     assert [f.key for f in failures] == ["d", "e", "f"]
     assert {f.code for f in failures} == {DEAD_LETTERED}
     assert [(f.size, f.etag) for f in failures] == [
@@ -124,7 +124,7 @@ def test_dead_lettered_batch_is_counted_failed_once_and_the_job_completes_at_100
         "batches_done": 1,
         "batches_extra": 0,
     }
-    assert len(list(store.failures("job-1"))) == 3
+    assert len(list(store.failures.of_job("job-1"))) == 3
     # WHEN the other batch is copied and progress refreshed
     copy_all()
     (done,) = refresh(store, sqs, resources)
@@ -174,7 +174,7 @@ def test_dead_letter_of_a_batch_a_copier_already_counted_adds_no_failure(
     (status,) = refresh(store, sqs, resources)
     # THEN the dead letter is removed without a failure: the job succeeded with exact counters
     assert depth(sqs, resources.work_dlq_url) == 0
-    assert list(store.failures("job-1")) == []
+    assert list(store.failures.of_job("job-1")) == []
     assert (status.state, status.percent) == (JobState.SUCCEEDED, 100)
     assert (status.objects_copied, status.objects_failed) == (2, 0)
     assert counters(store).batches_done == 1
@@ -196,7 +196,7 @@ def test_redrive_copies_the_failed_objects_and_the_job_succeeds_with_exact_count
         4,
         2,
     )
-    assert {f.code for f in store.failures("job-1")} == {"NoSuchKey"}
+    assert {f.code for f in store.failures.of_job("job-1")} == {"NoSuchKey"}
     # WHEN the objects are put back and the job is redriven one object per batch
     fill(s3, "src-bucket", {k: objects[k] for k in ("b", "e")})
     sent = redrive(store, sqs, resources, "job-1", settings(batch_max_keys=1))
@@ -225,7 +225,7 @@ def test_redrive_copies_the_failed_objects_and_the_job_succeeds_with_exact_count
     assert (done.state, done.percent) == (JobState.SUCCEEDED, 100)
     assert (done.objects_total, done.objects_copied, done.objects_failed) == (6, 6, 0)
     assert done.bytes_copied == done.bytes_total == sum(len(v) for v in objects.values())
-    assert list(store.failures("job-1")) == []
+    assert list(store.failures.of_job("job-1")) == []
     assert counters(store).model_dump() == {
         "objects_copied": 6,
         "objects_failed": 0,
@@ -250,7 +250,7 @@ def test_redrive_is_refused_for_a_running_job_even_with_failures(
     with pytest.raises(S3MigratorError, match="running"):
         redrive(store, sqs, resources, "job-1", settings())
     # THEN the dead letters were swept, but nothing was sent and the job was not reopened
-    assert {f.key for f in store.failures("job-1")} == {"c", "d"}
+    assert {f.key for f in store.failures.of_job("job-1")} == {"c", "d"}
     assert queued_batch_ids(sqs, resources) == [batch_id("job-1", 0)]
     job = store.get_job("job-1")
     assert job is not None
@@ -304,7 +304,7 @@ def test_dead_lettered_objects_are_copied_by_a_redrive(
     # THEN every dead-lettered object was copied, its failure record gone
     assert (done.state, done.percent) == (JobState.SUCCEEDED, 100)
     assert (done.objects_copied, done.objects_failed) == (3, 0)
-    assert list(store.failures("job-1")) == []
+    assert list(store.failures.of_job("job-1")) == []
     assert counters(store).model_dump() == {
         "objects_copied": 3,
         "objects_failed": 0,
@@ -337,7 +337,7 @@ def test_redrive_that_still_fails_keeps_counters_exact_and_a_later_redrive_finis
     assert (status.objects_copied, status.objects_failed) == (3, 1)
     assert status.objects_copied + status.objects_failed == status.objects_total == 4
     assert status.error is None
-    (failure,) = store.failures("job-1")
+    (failure,) = store.failures.of_job("job-1")
     assert (failure.key, failure.code, failure.http_status) == ("c", "NoSuchKey", 404)
     assert (failure.size, failure.etag) == (len(objects["c"]), etag(objects["c"]))
     # AND no counter went negative
@@ -351,7 +351,7 @@ def test_redrive_that_still_fails_keeps_counters_exact_and_a_later_redrive_finis
     copy_all()
     (done,) = refresh(store, sqs, resources)
     assert (done.state, done.objects_copied, done.objects_failed) == (JobState.SUCCEEDED, 4, 0)
-    assert list(store.failures("job-1")) == []
+    assert list(store.failures.of_job("job-1")) == []
     assert counters(store).model_dump() == {
         "objects_copied": 4,
         "objects_failed": 0,
@@ -377,7 +377,7 @@ def test_dead_lettered_redrive_batch_adds_no_second_failure(
     assert (status.state, status.percent) == (JobState.COMPLETED_WITH_FAILURES, 100)
     assert (status.objects_copied, status.objects_failed) == (0, 2)
     assert status.error is None
-    failures = list(store.failures("job-1"))
+    failures = list(store.failures.of_job("job-1"))
     assert sorted(f.key for f in failures) == ["a", "b"]
     assert all(batch_id("job-1", 0, redrive=True) in f.message for f in failures)
     assert counters(store).model_dump() == {

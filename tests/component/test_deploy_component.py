@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from s3migrator.aws import Aws
-from s3migrator.deploy import deploy
+from s3migrator.cli.deployment import deploy
 from s3migrator.jobstore import JOBS_INDEX
 from s3migrator.resources import OUTPUTS, resolve
 from s3migrator.settings import Settings

@@ -7,9 +7,9 @@ from typing import Any
 from copier_drain import drain
 from moto_helpers import fill, job_message
 
-from progress.report import refresh
+from progress.refresh import refresh
 from s3migrator.aws import Aws
-from s3migrator.deploy import deploy
+from s3migrator.cli.deployment import deploy
 from s3migrator.jobstore import JobStore
 from s3migrator.resources import resolve
 from s3migrator.settings import Settings

@@ -20,13 +20,13 @@ from copier_drain import drain
 from moto.core import enable_iam_authentication
 from moto_helpers import depth, fill
 
-from progress.report import refresh
+from coordinator.preflight import Check, CheckResult, as_text, passed, run_checks
+from coordinator.source_grant import grant_statements
+from progress.refresh import refresh
 from s3migrator.aws import Aws, make_aws
 from s3migrator.cli import main
-from s3migrator.grant import grant_statements
 from s3migrator.jobstore import JobStore
 from s3migrator.models import CopySpec, JobMessage, JobState, Location, Mode
-from s3migrator.preflight import Check, Outcome, as_text, passed, run_checks
 from s3migrator.resources import Resources
 from s3migrator.sessions import RoleSessions, S3Clients
 
@@ -109,13 +109,13 @@ def test_preflight_passes_for_roles_allowed_what_a_job_needs(
     checks = checks_for(aws, MIGRATOR)
     # THEN every check passes, each having made its real request
     assert passed(checks), as_text(checks)
-    outcomes = {check.name: check.outcome for check in checks}
+    outcomes = {check.name: check.result for check in checks}
     assert outcomes == {
-        "assume source role": Outcome.OK,
-        "assume destination role": Outcome.OK,
-        "list source": Outcome.OK,
-        "read source as destination": Outcome.OK,
-        "destination bucket": Outcome.OK,
+        "assume source role": CheckResult.OK,
+        "assume destination role": CheckResult.OK,
+        "list source": CheckResult.OK,
+        "read source as destination": CheckResult.OK,
+        "destination bucket": CheckResult.OK,
     }
     named = by_name(checks)
     assert named["assume destination role"].detail.startswith(
@@ -155,7 +155,7 @@ def test_a_copying_role_without_get_object_is_missing_read_with_the_exact_fix(
     checks = checks_for(aws, NO_READ)
     # THEN exactly the read check is MISSING, as the error the read itself got
     assert not passed(checks)
-    missing = [check for check in checks if check.outcome is Outcome.MISSING]
+    missing = [check for check in checks if check.result is CheckResult.MISSING]
     assert [check.name for check in missing] == ["read source as destination"]
     (read,) = missing
     assert read.detail.startswith("AccessDenied")
@@ -192,13 +192,13 @@ def test_a_role_that_cannot_be_assumed_is_missing_with_its_fix(
     # THEN assuming it is MISSING, with AssumeRole's own error and the fix on both sides
     named = by_name(checks)
     assume = named["assume destination role"]
-    assert assume.outcome is Outcome.MISSING
+    assert assume.result is CheckResult.MISSING
     assert assume.detail.startswith("AccessDenied")
     assert f"let the task role assume {locked}" in assume.fix
     assert "trust policy" in assume.fix
     # AND the source side, reached through its own role, is unaffected
-    assert named["assume source role"].outcome is Outcome.OK
-    assert named["list source"].outcome is Outcome.OK
+    assert named["assume source role"].result is CheckResult.OK
+    assert named["list source"].result is CheckResult.OK
     assert not passed(checks)
 
 

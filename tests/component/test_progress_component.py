@@ -6,7 +6,7 @@ from typing import Any
 
 from moto_helpers import fill, job_message, job_record
 
-from progress.report import refresh
+from progress.refresh import refresh
 from s3migrator.jobstore import JobStore
 from s3migrator.models import FailureRecord, JobState, ListingCheckpoint, Phase
 from s3migrator.resources import Resources
@@ -18,7 +18,7 @@ def copying_job(store: JobStore, listing: ListingCheckpoint, job_id: str = "job-
     """A job in the copy phase whose listing stands at ``listing``."""
     store.create_job(job_record(job_id))
     store.acquire_lease(job_id, OWNER, lease_s=60)
-    store.set_phase(job_id, Phase.COPYING, 6)
+    store.set_phase(job_id, Phase.COPYING)
     store.save_checkpoint(job_id, OWNER, listing, lease_s=60)
 
 
@@ -99,7 +99,7 @@ def test_job_with_failed_objects_completes_with_failures(
         store, ListingCheckpoint(start_after="b", next_seq=1, objects=2, bytes=2, complete=True)
     )
     failure = FailureRecord(key="b", code="AccessDenied", message="denied", http_status=403)
-    store.put_failures("job-1", [failure])
+    store.failures.put("job-1", [failure])
     store.count_batch("job-1", "job-1:000000000", copied=1, failed=1, bytes_copied=1)
     # WHEN refreshed
     (status,) = refresh(store, sqs, resources)

@@ -16,13 +16,13 @@ from moto_helpers import depth, fill, job_message, job_record, receive_all
 
 from coordinator.batching import batch_id
 from coordinator.service import Coordinator
-from progress.report import refresh
+from progress.failures_csv import write_csv
+from progress.refresh import refresh
 from s3migrator.aws import Aws
+from s3migrator.cli.jobs import redrive_job as redrive
 from s3migrator.errors import S3MigratorError
 from s3migrator.jobstore import JobStore
 from s3migrator.models import FailureRecord, JobState, ReportLocation, WorkBatch
-from s3migrator.redrive import redrive
-from s3migrator.report import write_csv
 from s3migrator.resources import Resources
 from s3migrator.settings import Settings
 
@@ -326,7 +326,7 @@ def test_transient_error_on_the_last_attempt_is_recorded_and_the_batch_counted(
     # WHEN the copier tries the batch on that last attempt
     worker = drain(aws, resources, store, unreachable, max_item_attempts=2)
     # THEN each object is a failure record with the attempts it had, and the batch is counted
-    failures = sorted(store.failures("job-1"), key=lambda f: f.key)
+    failures = sorted(store.failures.of_job("job-1"), key=lambda f: f.key)
     assert [(f.key, f.code, f.http_status, f.attempts) for f in failures] == [
         ("a", "EndpointConnectionError", None, 2),
         ("b", "EndpointConnectionError", None, 2),

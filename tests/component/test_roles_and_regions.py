@@ -15,7 +15,7 @@ from copier_drain import drain
 from freezegun import freeze_time
 
 from copier.objects import ObjectCopier
-from progress.report import refresh
+from progress.refresh import refresh
 from s3migrator.aws import Aws
 from s3migrator.jobstore import JobStore
 from s3migrator.models import CopySpec, JobMessage, JobState, Location, Mode, WorkItem

@@ -16,9 +16,9 @@ from typing import Any
 import boto3
 import pytest
 
-from progress.report import refresh
+from progress.refresh import refresh
+from s3migrator.cli.local.server import MotoServer, local_env
 from s3migrator.jobstore import JobStore
-from s3migrator.local.server import MotoServer, local_env
 from s3migrator.models import JobStatus
 from s3migrator.resources import OUTPUTS, Resources, outputs_of
 
@@ -84,9 +84,10 @@ class Stack:
     def status(self, job_id: str) -> dict[str, Any] | None:
         """``s3migrator status JOB --json``, or None while the coordinator has not seen the job."""
         result = self.cli("status", job_id, "--json")
-        if result.returncode == 1 and "no job" in result.stderr:
+        if result.returncode == 4 and "no job" in result.stderr:
             return None
-        assert result.returncode == 0, result.stderr
+        # 0 while running or succeeded, 1 once the job failed or completed with failures
+        assert result.returncode in (0, 1), result.stderr
         return dict(json.loads(result.stdout))
 
     def wait_for_state(self, job_id: str, timeout_s: float = 240) -> dict[str, Any]:

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
+from coordinator.verify import verify
 from s3migrator.models import Location
-from s3migrator.verify import verify
 from tests.e2e.conftest import BIN, Stack
 
 pytestmark = pytest.mark.e2e
@@ -137,7 +137,7 @@ def test_demo_command_ends_with_passing_verification(tmp_path) -> None:
 
 def test_local_up_serves_jobs_sent_by_the_aws_cli(stack: Stack, tmp_path) -> None:
     # GIVEN `s3migrator local up` running in the foreground on its own port
-    from s3migrator.local.server import free_port
+    from s3migrator.cli.local.server import free_port
 
     port = free_port()
     env = {**stack.env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}

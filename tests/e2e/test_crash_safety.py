@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from coordinator.verify import verify
 from s3migrator.models import JobState, Location
-from s3migrator.verify import verify
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import fill, send_with_aws_cli, small_objects
 

@@ -8,8 +8,8 @@ from typing import Any
 import boto3
 import pytest
 
+from coordinator.verify import verify
 from s3migrator.models import Location
-from s3migrator.verify import verify
 from tests.e2e.conftest import Stack
 
 pytestmark = pytest.mark.e2e

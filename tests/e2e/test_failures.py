@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from coordinator.verify import verify
 from s3migrator.models import Location
-from s3migrator.verify import verify
 from tests.e2e.conftest import Stack
 from tests.e2e.faults import FaultProxy, service_is
 from tests.e2e.helpers import fill, send_with_aws_cli, small_objects

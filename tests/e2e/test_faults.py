@@ -17,7 +17,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
-from s3migrator.local.server import MotoServer
+from s3migrator.cli.local.server import MotoServer
 from tests.e2e.faults import FaultCounters, FaultProxy, service_is
 
 pytestmark = pytest.mark.e2e

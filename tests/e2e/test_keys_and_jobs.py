@@ -7,8 +7,8 @@ import unicodedata
 
 import pytest
 
+from coordinator.verify import verify
 from s3migrator.models import Location
-from s3migrator.verify import verify
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import fill, small_objects
 

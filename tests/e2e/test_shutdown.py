@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from s3migrator.queues import queue_depth
+from s3migrator.sqs.queues import queue_depth
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import fill, small_objects
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from s3migrator.grant import grant_sids, grant_statements, merge, revoke
+from coordinator.source_grant import grant_sids, grant_statements, merge, revoke
 from s3migrator.models import Location
 
 READER = "arn:aws:iam::222222222222:role/migrator"

@@ -1,0 +1,64 @@
+"""What a job's status says: its record and the queue depths into percent and a status row."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from progress.percent import percent
+from s3migrator.models import JobRecord, JobState, JobStatus, QueueDepths
+from s3migrator.sqs.queues import queue_depth
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+    from s3migrator.jobstore import JobStore
+    from s3migrator.resources import Resources
+
+FIRST_FAILURES = 5
+
+
+def read_depths(sqs: SQSClient, resources: Resources) -> QueueDepths:
+    visible, in_flight = queue_depth(sqs, resources.work_queue_url)
+    dlq_visible, _ = queue_depth(sqs, resources.work_dlq_url)
+    return QueueDepths(queue_visible=visible, queue_in_flight=in_flight, dlq_visible=dlq_visible)
+
+
+def current_percent(record: JobRecord) -> int:
+    if record.state is not JobState.RUNNING:
+        return 100 if record.state is not JobState.FAILED else record.percent
+    counters = record.counters
+    return percent(
+        record.phase,
+        done=counters.objects_copied + counters.objects_failed,
+        total=record.listing.objects,
+        enumeration_complete=record.listing.complete,
+    )
+
+
+def to_status(record: JobRecord, depths: QueueDepths, store: JobStore | None = None) -> JobStatus:
+    """The job's status row; with ``store``, its first failures too."""
+    failures = (
+        list(store.failures.of_job(record.job_id, limit=FIRST_FAILURES))
+        if store is not None and record.counters.objects_failed
+        else []
+    )
+    return JobStatus(
+        job_id=record.job_id,
+        mode=record.mode,
+        state=record.state,
+        phase=record.phase,
+        percent=current_percent(record),
+        source=record.spec.source.url if record.spec else "",
+        destination=record.spec.destination.url if record.spec else "",
+        objects_total=record.listing.objects,
+        objects_copied=record.counters.objects_copied,
+        objects_failed=record.counters.objects_failed,
+        bytes_total=record.listing.bytes,
+        bytes_copied=record.counters.bytes_copied,
+        enumeration_complete=record.listing.complete,
+        error=record.error,
+        first_failures=failures,
+        created_at=record.created_at,
+        finished_at=record.finished_at,
+        **depths.model_dump(),
+    )

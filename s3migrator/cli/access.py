@@ -1,0 +1,172 @@
+"""Access commands: ``check`` (preflight) and ``grant`` (the source bucket policy)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
+from rich.table import Table
+
+from coordinator.preflight import CheckResult, passed, run_checks
+from coordinator.source_grant import (
+    grant_sids,
+    grant_statements,
+    merge,
+    read_policy,
+    revoke,
+    write_policy,
+)
+from s3migrator.cli.exit_codes import ExitCode
+from s3migrator.cli.jobs import URL, add_side_options, job_from_args
+from s3migrator.errors import InvalidJobMessageError, S3MigratorError, UsageError
+from s3migrator.models import CopySpec, JobMessage, Location
+from s3migrator.sessions import s3_clients
+
+if TYPE_CHECKING:
+    from s3migrator.cli.context import Context
+    from s3migrator.cli.parser import Commands
+
+_COLOUR = {CheckResult.OK: "green", CheckResult.MISSING: "red", CheckResult.SKIPPED: "dim"}
+
+
+def _job_to_check(context: Context) -> JobMessage:
+    """The job from a file or from the options, validated exactly as ``submit`` validates it."""
+    args = context.args
+    if args.job_file is not None:
+        if args.source or args.dest:
+            raise UsageError("give a JOB_FILE or --source and --dest, not both")
+        try:
+            return JobMessage.parse(args.job_file.read_text())
+        except OSError as exc:
+            raise UsageError(f"cannot read {args.job_file}: {exc.strerror}") from exc
+        except InvalidJobMessageError as exc:
+            raise UsageError(str(exc)) from exc
+    if not (args.source and args.dest):
+        raise UsageError("give a JOB_FILE, or --source and --dest")
+    return job_from_args(args)
+
+
+def check_command(context: Context) -> int:
+    job = _job_to_check(context)
+    spec = CopySpec(
+        job_id=job.job_id or "check",
+        source=job.source,
+        destination=job.destination,
+        options=job.options,
+    )
+    checks = run_checks(s3_clients(context.aws, context.settings), spec)
+    table = Table(title=f"access for {escape(spec.source.url)} -> {escape(spec.destination.url)}")
+    for column in ("check", "result", "detail", "fix"):
+        table.add_column(column, overflow="fold")
+    for check in checks:
+        table.add_row(
+            check.name,
+            f"[{_COLOUR[check.result]}]{check.result.value}[/]",
+            escape(check.detail),
+            escape(check.fix),
+        )
+    context.console.print(table)
+    return ExitCode.OK if passed(checks) else ExitCode.FAILED
+
+
+def _grant_target(context: Context) -> tuple[Location, str]:
+    """The source location and the reading role, from a job or from the options."""
+    args = context.args
+    if args.job:
+        record = context.store.get_job(args.job)
+        if record is None or record.spec is None:
+            raise S3MigratorError(f"no runnable job {args.job!r}")
+        source = record.spec.source
+        reader = args.reader_role or record.spec.destination.role_arn
+    elif args.source:
+        try:
+            source = Location.from_url(args.source, role_arn=args.source_role)
+        except ValueError as exc:
+            raise UsageError(f"--source: {exc}") from exc
+        reader = args.reader_role
+    else:
+        raise UsageError("give --job JOB_ID, or --source s3://BUCKET[/PREFIX]")
+    if not reader:
+        raise UsageError("no copying role: the job has no destination role; give --reader-role ARN")
+    if args.source_role:
+        source = source.model_copy(update={"role_arn": args.source_role})
+    return source, reader
+
+
+def grant_command(context: Context) -> int:
+    args = context.args
+    source, reader = _grant_target(context)
+    statements = grant_statements(source, reader)
+    if not (args.apply or args.revoke):
+        print(json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2))
+        return ExitCode.OK
+    s3 = s3_clients(context.aws, context.settings).for_location(
+        Location(bucket=source.bucket, role_arn=source.role_arn, region=source.region)
+    )
+    current = read_policy(s3, source.bucket)
+    if args.apply:
+        write_policy(s3, source.bucket, merge(current, statements))
+        context.console.print(f"granted {reader} read access to {escape(source.url)}")
+    else:
+        write_policy(s3, source.bucket, revoke(current, grant_sids(source, reader)))
+        context.console.print(f"revoked {reader}'s read access to {escape(source.url)}")
+    return ExitCode.OK
+
+
+def register(commands: Commands) -> None:
+    check = commands.add(
+        "check",
+        help="try the access a job will need and print what works and what is missing",
+        description=(
+            "Preflight: assume each role, list the source, read one byte of a sample object as\n"
+            "the copying (destination) side, head the destination, try the destination KMS key.\n"
+            "Prints a table of what works and what is missing, with the fix. The job is validated\n"
+            "as `submit` validates it. Exits 1 when something is missing."
+        ),
+        examples=[
+            "s3migrator check job.json",
+            "s3migrator check --source s3://old-bucket --dest s3://new-bucket"
+            " --dest-role arn:aws:iam::222222222222:role/s3migrator-destination",
+        ],
+        handler=check_command,
+    )
+    check.add_argument(
+        "job_file",
+        nargs="?",
+        type=Path,
+        metavar="JOB_FILE",
+        help="a job message (JSON); or give --source and --dest",
+    )
+    check.add_argument("--source", metavar=URL, help="what the job copies")
+    check.add_argument("--dest", metavar=URL, help="where it copies to")
+    add_side_options(check)
+
+    grant = commands.add(
+        "grant",
+        help="the source bucket policy statements that let the copying role read the source",
+        description=(
+            "Prints the statements (scoped to one role, one bucket and prefix, read-only\n"
+            "actions); --apply merges them into the source bucket's policy, keeping every other\n"
+            "statement; --revoke removes only them. Run it with the source account's\n"
+            "credentials (or --source-role)."
+        ),
+        examples=[
+            "s3migrator grant --source s3://old-bucket/data/ --reader-role"
+            " arn:aws:iam::222222222222:role/s3migrator-destination --apply",
+            "s3migrator grant --job JOB_ID --revoke",
+        ],
+        handler=grant_command,
+    )
+    grant.add_argument("--job", metavar="JOB_ID", help="take the source and the role from a job")
+    grant.add_argument("--source", metavar=URL, help="the source bucket and prefix to share")
+    grant.add_argument("--reader-role", metavar="ARN", help="the role that copies (destination)")
+    grant.add_argument(
+        "--source-role",
+        metavar="ARN",
+        help="role assumed to edit the source bucket's policy (default: your credentials)",
+    )
+    action = grant.add_mutually_exclusive_group()
+    action.add_argument("--apply", action="store_true", help="merge into the bucket policy")
+    action.add_argument("--revoke", action="store_true", help="remove our statements only")

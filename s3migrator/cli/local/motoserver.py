@@ -1,0 +1,91 @@
+"""moto in server mode, with two of its behaviours made to match AWS for the embedded stack.
+
+* DynamoDB: moto cancels a TransactWriteItems by restoring a deep copy of the whole table taken
+  when the transaction began, so a cancelled transaction silently undoes every write other
+  requests made in the meantime (seen here as a job stuck one batch short of done). DynamoDB
+  itself is atomic and isolated; the embedded stack serialises moto's DynamoDB operations.
+* CloudFormation: a stack created or updated through a change set gets no ``Outputs`` in
+  ``describe-stacks``; they are rebuilt from the executed template, as CloudFormation shows
+  them, so the AWS CLI and any other client read them as they would on AWS.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from s3migrator.cli.local.orphans import exit_with_parent
+
+_lock = threading.RLock()
+_OPERATIONS = (
+    "put_item",
+    "get_item",
+    "query",
+    "scan",
+    "update_item",
+    "delete_item",
+    "transact_write_items",
+)
+_PATCHED = "_s3migrator_patched"
+
+
+def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with _lock:
+            return method(*args, **kwargs)
+
+    setattr(call, _PATCHED, True)
+    return call
+
+
+def serialise_dynamodb() -> None:
+    """Wrap moto's DynamoDB backend operations in one re-entrant lock (idempotent)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _OPERATIONS:
+        method = getattr(DynamoDBBackend, name)
+        if not getattr(method, _PATCHED, False):
+            setattr(DynamoDBBackend, name, _serialised(method))
+
+
+def fill_change_set_outputs() -> None:
+    """Give stacks made through change sets the outputs of their template (idempotent)."""
+    from moto.cloudformation.models import CloudFormationBackend
+
+    execute = CloudFormationBackend.execute_change_set
+    if getattr(execute, _PATCHED, False):
+        return
+
+    @functools.wraps(execute)
+    def execute_and_fill(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+        execute(self, change_set_name, stack_name)
+        for change_set in self.change_sets.values():
+            if change_set_name in (change_set.change_set_name, change_set.change_set_id):
+                stack = self.stacks[change_set.stack_id]
+                stack._parse_template()
+                stack.output_map = stack._create_output_map()
+
+    setattr(execute_and_fill, _PATCHED, True)
+    CloudFormationBackend.execute_change_set = execute_and_fill  # type: ignore[method-assign]
+
+
+def patch_moto() -> None:
+    """Both fixes; the embedded stack and the component tests apply them."""
+    serialise_dynamodb()
+    fill_change_set_outputs()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    exit_with_parent()
+    patch_moto()
+    from moto.server import main as moto_main
+
+    moto_main(list(argv) if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""Children of the embedded stack end with it, even when it is killed without a word.
+
+The stack starts its processes (moto, the coordinator, copiers) in sessions of their own, so a
+Ctrl-C on the terminal reaches only the stack, which then stops them in order. Should the stack
+itself die (SIGKILL), each child notices its parent is gone and stops as on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+PARENT_VARIABLE = "S3MIGRATOR_PARENT_PID"
+POLL_S = 1.0
+
+
+def child_environment() -> dict[str, str]:
+    """What a child needs to know to end with this process."""
+    return {PARENT_VARIABLE: str(os.getpid())}
+
+
+def exit_with_parent() -> None:
+    """When started by the embedded stack, SIGTERM ourselves once the stack is gone."""
+    parent = os.environ.get(PARENT_VARIABLE)
+    if not parent or not parent.isdigit():
+        return
+    expected = int(parent)
+
+    def watch() -> None:
+        while os.getppid() == expected:
+            threading.Event().wait(POLL_S)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

@@ -1,0 +1,56 @@
+"""Sending message bodies and reading queue depths."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from s3migrator.aws_errors import translated
+from s3migrator.errors import PermanentError, TransientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+MAX_ENTRIES_PER_SEND = 10  # SendMessageBatch's limit
+
+
+def send_bodies(sqs: SQSClient, queue_url: str, bodies: list[str], attempts: int = 5) -> None:
+    """SendMessageBatch for up to ten bodies, re-sending entries SQS reports as failed.
+
+    Raises PermanentError when SQS blames the sender for an entry (a body it refuses), and
+    TransientError when entries still fail after ``attempts`` tries.
+    """
+    if len(bodies) > MAX_ENTRIES_PER_SEND:
+        raise ValueError(f"at most {MAX_ENTRIES_PER_SEND} bodies per send")
+    entries = {str(i): body for i, body in enumerate(bodies)}
+    for attempt in range(attempts):
+        with translated():
+            result = sqs.send_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": i, "MessageBody": body} for i, body in entries.items()],
+            )
+        failed = result.get("Failed", [])
+        if not failed:
+            return
+        refused = [f for f in failed if f.get("SenderFault")]
+        if refused:
+            raise PermanentError(refused[0]["Code"], refused[0].get("Message", ""))
+        entries = {f["Id"]: entries[f["Id"]] for f in failed}
+        time.sleep(0.2 * 2**attempt)
+    raise TransientError("SendFailed", f"{len(entries)} entries not sent after {attempts} tries")
+
+
+def queue_depth(sqs: SQSClient, queue_url: str) -> tuple[int, int]:
+    """(visible, in flight) as SQS approximates them."""
+    with translated():
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+            ],
+        )["Attributes"]
+    return (
+        int(attributes.get("ApproximateNumberOfMessages", 0)),
+        int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+    )

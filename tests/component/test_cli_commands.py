@@ -1,0 +1,200 @@
+"""The command line against the deployed stack: what a user sees, and the exit codes scripts see.
+
+Each test runs ``main`` in-process against moto, as ``s3migrator ...`` would from a shell whose
+output is piped (not a terminal).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from moto_helpers import fill, job_record
+
+from s3migrator.cli import main
+from s3migrator.jobstore import JobStore
+from s3migrator.models import FailureRecord, ListingCheckpoint, Phase
+from s3migrator.resources import Resources
+
+OWNER = "coordinator-a"
+LONG_ID = "nightly-2026-11-27-finance-archive-eu-central-1-to-us-east-2-x"
+
+
+def listed_job(store: JobStore, job_id: str, objects: int = 3) -> None:
+    """A copying job whose listing is complete: one batch of ``objects`` objects."""
+    store.create_job(job_record(job_id))
+    store.acquire_lease(job_id, OWNER, lease_s=60)
+    store.set_phase(job_id, Phase.COPYING)
+    checkpoint = ListingCheckpoint(start_after="k", next_seq=1, objects=objects, bytes=objects)
+    store.save_checkpoint(job_id, OWNER, checkpoint.model_copy(update={"complete": True}), 60)
+
+
+def test_status_exit_codes_follow_the_job(
+    store: JobStore, resources: Resources, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a job that failed, one that succeeded and one still copying
+    listed_job(store, "bad")
+    store.failures.put("bad", [FailureRecord(key="k", code="AccessDenied", message="no")])
+    store.count_batch("bad", "bad:000000000", copied=2, failed=1, bytes_copied=2)
+    listed_job(store, "good")
+    store.count_batch("good", "good:000000000", copied=3, failed=0, bytes_copied=3)
+    listed_job(store, "busy")
+    # WHEN each one's status is asked for, and an unknown job's
+    codes = {job: main(["status", job]) for job in ("bad", "good", "busy", "ghost")}
+    # THEN failed exits 1, succeeded and running 0, unknown 4, and all jobs listed 0
+    assert codes == {"bad": 1, "good": 0, "busy": 0, "ghost": 4}
+    assert main(["status"]) == 0
+    err = capsys.readouterr().err
+    assert "error: no job 'ghost'" in err
+
+
+def test_a_missing_stack_exits_3_and_says_how_to_deploy_it(
+    aws: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN an endpoint without the stack WHEN any stack command runs
+    code = main(["status"])
+    # THEN it exits 3 (not 2, a usage error) with the command that fixes it, on one line
+    err = capsys.readouterr().err.strip()
+    assert code == 3
+    assert err == (
+        "error: no stack 's3migrator' here; deploy it with `s3migrator deploy --stack s3migrator`"
+        " (or give --stack NAME)"
+    )
+
+
+def test_status_shows_whole_job_ids_on_a_pipe(
+    store: JobStore, resources: Resources, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a job with a 62-character id WHEN every job's status is printed to a pipe (80 cols)
+    listed_job(store, LONG_ID)
+    assert main(["status"]) == 0
+    # THEN the id is printed whole, on one line
+    out = capsys.readouterr().out
+    assert any(LONG_ID in line for line in out.splitlines()), out
+
+
+def test_status_of_an_empty_stack_says_so(
+    resources: Resources, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["status"]) == 0
+    assert "no jobs in stack s3migrator yet" in capsys.readouterr().out
+
+
+def test_watching_an_unknown_job_or_an_idle_stack_answers_at_once(
+    store: JobStore, resources: Resources, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN nothing on the jobs queue and no running job
+    listed_job(store, "done")
+    store.count_batch("done", "done:000000000", copied=3, failed=0, bytes_copied=3)
+    # WHEN an unknown job, then every running job, is watched
+    unknown = main(["status", "ghost", "--watch", "--interval", "60"])
+    idle = main(["status", "--watch", "--interval", "60"])
+    # THEN both return without waiting: no such job (4), nothing to watch (0)
+    assert (unknown, idle) == (4, 0)
+    assert "no job is running" in capsys.readouterr().err
+
+
+def test_watch_as_json_prints_one_compact_line_per_change(
+    store: JobStore, resources: Resources, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a job whose last batch is counted, so the next progress run finishes it
+    listed_job(store, "job-1")
+    store.count_batch("job-1", "job-1:000000000", copied=3, failed=0, bytes_copied=3)
+    # WHEN it is watched as JSON
+    code = main(["status", "job-1", "--watch", "--json", "--interval", "0.01"])
+    # THEN one compact document (one line) says it succeeded, and the exit code agrees
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert len(lines) == 1
+    assert (json.loads(lines[0])["state"], json.loads(lines[0])["percent"]) == ("succeeded", 100)
+
+
+def test_submit_warns_of_a_reused_id_and_of_another_job_into_the_same_place(
+    store: JobStore, resources: Resources, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a running job "job-1" copying into s3://dst-bucket
+    listed_job(store, "job-1")
+    # WHEN the same id is sent again, and then another job into the same bucket's prefix
+    same = main(
+        ["submit", "--source", "s3://src-bucket", "--dest", "s3://dst-bucket", "--job-id", "job-1"]
+    )
+    other = main(["submit", "--source", "s3://other-src", "--dest", "s3://dst-bucket/in/"])
+    # THEN both are sent, with a warning for each
+    err = " ".join(capsys.readouterr().err.split())
+    assert (same, other) == (0, 0)
+    assert (
+        "warning: job job-1 already exists (running); sending its id again starts nothing new"
+        in err
+    )
+    assert "warning: job job-1 is running into s3://dst-bucket/ as well" in err
+
+
+def test_outputs_prints_a_value_for_scripts_and_every_output_as_lines(
+    resources: Resources, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["outputs", "JobsQueueUrl"]) == 0
+    assert capsys.readouterr().out == resources.jobs_queue_url + "\n"
+    assert main(["outputs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert f"TableName={resources.table_name}" in lines
+    assert f"WorkQueueUrl={resources.work_queue_url}" in lines
+    assert main(["outputs", "NoSuchOutput"]) == 2
+    assert "the stack has no output 'NoSuchOutput'; it has" in capsys.readouterr().err
+
+
+def test_verify_reports_every_difference_once_and_keeps_going(
+    s3: Any, resources: Resources, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a source and a destination that differ in every way verify knows, and a source
+    # object that cannot be read (archived)
+    fill(s3, "src-bucket", {"in/same": b"1", "in/gone": b"2", "in/size": b"3", "in/bytes": b"4"})
+    s3.put_object(Bucket="src-bucket", Key="in/cold", Body=b"5", StorageClass="GLACIER")
+    fill(
+        s3,
+        "dst-bucket",
+        {"out/same": b"1", "out/size": b"33", "out/bytes": b"X", "out/cold": b"5", "out/new": b"6"},
+    )
+    # WHEN the two are verified
+    code = main(["verify", "s3://src-bucket/in/", "s3://dst-bucket/out/", "--json"])
+    # THEN each differing key appears exactly once, with its kind and full URLs on both sides
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert [(d["kind"], d["key"]) for d in report["differences"]] == [
+        ("content", "bytes"),
+        ("unreadable", "cold"),
+        ("missing", "gone"),
+        ("extra", "new"),
+        ("size", "size"),
+    ]
+    cold = report["differences"][1]
+    assert (cold["source"], cold["destination"]) == (
+        "s3://src-bucket/in/cold",
+        "s3://dst-bucket/out/cold",
+    )
+    assert cold["detail"].startswith("source: InvalidObjectState")
+    # AND as a table, every difference is named and the verdict comes once, last
+    assert main(["verify", "s3://src-bucket/in/", "s3://dst-bucket/out/"]) == 1
+    out = capsys.readouterr().out
+    assert "s3://src-bucket/in/gone" in out
+    assert out.strip().splitlines()[-1].startswith("verification FAILED: 5 differences")
+
+
+def test_verify_of_identical_sides_passes(
+    s3: Any, resources: Resources, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fill(s3, "src-bucket", {"a": b"1", "b/c": b"22"})
+    fill(s3, "dst-bucket", {"a": b"1", "b/c": b"22"})
+    assert main(["verify", "s3://src-bucket", "s3://dst-bucket"]) == 0
+    assert "verification passed: 2 objects (3 B)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_report_of_a_job_lists_its_failures_and_of_an_unknown_job_exits_4(
+    store: JobStore, resources: Resources, capsys: pytest.CaptureFixture[str]
+) -> None:
+    listed_job(store, "job-1")
+    store.failures.put("job-1", [FailureRecord(key="a/b", code="NoSuchKey", message="gone")])
+    assert main(["report", "job-1"]) == 0
+    assert "NoSuchKey" in capsys.readouterr().out
+    assert main(["report", "ghost"]) == 4
+    assert "error: no job 'ghost'" in capsys.readouterr().err
