@@ -9,6 +9,7 @@ COPY s3migrator ./s3migrator
 COPY coordinator ./coordinator
 COPY copier ./copier
 COPY progress ./progress
+COPY infra ./infra
 RUN python -m venv /opt/s3migrator \
  && /opt/s3migrator/bin/pip install '.[lambda]'
 

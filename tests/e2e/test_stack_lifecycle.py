@@ -33,6 +33,28 @@ def test_aws_cloudformation_deploy_of_the_same_template_serves_the_commands(stac
     assert json.loads(listed.stdout) == []
 
 
+def test_the_aws_cli_reads_the_outputs_of_a_stack_deployed_through_a_change_set(
+    stack: Stack,
+) -> None:
+    # GIVEN the stack deployed by `s3migrator deploy` (a change set) on the embedded endpoint
+    assert stack.cli("deploy").returncode == 0
+    # WHEN the AWS CLI and `s3migrator outputs` are asked for the jobs queue
+    described = stack.aws(
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        "s3migrator",
+        "--query",
+        "Stacks[0].Outputs[?OutputKey=='JobsQueueUrl'].OutputValue",
+        "--output",
+        "text",
+    )
+    ours = stack.cli("outputs", "JobsQueueUrl")
+    # THEN both give the same queue URL (not "None", as a change set's stack once did)
+    assert described.returncode == 0, described.stderr
+    assert described.stdout.strip() == ours.stdout.strip() == stack.resources().jobs_queue_url
+
+
 def test_destroy_refuses_while_a_job_runs_and_forced_deletes_the_stack(stack: Stack) -> None:
     # GIVEN a deployed stack with a job recorded as running (no processes to finish it)
     first = stack.cli("deploy")
