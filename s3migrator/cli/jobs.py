@@ -17,7 +17,7 @@ from progress.deadletters import sweep_dead_letters
 from progress.failures_csv import write_csv
 from s3migrator.aws_errors import translated
 from s3migrator.cli.exit_codes import ExitCode
-from s3migrator.cli.watch import watch
+from s3migrator.cli.watch import add_follow_options, watch
 from s3migrator.errors import JobNotFoundError, UsageError
 from s3migrator.models import JobMessage, Mode, explain, split_s3_url
 
@@ -245,10 +245,7 @@ def register(commands: Commands) -> None:
         metavar=URL,
         help="write the completion report (failed objects, CSV) here when the job ends",
     )
-    submit.add_argument("--wait", action="store_true", help="watch the job until it ends")
-    submit.add_argument(
-        "--interval", type=float, default=2.0, metavar="SECONDS", help="refresh of --wait"
-    )
+    add_follow_options(submit, "--wait")
 
     report = commands.add(
         "report",
@@ -281,7 +278,4 @@ def register(commands: Commands) -> None:
         handler=redrive_command,
     )
     redrive_parser.add_argument("job_id", metavar="JOB_ID", help="the job to redrive")
-    redrive_parser.add_argument("--wait", action="store_true", help="watch the job until it ends")
-    redrive_parser.add_argument(
-        "--interval", type=float, default=2.0, metavar="SECONDS", help="refresh of --wait"
-    )
+    add_follow_options(redrive_parser, "--wait")

@@ -10,7 +10,7 @@ from progress.process import build_progress
 from s3migrator.cli.exit_codes import ExitCode, exit_code_of_jobs
 from s3migrator.cli.figures import Rate, Sample, rate
 from s3migrator.cli.render import no_jobs_message, status_view
-from s3migrator.cli.watch import watch
+from s3migrator.cli.watch import add_follow_options, watch
 from s3migrator.errors import JobNotFoundError
 from s3migrator.models import JobState, JobStatus
 
@@ -89,10 +89,7 @@ def register(commands: Commands) -> None:
     )
     status.add_argument("job_id", nargs="?", metavar="JOB_ID", help="one job (default: all)")
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.add_argument("--watch", action="store_true", help="follow until the job(s) end")
-    status.add_argument(
-        "--interval", type=float, default=2.0, metavar="SECONDS", help="refresh of --watch"
-    )
+    add_follow_options(status, "--watch")
 
     progress = commands.add(
         "progress",

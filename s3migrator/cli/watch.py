@@ -6,6 +6,7 @@ from the samples seen while watching (a sliding window), so they follow the job'
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from collections import deque
@@ -48,6 +49,14 @@ class Rates:
 
     def current(self) -> dict[str, Rate | None]:
         return {job_id: rate(list(window)) for job_id, window in self.samples.items()}
+
+
+def add_follow_options(parser: argparse.ArgumentParser, flag: str) -> None:
+    """``--wait`` or ``--watch``, and the refresh interval that goes with it."""
+    parser.add_argument(flag, action="store_true", help="follow the job(s) live until they end")
+    parser.add_argument(
+        "--interval", type=float, default=2.0, metavar="SECONDS", help=f"refresh of {flag}"
+    )
 
 
 def _ended(statuses: Sequence[JobStatus], job_ids: Sequence[str]) -> bool:

@@ -16,7 +16,6 @@ from typing import Any
 import boto3
 import pytest
 
-from progress.refresh import refresh
 from s3migrator.cli.local.server import MotoServer, local_env
 from s3migrator.jobstore import JobStore
 from s3migrator.models import JobStatus
@@ -110,8 +109,10 @@ class Stack:
         return JobStore(self.client("dynamodb"), self.resources().table_name)
 
     def refresh(self) -> list[JobStatus]:
-        """Run the progress function once, as the scheduled Lambda would."""
-        return refresh(self.store(), self.client("sqs"), self.resources(), s3=self.client("s3"))
+        """Run the progress function once (what `s3migrator status` does) and read every job."""
+        result = self.cli("status", "--json")
+        assert result.returncode == 0, result.stderr
+        return [JobStatus.model_validate(status) for status in json.loads(result.stdout)]
 
     def dump_logs(self) -> str:
         return "\n".join(

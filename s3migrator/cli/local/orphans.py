@@ -2,7 +2,8 @@
 
 The stack starts its processes (moto, the coordinator, copiers) in sessions of their own, so a
 Ctrl-C on the terminal reaches only the stack, which then stops them in order. Should the stack
-itself die (SIGKILL), each child notices its parent is gone and stops as on SIGTERM.
+itself die (SIGKILL), each child notices its parent is gone, stops as on SIGTERM, and is killed
+if that takes more than a few seconds.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import threading
 
 PARENT_VARIABLE = "S3MIGRATOR_PARENT_PID"
 POLL_S = 1.0
+# After SIGTERM, how long an orphan may take to stop gracefully before it is killed: with the
+# stack gone (moto and its state included) there is nothing left to finish.
+ORPHAN_GRACE_S = 3.0
 
 
 def child_environment() -> dict[str, str]:
@@ -28,8 +32,11 @@ def exit_with_parent() -> None:
     expected = int(parent)
 
     def watch() -> None:
+        pause = threading.Event()
         while os.getppid() == expected:
-            threading.Event().wait(POLL_S)
+            pause.wait(POLL_S)
         os.kill(os.getpid(), signal.SIGTERM)
+        pause.wait(ORPHAN_GRACE_S)
+        os.kill(os.getpid(), signal.SIGKILL)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
