@@ -48,8 +48,11 @@ component: venv
 e2e: venv
 	$(BIN)/python -m pytest tests/e2e -q
 
+# Unit and component tests (in-process moto) on both cores; the end-to-end stories, which run
+# several processes each, one at a time.
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 tests/unit tests/component
+	$(BIN)/python -m pytest -q tests/e2e
 
 # Needs a Docker engine (none runs on the CI machines; the image is built where one does).
 image:

@@ -19,7 +19,8 @@ from copier_drain import drain
 from moto import mock_aws
 
 from coordinator.jobs import JobRunner
-from coordinator.process import build_runner
+from coordinator.process import build_coordinator, build_runner
+from coordinator.service import Coordinator
 from copier.worker import Worker
 from s3migrator.aws import Aws, make_aws
 from s3migrator.cli.deployment import deploy
@@ -95,6 +96,19 @@ def make_runner(aws: Aws, resources: Resources, store: JobStore) -> Callable[...
 
     def make(**settings: Any) -> JobRunner:
         return build_runner(Settings(stack_name=STACK, **settings), aws, resources, store=store)
+
+    return make
+
+
+@pytest.fixture
+def make_coordinator(aws: Aws, resources: Resources, store: JobStore) -> Callable[..., Coordinator]:
+    """The jobs queue loop built by the coordinator's own factory; short polls for tests."""
+
+    def make(**settings: Any) -> Coordinator:
+        chosen = Settings(
+            stack_name=STACK, **{"jobs_visibility_s": 30, "wait_time_s": 0, **settings}
+        )
+        return build_coordinator(chosen, aws, resources, store=store)
 
     return make
 

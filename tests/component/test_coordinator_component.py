@@ -11,7 +11,6 @@ from moto_helpers import depth, fill, job_message, receive_all
 
 from coordinator.batching import batch_id
 from coordinator.jobs import MessageFate
-from coordinator.service import Coordinator
 from progress.status import current_percent
 from s3migrator.jobstore import JobStore
 from s3migrator.models import JobState, ListingCheckpoint, Phase, WorkBatch
@@ -275,12 +274,6 @@ def test_existing_destination_bucket_is_reused(s3: Any, store: JobStore, make_ru
     assert store.get_job("job-1").listing.complete  # type: ignore[union-attr]
 
 
-def coordinator_for(make_runner: Any, sqs: Any, resources: Resources) -> Coordinator:
-    return Coordinator(
-        runner=make_runner(), sqs=sqs, resources=resources, visibility_s=30, wait_time_s=0
-    )
-
-
 def receive_one(sqs: Any, queue_url: str, body: str) -> Any:
     sqs.send_message(QueueUrl=queue_url, MessageBody=body)
     (message,) = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1)["Messages"]
@@ -309,13 +302,13 @@ def test_unreadable_job_message_goes_to_the_dlq_with_a_reason(
     sqs: Any,
     store: JobStore,
     resources: Resources,
-    make_runner: Any,
+    make_coordinator: Any,
     body: str,
     reason_start: str,
     reason_part: str,
 ) -> None:
     # GIVEN a job message that is not a valid job
-    coordinator = coordinator_for(make_runner, sqs, resources)
+    coordinator = make_coordinator()
     message = receive_one(sqs, resources.jobs_queue_url, body)
     # WHEN the coordinator handles it
     coordinator.handle(message)
@@ -332,11 +325,11 @@ def test_unreadable_job_message_goes_to_the_dlq_with_a_reason(
 
 
 def test_valid_job_message_is_run_and_deleted(
-    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
+    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_coordinator: Any
 ) -> None:
     # GIVEN a valid job message as a client would send it
     fill(s3, "src-bucket", {"a": b"1", "b": b"2"})
-    coordinator = coordinator_for(make_runner, sqs, resources)
+    coordinator = make_coordinator()
     body = job_message("job-1").model_dump_json(exclude_defaults=True)
     message = receive_one(sqs, resources.jobs_queue_url, body)
     # WHEN handled
@@ -349,7 +342,7 @@ def test_valid_job_message_is_run_and_deleted(
 
 
 def test_serve_once_drains_the_jobs_queue(
-    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
+    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_coordinator: Any
 ) -> None:
     # GIVEN one valid and one invalid message in the jobs queue
     fill(s3, "src-bucket", {"a": b"1"})
@@ -359,7 +352,7 @@ def test_serve_once_drains_the_jobs_queue(
     )
     sqs.send_message(QueueUrl=resources.jobs_queue_url, MessageBody="{}")
     # WHEN the coordinator serves until the queue is empty
-    coordinator_for(make_runner, sqs, resources).serve(once=True)
+    make_coordinator().serve(once=True)
     # THEN the valid job ran, the invalid one was dead-lettered, the queue is empty
     assert [j.job_id for j in store.list_jobs()] == ["job-1"]
     assert depth(sqs, resources.jobs_dlq_url) == 1

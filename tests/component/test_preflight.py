@@ -28,7 +28,8 @@ from s3migrator.cli import main
 from s3migrator.jobstore import JobStore
 from s3migrator.models import CopySpec, JobMessage, JobState, Location, Mode
 from s3migrator.resources import Resources
-from s3migrator.sessions import RoleSessions, S3Clients
+from s3migrator.sessions import s3_clients
+from s3migrator.settings import Settings
 
 SOURCE_OBJECTS = {"data/a.txt": b"alpha", "data/b.txt": b"bravo" * 100, "other/x": b"x"}
 LIST_ACTIONS = ["s3:ListBucket", "s3:GetBucketLocation", "s3:HeadBucket"]
@@ -90,7 +91,7 @@ def job_for(destination_role: str) -> JobMessage:
 
 
 def checks_for(aws: Aws, destination_role: str) -> list[Check]:
-    clients = S3Clients(RoleSessions(base=aws.session), default=aws.s3())
+    clients = s3_clients(aws, Settings())
     with enable_iam_authentication():
         return run_checks(clients, spec_for(destination_role))
 

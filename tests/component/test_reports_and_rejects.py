@@ -191,12 +191,6 @@ def test_redriven_job_that_succeeds_keeps_no_error_from_its_first_finish(
 # --- rejected job messages ----------------------------------------------------------------
 
 
-def coordinator_for(make_runner: Any, sqs: Any, resources: Resources) -> Coordinator:
-    return Coordinator(
-        runner=make_runner(), sqs=sqs, resources=resources, visibility_s=30, wait_time_s=0
-    )
-
-
 def handle_one(coordinator: Coordinator, sqs: Any, resources: Resources, body: str) -> Any:
     """Send ``body`` to the jobs queue, receive it as the coordinator does, and handle it."""
     sqs.send_message(QueueUrl=resources.jobs_queue_url, MessageBody=body)
@@ -208,7 +202,7 @@ def handle_one(coordinator: Coordinator, sqs: Any, resources: Resources, body: s
 
 
 def test_invalid_job_with_a_usable_id_becomes_a_failed_job_with_its_reason(
-    sqs: Any, store: JobStore, resources: Resources, make_runner: Any
+    sqs: Any, store: JobStore, resources: Resources, make_coordinator: Any
 ) -> None:
     # GIVEN a job message with a valid id but an unknown mode
     body = json.dumps(
@@ -220,7 +214,7 @@ def test_invalid_job_with_a_usable_id_becomes_a_failed_job_with_its_reason(
         }
     )
     # WHEN the coordinator handles it
-    handle_one(coordinator_for(make_runner, sqs, resources), sqs, resources, body)
+    handle_one(make_coordinator(), sqs, resources, body)
     # THEN job bad-1 is recorded as failed, with the reason naming the mode
     job = store.get_job("bad-1")
     assert job is not None
@@ -259,10 +253,15 @@ VALID_REST = {"mode": "copy", "source": {"bucket": "a-bucket"}, "destination": {
     ],
 )
 def test_invalid_job_without_a_usable_id_goes_to_the_jobs_dlq_with_its_reason(
-    sqs: Any, store: JobStore, resources: Resources, make_runner: Any, body: str, reason_part: str
+    sqs: Any,
+    store: JobStore,
+    resources: Resources,
+    make_coordinator: Any,
+    body: str,
+    reason_part: str,
 ) -> None:
     # GIVEN a job message that is no valid job and names no usable job id
-    coordinator = coordinator_for(make_runner, sqs, resources)
+    coordinator = make_coordinator()
     # WHEN the coordinator handles it
     message = handle_one(coordinator, sqs, resources, body)
     # THEN it is in the jobs DLQ, body intact, with the reason attached
@@ -276,11 +275,11 @@ def test_invalid_job_without_a_usable_id_goes_to_the_jobs_dlq_with_its_reason(
 
 
 def test_invalid_message_naming_an_existing_job_leaves_that_job_untouched(
-    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
+    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_coordinator: Any
 ) -> None:
     # GIVEN a valid job-1 that the coordinator listed
     fill(s3, "src-bucket", {"a": b"1", "b": b"2"})
-    coordinator = coordinator_for(make_runner, sqs, resources)
+    coordinator = make_coordinator()
     handle_one(
         coordinator, sqs, resources, job_message("job-1").model_dump_json(exclude_defaults=True)
     )
