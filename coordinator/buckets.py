@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate
-from s3migrator.errors import AccessDeniedError, InvalidJobError, NotFoundError
+from s3migrator.errors import (
+    AccessDeniedError,
+    AlreadyExistsError,
+    AlreadyOwnedError,
+    InvalidJobError,
+    NotFoundError,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -32,9 +38,9 @@ def ensure_bucket(s3: S3Client, bucket: str, region: str) -> bool:
             )
     except PROVIDER_ERRORS as exc:
         error = translate(exc)
-        if error.code == "BucketAlreadyOwnedByYou":
+        if isinstance(error, AlreadyOwnedError):
             return False
-        if error.code == "BucketAlreadyExists":
+        if isinstance(error, AlreadyExistsError):
             raise InvalidJobError(f"destination bucket name {bucket!r} is taken") from exc
         raise error from exc
     return True

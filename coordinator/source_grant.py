@@ -17,7 +17,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate, translated
-from s3migrator.errors import NotFoundError
+from s3migrator.errors import Missing, NotFoundError
 from s3migrator.models import Location
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def read_policy(s3: S3Client, bucket: str) -> Policy | None:
         return dict(json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]))
     except PROVIDER_ERRORS as exc:
         error = translate(exc)
-        if isinstance(error, NotFoundError) and error.code == "NoSuchBucketPolicy":
+        if isinstance(error, NotFoundError) and error.missing is Missing.BUCKET_POLICY:
             return None
         raise error from exc
 

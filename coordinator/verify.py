@@ -14,14 +14,14 @@ Example::
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from s3migrator.aws_errors import translate
+from s3migrator.aws_errors import PROVIDER_ERRORS, translate
 from s3migrator.models import Location
 
 if TYPE_CHECKING:
@@ -77,12 +77,18 @@ def verifying_client(aws: Aws, region: str | None = None) -> S3Client:
     )
 
 
-def _sizes(s3: S3Client, location: Location) -> Iterator[tuple[str, int]]:
-    for page in s3.get_paginator("list_objects_v2").paginate(
-        Bucket=location.bucket, Prefix=location.prefix
-    ):
-        for obj in page.get("Contents", []):
-            yield obj["Key"][len(location.prefix) :], obj["Size"]
+def _sizes(s3: S3Client, location: Location, side: str) -> dict[str, int]:
+    """Every key under the prefix (relative to it) with its size; errors name the side."""
+    sizes = {}
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=location.bucket, Prefix=location.prefix
+        ):
+            for obj in page.get("Contents", []):
+                sizes[obj["Key"][len(location.prefix) :]] = obj["Size"]
+    except PROVIDER_ERRORS as exc:
+        raise translate(exc).about(f"cannot list the {side} {location.url}") from exc
+    return sizes
 
 
 def _digest(s3: S3Client, bucket: str, key: str) -> str:
@@ -109,8 +115,8 @@ def verify(
     ``on_compared`` is called with each object's size as its content comparison ends.
     """
     dst_s3 = destination_s3 or s3
-    src = dict(_sizes(s3, source))
-    dst = dict(_sizes(dst_s3, destination))
+    src = _sizes(s3, source, "source")
+    dst = _sizes(dst_s3, destination, "destination")
     report = VerifyReport(
         source=source.url,
         destination=destination.url,

@@ -1,8 +1,10 @@
 """The one boundary between botocore's errors and the project's error tree (``errors.py``).
 
-Every caller that must tell one provider error from another asks ``translate`` rather than
-reading codes itself: codes, HTTP statuses, the bare statuses of body-less HEAD responses,
-DynamoDB's conditional-check and transaction-cancellation reasons, connection failures.
+Every caller that must tell one provider error from another asks here rather than reading
+codes itself: ``translate`` for exceptions (codes, HTTP statuses, the bare statuses of body-less
+HEAD responses, DynamoDB's conditional-check and transaction-cancellation reasons, connection
+failures), ``failed_entry`` for the failed entries of a batch call, ``empty_change_set`` for
+CloudFormation's way of saying a change set has nothing to do.
 
 Example::
 
@@ -15,7 +17,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,14 +27,16 @@ from botocore.exceptions import (
     ConnectionError,
     HTTPClientError,
     NoCredentialsError,
-    ParamValidationError,
     PartialCredentialsError,
     ProfileNotFound,
 )
 
 from s3migrator.errors import (
     AccessDeniedError,
+    AlreadyExistsError,
+    AlreadyOwnedError,
     ConditionFailedError,
+    Missing,
     NotFoundError,
     OperationError,
     PermanentError,
@@ -68,19 +72,19 @@ TRANSIENT_CODES = frozenset(
         "TransactionInProgressException",
     }
 )
-NOT_FOUND_CODES = frozenset(
-    {
-        "NoSuchKey",
-        "NoSuchBucket",
-        "NoSuchUpload",
-        "NoSuchVersion",
-        "NoSuchBucketPolicy",
-        "NotFound",
-        "ResourceNotFoundException",
-        "AWS.SimpleQueueService.NonExistentQueue",
-        "QueueDoesNotExist",
-    }
-)
+NOT_FOUND_CODES = {
+    "NoSuchKey": Missing.KEY,
+    "NoSuchBucket": Missing.BUCKET,
+    "NoSuchUpload": Missing.UPLOAD,
+    "NoSuchVersion": Missing.VERSION,
+    "NoSuchBucketPolicy": Missing.BUCKET_POLICY,
+    "NotFound": Missing.OTHER,
+    "ResourceNotFoundException": Missing.OTHER,
+    "AWS.SimpleQueueService.NonExistentQueue": Missing.QUEUE,
+    "QueueDoesNotExist": Missing.QUEUE,
+}
+ALREADY_OWNED_CODES = frozenset({"BucketAlreadyOwnedByYou"})
+ALREADY_EXISTS_CODES = frozenset({"BucketAlreadyExists"})
 ACCESS_CODES = frozenset(
     {
         "AccessDenied",
@@ -121,8 +125,6 @@ def translate(exc: BaseException) -> OperationError:
         return UnreachableError(type(exc).__name__, str(exc))
     if isinstance(exc, ConnectionError) and not isinstance(exc, HTTPClientError):
         return UnreachableError(type(exc).__name__, str(exc))
-    if isinstance(exc, ParamValidationError):
-        return PermanentError(type(exc).__name__, str(exc))
     if isinstance(exc, BotoCoreError):
         # Dropped connections, read timeouts and the like: the request may work next time.
         return TransientError(type(exc).__name__, str(exc))
@@ -138,9 +140,21 @@ def translated() -> Iterator[None]:
         raise translate(exc) from exc
 
 
-def error_code(exc: BaseException) -> str:
-    """The code ``translate`` gives ``exc``: handy in log lines and failure records."""
-    return translate(exc).code
+def failed_entry(entry: Mapping[str, Any]) -> OperationError:
+    """The error of one failed entry of a batch call (SendMessageBatch and the like).
+
+    SQS marks the entries it refuses for the sender's fault (a body it cannot take): those are
+    permanent; the others may go through when sent again.
+    """
+    code, message = str(entry.get("Code", "Unknown")), str(entry.get("Message", ""))
+    if entry.get("SenderFault"):
+        return PermanentError(code, message)
+    return TransientError(code, message)
+
+
+def empty_change_set(status_reason: str) -> bool:
+    """CloudFormation's reason for a change set that fails because it changes nothing."""
+    return "didn't contain changes" in status_reason or "No updates" in status_reason
 
 
 def _client_error(exc: ClientError) -> OperationError:
@@ -163,10 +177,14 @@ def _client_error(exc: ClientError) -> OperationError:
     if code in CONDITION_CODES:
         return ConditionFailedError(code, message, status)
     if code in NOT_FOUND_CODES:
-        return NotFoundError(code, message, status)
+        return NotFoundError(code, message, status, NOT_FOUND_CODES[code])
     if code == "ValidationError" and "does not exist" in message:
         # CloudFormation's answer for a stack that is not there.
-        return NotFoundError(code, message, status)
+        return NotFoundError(code, message, status, Missing.STACK)
+    if code in ALREADY_OWNED_CODES:
+        return AlreadyOwnedError(code, message, status)
+    if code in ALREADY_EXISTS_CODES:
+        return AlreadyExistsError(code, message, status)
     if code in ACCESS_CODES or code.startswith("KMS."):
         return AccessDeniedError(code, message, status)
     if code == "InvalidRequest" and "Server Side Encryption" in message:

@@ -16,12 +16,30 @@ S3MigratorError
     │   │                          credentials, DynamoDB transaction conflicts
     │   └── UnreachableError           no connection to the endpoint, or no credentials at all
     └── PermanentError             retrying cannot help
-        ├── NotFoundError              no such bucket, key, stack, queue or policy
+        ├── NotFoundError              no such bucket, key, policy, stack, queue (``missing``)
         ├── AccessDeniedError          refused by a policy, a KMS key or the credentials
-        └── ConditionFailedError       a conditional write or an S3 precondition did not hold
+        ├── ConditionFailedError       a conditional write or an S3 precondition did not hold
+        └── AlreadyExistsError         the name is taken (a bucket of another account)
+            └── AlreadyOwnedError          ... by us: the bucket is already ours
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+
+class Missing(StrEnum):
+    """What a NotFoundError says is not there."""
+
+    BUCKET = "bucket"
+    KEY = "key"
+    VERSION = "version"
+    UPLOAD = "upload"
+    BUCKET_POLICY = "bucket policy"
+    QUEUE = "queue"
+    STACK = "stack"
+    OTHER = "resource"
 
 
 class S3MigratorError(Exception):
@@ -66,10 +84,18 @@ class OperationError(S3MigratorError):
     """A request, or one object's copy, failed; ``code`` is the provider's code where known."""
 
     def __init__(self, code: str, message: str, http_status: int | None = None) -> None:
-        super().__init__(f"{code}: {message}" if message else code)
+        super().__init__(code, message, http_status)
         self.code = code
         self.message = message
         self.http_status = http_status
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}" if self.message else self.code
+
+    def about(self, what: str) -> Self:
+        """The error with what it concerned in front of its message (``"the source ...: "``)."""
+        self.message = f"{what}: {self.message}"
+        return self
 
 
 class TransientError(OperationError):
@@ -85,7 +111,15 @@ class PermanentError(OperationError):
 
 
 class NotFoundError(PermanentError):
-    pass
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        http_status: int | None = None,
+        missing: Missing = Missing.OTHER,
+    ) -> None:
+        super().__init__(code, message, http_status)
+        self.missing = missing
 
 
 class AccessDeniedError(PermanentError):
@@ -93,4 +127,12 @@ class AccessDeniedError(PermanentError):
 
 
 class ConditionFailedError(PermanentError):
+    pass
+
+
+class AlreadyExistsError(PermanentError):
+    pass
+
+
+class AlreadyOwnedError(AlreadyExistsError):
     pass

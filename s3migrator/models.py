@@ -31,6 +31,7 @@ _IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 _RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"
 _JOB_ID = re.compile(JOB_ID_PATTERN)
 MAX_KEY_BYTES = 1024
 MAX_REASON_CHARS = 2000
@@ -101,7 +102,7 @@ class Location(_Strict):
     bucket: BucketName
     prefix: str = ""
     region: str | None = None
-    role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    role_arn: str | None = Field(default=None, pattern=ROLE_ARN_PATTERN)
     external_id: str | None = None
     session_name: str | None = Field(default=None, pattern=r"^[\w+=,.@-]{2,64}$")
     # Destination only: encrypt new objects with this KMS key (else the bucket's default).

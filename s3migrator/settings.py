@@ -12,8 +12,11 @@ MiB = 1024**2
 GiB = 1024**3
 
 
+SETTINGS_PREFIX = "S3MIGRATOR_"
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="S3MIGRATOR_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=SETTINGS_PREFIX, extra="ignore")
 
     stack_name: str = "s3migrator"
     # Resolved from the stack's outputs when unset; Fargate tasks receive them as variables.

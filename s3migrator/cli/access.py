@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,9 +20,14 @@ from coordinator.source_grant import (
     write_policy,
 )
 from s3migrator.cli.exit_codes import ExitCode
-from s3migrator.cli.jobs import URL, add_side_options, job_from_args
-from s3migrator.errors import InvalidJobMessageError, S3MigratorError, UsageError
-from s3migrator.models import CopySpec, JobMessage, Location
+from s3migrator.cli.jobs import URL, add_side_options, job_from_args, location_option
+from s3migrator.errors import (
+    InvalidJobMessageError,
+    JobNotFoundError,
+    S3MigratorError,
+    UsageError,
+)
+from s3migrator.models import ROLE_ARN_PATTERN, CopySpec, JobMessage, Location
 from s3migrator.sessions import s3_clients
 
 if TYPE_CHECKING:
@@ -29,14 +35,29 @@ if TYPE_CHECKING:
     from s3migrator.cli.parser import Commands
 
 _COLOUR = {CheckResult.OK: "green", CheckResult.MISSING: "red", CheckResult.SKIPPED: "dim"}
+ROLE_ARN = re.compile(ROLE_ARN_PATTERN)
+# Options that describe a job on the command line, which a job file describes instead.
+SIDE_OPTIONS = (
+    "source",
+    "dest",
+    "source_region",
+    "dest_region",
+    "source_role",
+    "dest_role",
+    "source_external_id",
+    "dest_external_id",
+    "dest_kms_key",
+)
 
 
 def _job_to_check(context: Context) -> JobMessage:
     """The job from a file or from the options, validated exactly as ``submit`` validates it."""
     args = context.args
     if args.job_file is not None:
-        if args.source or args.dest:
-            raise UsageError("give a JOB_FILE or --source and --dest, not both")
+        given = [name for name in SIDE_OPTIONS if getattr(args, name) is not None]
+        if given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise UsageError(f"a JOB_FILE says everything about the job; drop {flags}")
         try:
             return JobMessage.parse(args.job_file.read_text())
         except OSError as exc:
@@ -76,20 +97,23 @@ def _grant_target(context: Context) -> tuple[Location, str]:
     args = context.args
     if args.job:
         record = context.store.get_job(args.job)
-        if record is None or record.spec is None:
-            raise S3MigratorError(f"no runnable job {args.job!r}")
+        if record is None:
+            raise JobNotFoundError(args.job)
+        if record.spec is None:
+            raise S3MigratorError(f"job {args.job} was rejected: {record.error}")
         source = record.spec.source
         reader = args.reader_role or record.spec.destination.role_arn
     elif args.source:
-        try:
-            source = Location.from_url(args.source, role_arn=args.source_role)
-        except ValueError as exc:
-            raise UsageError(f"--source: {exc}") from exc
+        source = location_option("--source", args.source, role_arn=args.source_role)
         reader = args.reader_role
     else:
         raise UsageError("give --job JOB_ID, or --source s3://BUCKET[/PREFIX]")
     if not reader:
         raise UsageError("no copying role: the job has no destination role; give --reader-role ARN")
+    if not ROLE_ARN.fullmatch(reader):
+        raise UsageError(
+            f"--reader-role: {reader!r} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+        )
     if args.source_role:
         source = source.model_copy(update={"role_arn": args.source_role})
     return source, reader

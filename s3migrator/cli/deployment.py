@@ -14,10 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import WaiterError
-
-from s3migrator.aws_errors import PROVIDER_ERRORS, translate
-from s3migrator.errors import ConfigurationError, NotFoundError
+from s3migrator.aws_errors import PROVIDER_ERRORS, empty_change_set, translate
+from s3migrator.errors import ConfigurationError, NotFoundError, S3MigratorError
 from s3migrator.resources import stack_outputs
 
 if TYPE_CHECKING:
@@ -75,7 +73,7 @@ def _exists(cfn: CloudFormationClient, stack_name: str) -> bool:
         raise error from exc
     # A stack whose creation was rolled back cannot be updated; it must be deleted first.
     if status == "ROLLBACK_COMPLETE":
-        raise ConfigurationError(
+        raise S3MigratorError(
             f"stack {stack_name} failed to create earlier; run `s3migrator destroy` first"
         )
     return status != "REVIEW_IN_PROGRESS"
@@ -106,13 +104,13 @@ def deploy(
         cfn.get_waiter("change_set_create_complete").wait(
             StackName=stack_name, ChangeSetName=name, WaiterConfig=WAIT
         )
-    except WaiterError as exc:
+    except PROVIDER_ERRORS as exc:
         described = cfn.describe_change_set(StackName=stack_name, ChangeSetName=name)
         reason = described.get("StatusReason", "")
-        if "didn't contain changes" in reason or "No updates" in reason:
+        if empty_change_set(reason):
             cfn.delete_change_set(StackName=stack_name, ChangeSetName=name)
             return Deployment(stack_name, created=False, outputs=stack_outputs(aws, stack_name))
-        raise ConfigurationError(f"change set for {stack_name} failed: {reason}") from exc
+        raise S3MigratorError(f"change set for {stack_name} failed: {reason}") from exc
     described = cfn.describe_change_set(StackName=stack_name, ChangeSetName=name)
     changes = [
         Change(
@@ -130,8 +128,8 @@ def deploy(
             cfn.get_waiter("stack_update_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
         else:
             cfn.get_waiter("stack_create_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
-    except WaiterError as exc:
-        raise ConfigurationError(f"stack {stack_name} did not deploy: {exc}") from exc
+    except PROVIDER_ERRORS as exc:
+        raise S3MigratorError(f"stack {stack_name} did not deploy: {translate(exc)}") from exc
     return Deployment(stack_name, not exists, changes, stack_outputs(aws, stack_name))
 
 
@@ -140,5 +138,5 @@ def destroy(aws: Aws, stack_name: str) -> None:
     cfn.delete_stack(StackName=stack_name)
     try:
         cfn.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
-    except WaiterError as exc:
-        raise ConfigurationError(f"stack {stack_name} was not deleted: {exc}") from exc
+    except PROVIDER_ERRORS as exc:
+        raise S3MigratorError(f"stack {stack_name} was not deleted: {translate(exc)}") from exc

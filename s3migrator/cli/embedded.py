@@ -6,6 +6,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from s3migrator.cli.values import count, port
+
 if TYPE_CHECKING:
     from s3migrator.cli.context import Context
     from s3migrator.cli.parser import Commands
@@ -52,9 +54,10 @@ def register(commands: Commands) -> None:
         ),
         examples=["s3migrator demo", "s3migrator demo --objects 5000 --workers 4 --logs logs/"],
         handler=demo_command,
+        logs=True,
     )
-    demo.add_argument("--objects", type=int, default=1000, metavar="N", help="objects to copy")
-    demo.add_argument("--workers", type=int, default=3, metavar="K", help="most copier processes")
+    demo.add_argument("--objects", type=count, default=1000, metavar="N", help="objects to copy")
+    demo.add_argument("--workers", type=count, default=3, metavar="K", help="most copier processes")
     demo.add_argument("--logs", type=Path, metavar="DIR", help="folder for the processes' logs")
 
     local = commands.add(
@@ -75,7 +78,8 @@ def register(commands: Commands) -> None:
         ),
         examples=["s3migrator local up --port 5000 --logs logs/"],
         handler=up_command,
+        logs=True,
     )
-    up.add_argument("--port", type=int, default=5000, help="the loopback port to serve on")
-    up.add_argument("--workers", type=int, default=3, metavar="K", help="most copier processes")
+    up.add_argument("--port", type=port, default=5000, help="the loopback port to serve on")
+    up.add_argument("--workers", type=count, default=3, metavar="K", help="most copier processes")
     up.add_argument("--logs", type=Path, metavar="DIR", help="folder for the processes' logs")

@@ -19,7 +19,7 @@ from s3migrator.aws_errors import translated
 from s3migrator.cli.exit_codes import ExitCode
 from s3migrator.cli.watch import add_follow_options, watch
 from s3migrator.errors import JobNotFoundError, UsageError
-from s3migrator.models import JobMessage, Mode, explain, split_s3_url
+from s3migrator.models import JobMessage, Location, Mode, explain, split_s3_url
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -56,6 +56,14 @@ def _side(option: str, url: str, **fields: str | None) -> dict[str, str]:
     except ValueError as exc:
         raise UsageError(f"{option}: {exc}") from exc
     return {"bucket": bucket, "prefix": prefix, **{k: v for k, v in fields.items() if v}}
+
+
+def location_option(option: str, url: str, **fields: str | None) -> Location:
+    """The bucket and prefix an option names, or a one-line usage error saying why not."""
+    try:
+        return Location.model_validate(_side(option, url, **fields))
+    except ValidationError as exc:
+        raise UsageError(f"{option}: {explain(exc)}") from exc
 
 
 def job_from_args(args: argparse.Namespace) -> JobMessage:
@@ -161,10 +169,13 @@ def report_command(context: Context) -> int:
     if args.csv is not None:
         if str(args.csv) == "-":
             write_csv(sys.stdout, record, failures)
-        else:
+            return ExitCode.OK
+        try:
             with args.csv.open("w", newline="") as out:
                 rows = write_csv(out, record, failures)
-            context.console.print(f"{rows} failed objects written to {escape(str(args.csv))}")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.csv}: {exc.strerror}") from exc
+        context.console.print(f"{rows} failed objects written to {escape(str(args.csv))}")
         return ExitCode.OK
     counters = record.counters
     context.console.print(
@@ -181,7 +192,10 @@ def report_command(context: Context) -> int:
         table.add_row(
             escape(f.key), f.code, str(f.http_status or ""), str(f.attempts), escape(f.message)
         )
-    context.console.print(table)
+    if table.row_count:
+        context.console.print(table)
+    else:
+        context.console.print("no failed objects")
     return ExitCode.OK
 
 

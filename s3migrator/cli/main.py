@@ -16,6 +16,7 @@ from s3migrator.cli.exit_codes import ExitCode, exit_code_for
 from s3migrator.cli.parser import build_parser
 from s3migrator.errors import S3MigratorError, UsageError
 from s3migrator.models import explain
+from s3migrator.settings import SETTINGS_PREFIX
 
 
 class _CurrentStderr(logging.StreamHandler[TextIO]):
@@ -30,12 +31,11 @@ class _CurrentStderr(logging.StreamHandler[TextIO]):
         pass
 
 
-def configure_logging(verbose: bool) -> None:
+def configure_logging(verbose: bool, info: bool) -> None:
     handler = _CurrentStderr()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True
-    )
+    level = logging.DEBUG if verbose else logging.INFO if info else logging.WARNING
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     for noisy in ("botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -47,10 +47,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `s3migrator` or `s3migrator local` without a command: show what there is to run.
         args.command_parser.print_help(sys.stderr)
         return ExitCode.USAGE
-    configure_logging(args.verbose)
+    configure_logging(args.verbose, args.info_logs)
     if args.region:
         os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = args.region
-    context = Context.from_args(args)
+    try:
+        context = Context.from_args(args)
+    except ValidationError as exc:
+        return _fail(UsageError(f"invalid setting: {explain_settings(exc)}"), args.verbose)
     try:
         return int(args.handler(context))
     except KeyboardInterrupt:
@@ -61,6 +64,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(exc, args.verbose)
     except PROVIDER_ERRORS as exc:
         return _fail(translate(exc), args.verbose)
+
+
+def explain_settings(exc: ValidationError) -> str:
+    """A settings error on one line, naming the variables a user sets."""
+    return "; ".join(
+        f"{SETTINGS_PREFIX}{'.'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
+        for error in exc.errors(include_url=False)
+    )
 
 
 def _fail(error: S3MigratorError, verbose: bool) -> int:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from s3migrator import __version__
 from s3migrator.cli import access, embedded, jobs, stack, status, tasks, verification
 
 if TYPE_CHECKING:
@@ -85,7 +86,10 @@ class Commands:
         description: str,
         examples: Sequence[str],
         handler: Handler | None,
+        logs: bool = False,
     ) -> argparse.ArgumentParser:
+        """A command; ``logs`` for the long-running ones, whose INFO log lines are their story
+        (the others log warnings and errors only, unless --verbose)."""
         parser: argparse.ArgumentParser = self.subparsers.add_parser(
             name,
             help=help,
@@ -94,7 +98,7 @@ class Commands:
             formatter_class=HelpFormatter,
             parents=[self.common],
         )
-        parser.set_defaults(handler=handler, command_parser=parser)
+        parser.set_defaults(handler=handler, command_parser=parser, info_logs=logs)
         return parser
 
     def group(self, parser: argparse.ArgumentParser, dest: str) -> Commands:
@@ -112,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     _add_common(parser)
-    parser.set_defaults(handler=None, command_parser=parser)
+    parser.add_argument("--version", action="version", version=f"s3migrator {__version__}")
+    parser.set_defaults(handler=None, command_parser=parser, info_logs=False)
     # The same options are accepted after the command too (`s3migrator deploy --stack NAME`).
     common = argparse.ArgumentParser(add_help=False)
     _add_common(common, default=argparse.SUPPRESS)

@@ -1,10 +1,18 @@
-"""How jobs look on a terminal and in a log: the status table, one-line summaries, details."""
+"""How jobs look on a terminal and in a log: the status table, one-line summaries, details.
+
+The table fits the width it is given: columns are kept in order of importance (job, state,
+progress, objects, time left, bytes, rate, phase) while they fit whole, and when not even the
+first three fit (a narrow terminal, a very long job id), each job is shown as a short block
+instead. Nothing is ever cut: a job id is copied into the next command.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
-from rich.console import Group, RenderableType
+from rich import box
+from rich.console import Console, Group, JustifyMethod, RenderableType
 from rich.markup import escape
 from rich.progress_bar import ProgressBar
 from rich.table import Table
@@ -13,12 +21,15 @@ from rich.text import Text
 from s3migrator.cli.figures import Rate, human_bytes, human_duration, human_rate, seconds_left
 from s3migrator.models import JobState, JobStatus
 
+BAR_WIDTH = 10
 _STATE_STYLE = {
     JobState.RUNNING: "cyan",
     JobState.SUCCEEDED: "green",
     JobState.FAILED: "red",
     JobState.COMPLETED_WITH_FAILURES: "yellow",
 }
+# Measures tables as they would be drawn, whatever the terminal.
+_MEASURE = Console(width=10_000, color_system=None)
 
 
 def _objects(status: JobStatus) -> str:
@@ -31,50 +42,128 @@ def _bytes(status: JobStatus) -> str:
     return f"{human_bytes(status.bytes_copied)} / {human_bytes(status.bytes_total)}"
 
 
-def _eta(status: JobStatus, current: Rate | None) -> str:
+def _done(status: JobStatus) -> int:
+    return status.objects_copied + status.objects_failed
+
+
+def _rate(status: JobStatus, current: Rate | None) -> str:
+    if status.state is not JobState.RUNNING and _done(status) == 0:
+        return "-"
+    return human_rate(current)
+
+
+def _left(status: JobStatus, current: Rate | None) -> str:
     if status.state is not JobState.RUNNING:
         return "-"
+    if not status.enumeration_complete:
+        return "?"  # the total is not known until the listing ends
     left = seconds_left(
-        status.objects_total - status.objects_copied - status.objects_failed,
-        status.bytes_total - status.bytes_copied,
-        current,
+        status.objects_total - _done(status), status.bytes_total - status.bytes_copied, current
     )
-    if left is None or not status.enumeration_complete:
-        return "?" if left is None else f">{human_duration(left)}"
-    return human_duration(left)
+    return "?" if left is None else human_duration(left)
 
 
-def status_table(statuses: Sequence[JobStatus], rates: Mapping[str, Rate | None]) -> Table:
-    """One row per job: a bar, objects, bytes, rate, time left and the work queue's depth."""
-    table = Table(title="s3migrator jobs", title_justify="left")
-    # Ids are never cut: a user copies them into the next command.
-    width = max((len(s.job_id) for s in statuses), default=3)
-    table.add_column("job", no_wrap=True, min_width=width)
-    table.add_column("state", no_wrap=True)
-    table.add_column("phase", no_wrap=True)
-    table.add_column("progress", no_wrap=True)
-    table.add_column("objects", justify="right")
-    table.add_column("bytes", justify="right")
-    table.add_column("rate", justify="right")
-    table.add_column("left", justify="right")
-    table.add_column("queue", justify="right")
-    table.add_column("dlq", justify="right")
-    for s in statuses:
-        bar = Table.grid(padding=(0, 1))
-        bar.add_row(ProgressBar(total=100, completed=s.percent, width=12), f"{s.percent:>3}%")
-        table.add_row(
-            s.job_id,
-            Text(s.state.value, style=_STATE_STYLE[s.state]),
-            s.phase.value,
-            bar,
-            _objects(s),
-            _bytes(s),
-            human_rate(rates.get(s.job_id)),
-            _eta(s, rates.get(s.job_id)),
-            f"{s.queue_visible}+{s.queue_in_flight}",
-            str(s.dlq_visible),
-        )
+def _bar(status: JobStatus) -> RenderableType:
+    bar = Table.grid(padding=(0, 1))
+    bar.add_row(ProgressBar(total=100, completed=status.percent, width=BAR_WIDTH), _percent(status))
+    return bar
+
+
+def _percent(status: JobStatus) -> str:
+    return f"{status.percent:>3}%"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    text: Callable[[JobStatus, Rate | None], str]  # the cell as plain text
+    justify: JustifyMethod = "left"
+
+
+# In order of importance; shown in this order too.
+COLUMNS = (
+    Column("job", lambda s, _: s.job_id),
+    Column("state", lambda s, _: s.state.value),
+    Column("progress", lambda s, _: _percent(s)),
+    Column("objects", lambda s, _: _objects(s), "right"),
+    Column("left", _left, "right"),
+    Column("bytes", lambda s, _: _bytes(s), "right"),
+    Column("rate", _rate, "right"),
+    Column("phase", lambda s, _: s.phase.value),
+)
+REQUIRED = ("job", "state", "progress")
+
+
+def fitting_columns(
+    statuses: Sequence[JobStatus], rates: Mapping[str, Rate | None], width: int
+) -> list[Column]:
+    """The columns that fit whole in ``width``, by importance; [] when the first three do not."""
+    chosen: list[Column] = []
+    for column in COLUMNS:
+        trial = _table(statuses, rates, [*chosen, column])
+        if _MEASURE.measure(trial).maximum <= width:
+            chosen.append(column)
+        elif column.name in REQUIRED:
+            return []
+    return chosen
+
+
+def _table(
+    statuses: Sequence[JobStatus], rates: Mapping[str, Rate | None], columns: Sequence[Column]
+) -> Table:
+    table = Table(
+        title="s3migrator jobs",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+    )
+    for column in columns:
+        table.add_column(column.name, justify=column.justify, no_wrap=True)
+    for status in statuses:
+        current = rates.get(status.job_id)
+        table.add_row(*(_cell(column, status, current) for column in columns))
     return table
+
+
+def _cell(column: Column, status: JobStatus, current: Rate | None) -> RenderableType:
+    if column.name == "state":
+        return Text(status.state.value, style=_STATE_STYLE[status.state])
+    if column.name == "progress":
+        return _bar(status)
+    return column.text(status, current)
+
+
+def status_table(
+    statuses: Sequence[JobStatus], rates: Mapping[str, Rate | None], width: int
+) -> RenderableType:
+    """One row per job with the columns that fit; a block per job where even those do not."""
+    columns = fitting_columns(statuses, rates, width)
+    if not columns:
+        return Group(*(_block(s, rates.get(s.job_id)) for s in statuses))
+    return _table(statuses, rates, columns)
+
+
+def _block(status: JobStatus, current: Rate | None) -> RenderableType:
+    head = Text(status.job_id, style="bold")
+    line = Table.grid(padding=(0, 1))
+    line.add_row(Text(status.state.value, style=_STATE_STYLE[status.state]), _bar(status))
+    figures = Text(
+        f"objects {_objects(status)} · bytes {_bytes(status)} · rate {_rate(status, current)}"
+        f" · left {_left(status, current)} · {status.phase.value}"
+    )
+    return Group(head, line, figures)
+
+
+def queue_line(statuses: Sequence[JobStatus]) -> str:
+    """The work queue the jobs share: batches waiting, being copied, dead-lettered."""
+    if not statuses:
+        return ""
+    s = statuses[0]
+    return (
+        f"work queue: {s.queue_visible} batches waiting, {s.queue_in_flight} being copied,"
+        f" {s.dlq_visible} dead-lettered"
+    )
 
 
 def summary_line(status: JobStatus, current: Rate | None) -> str:
@@ -82,7 +171,7 @@ def summary_line(status: JobStatus, current: Rate | None) -> str:
     return (
         f"{status.job_id} {status.state.value} {status.phase.value} {status.percent}%"
         f" objects {_objects(status)} bytes {_bytes(status)}"
-        f" rate {human_rate(current)} left {_eta(status, current)}"
+        f" rate {_rate(status, current)} left {_left(status, current)}"
     )
 
 
@@ -99,8 +188,12 @@ def details(statuses: Sequence[JobStatus]) -> list[RenderableType]:
     return lines
 
 
-def status_view(statuses: Sequence[JobStatus], rates: Mapping[str, Rate | None]) -> Group:
-    return Group(status_table(statuses, rates), *details(statuses))
+def status_view(
+    statuses: Sequence[JobStatus], rates: Mapping[str, Rate | None], width: int
+) -> Group:
+    return Group(
+        status_table(statuses, rates, width), Text(queue_line(statuses)), *details(statuses)
+    )
 
 
 def no_jobs_message(stack_name: str) -> str:

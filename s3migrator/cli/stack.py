@@ -75,7 +75,7 @@ def outputs_command(context: Context) -> int:
             raise UsageError(
                 f"the stack has no output {name!r}; it has {', '.join(sorted(outputs))}"
             )
-        print(outputs[name])
+        print(json.dumps({name: outputs[name]}) if context.args.json else outputs[name])
     elif context.args.json:
         print(json.dumps(dict(sorted(outputs.items())), indent=2))
     else:

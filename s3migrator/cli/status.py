@@ -10,6 +10,7 @@ from progress.process import build_progress
 from s3migrator.cli.exit_codes import ExitCode, exit_code_of_jobs
 from s3migrator.cli.figures import Rate, Sample, rate
 from s3migrator.cli.render import no_jobs_message, status_view
+from s3migrator.cli.values import interval_s
 from s3migrator.cli.watch import add_follow_options, watch
 from s3migrator.errors import JobNotFoundError
 from s3migrator.models import JobState, JobStatus
@@ -28,17 +29,29 @@ def average_rate(status: JobStatus, now_s: float) -> Rate | None:
 
 def status_command(context: Context) -> int:
     args = context.args
-    if args.watch:
-        if args.job_id is not None:
-            return watch(context, [args.job_id], interval_s=args.interval, as_json=args.json)
-        if not args.json:
-            _print_once(context, None)
-        return watch(context, None, interval_s=args.interval, as_json=args.json)
-    return _print_once(context, args.job_id)
+    if not args.watch:
+        return _print_once(context, args.job_id)
+    if args.job_id is not None:
+        return watch(context, [args.job_id], interval_s=args.interval, as_json=args.json)
+    # Every job that runs now; with none, what there is, once.
+    statuses = _refresh(context, None)
+    running = [s.job_id for s in statuses if s.state is JobState.RUNNING]
+    if running:
+        return watch(context, running, interval_s=args.interval, as_json=args.json)
+    if not args.json:
+        _print_once(context, None, statuses)
+    context.errors.print("no job is running", highlight=False)
+    return ExitCode.OK
 
 
-def _print_once(context: Context, job_id: str | None) -> int:
-    statuses = build_progress(context.settings, context.aws, context.resources).refresh(job_id)
+def _refresh(context: Context, job_id: str | None) -> list[JobStatus]:
+    return build_progress(context.settings, context.aws, context.resources).refresh(job_id)
+
+
+def _print_once(
+    context: Context, job_id: str | None, statuses: list[JobStatus] | None = None
+) -> int:
+    statuses = _refresh(context, job_id) if statuses is None else statuses
     if job_id is not None and not statuses:
         raise JobNotFoundError(job_id)
     if context.args.json:
@@ -53,7 +66,7 @@ def _print_once(context: Context, job_id: str | None) -> int:
     else:
         now = time.time()
         rates = {s.job_id: average_rate(s, now) for s in statuses}
-        context.console.print(status_view(statuses, rates))
+        context.console.print(status_view(statuses, rates, context.console.width))
     # One job: its own outcome. Every job: listing them went well.
     return exit_code_of_jobs([s.state for s in statuses]) if job_id else ExitCode.OK
 
@@ -100,7 +113,11 @@ def register(commands: Commands) -> None:
         ),
         examples=["s3migrator progress", "s3migrator progress --every 60"],
         handler=progress_command,
+        logs=True,
     )
     progress.add_argument(
-        "--every", type=float, metavar="SECONDS", help="repeat at this interval (default: once)"
+        "--every",
+        type=interval_s,
+        metavar="SECONDS",
+        help="repeat at this interval (default: once)",
     )

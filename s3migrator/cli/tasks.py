@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from s3migrator.cli.local.orphans import exit_with_parent
+from s3migrator.cli.values import seconds
 
 if TYPE_CHECKING:
     from s3migrator.cli.context import Context
@@ -39,6 +40,7 @@ def register(commands: Commands) -> None:
         ),
         examples=["s3migrator coordinator", "s3migrator coordinator --once"],
         handler=coordinator_command,
+        logs=True,
     )
     coordinator.add_argument(
         "--once", action="store_true", help="exit when the jobs queue is empty and jobs are listed"
@@ -52,10 +54,11 @@ def register(commands: Commands) -> None:
         ),
         examples=["s3migrator copier", "s3migrator copier --exit-when-idle 30"],
         handler=copier_command,
+        logs=True,
     )
     copier.add_argument(
         "--exit-when-idle",
-        type=float,
+        type=seconds,
         metavar="SECONDS",
         help="exit after this long without work (default: run until SIGTERM)",
     )

@@ -11,20 +11,17 @@ from rich.table import Table
 from coordinator.verify import VerifyReport, verify, verifying_client
 from s3migrator.cli.exit_codes import ExitCode
 from s3migrator.cli.figures import human_bytes
-from s3migrator.cli.jobs import URL
-from s3migrator.errors import UsageError
-from s3migrator.models import Location
+from s3migrator.cli.jobs import URL, location_option
 
 if TYPE_CHECKING:
     from s3migrator.cli.context import Context
     from s3migrator.cli.parser import Commands
 
 
-def _location(url: str, name: str) -> Location:
-    try:
-        return Location.from_url(url)
-    except ValueError as exc:
-        raise UsageError(f"{name}: {exc}") from exc
+def _escaped(field: str) -> str:
+    return (
+        field.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
 
 
 def _print_report(context: Context, report: VerifyReport) -> None:
@@ -46,10 +43,11 @@ def _print_report(context: Context, report: VerifyReport) -> None:
             table.add_row(d.kind.value, escape(d.source), escape(d.destination), escape(d.detail))
         console.print(table)
     else:
-        # One difference per line, tab-separated, for scripts (``--json`` says more).
+        # One difference per line, tab-separated, for scripts (``--json`` says more); a tab,
+        # a line break or a backslash inside a key is written as \t, \n, \r or \\.
         for d in report.differences:
             fields = (d.kind.value, d.source or "-", d.destination or "-", d.detail)
-            console.print("\t".join(fields), markup=False, highlight=False)
+            console.print("\t".join(map(_escaped, fields)), markup=False, highlight=False)
     counts = ", ".join(f"{kind.value} {count}" for kind, count in report.counts().items())
     console.print(
         f"verification [red]FAILED[/]: {len(report.differences)} differences ({counts})"
@@ -60,8 +58,8 @@ def _print_report(context: Context, report: VerifyReport) -> None:
 
 def verify_command(context: Context) -> int:
     args = context.args
-    source = _location(args.source, "SOURCE")
-    destination = _location(args.dest, "DESTINATION")
+    source = location_option("SOURCE", args.source)
+    destination = location_option("DESTINATION", args.dest)
     s3 = verifying_client(context.aws)
     if args.json or not context.errors.is_terminal:
         report = verify(s3, source, destination, content=not args.no_content)

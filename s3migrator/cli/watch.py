@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 from rich.live import Live
 
 from progress.process import build_progress
-from s3migrator.cli.exit_codes import ExitCode, exit_code_of_jobs
+from s3migrator.cli.exit_codes import exit_code_of_jobs
 from s3migrator.cli.figures import Rate, Sample, rate
-from s3migrator.cli.render import status_view, summary_line
+from s3migrator.cli.render import details, status_view, summary_line
+from s3migrator.cli.values import interval_s
 from s3migrator.errors import JobNotFoundError
 from s3migrator.models import JobState, JobStatus
 from s3migrator.sqs.queues import queue_depth
@@ -29,8 +30,10 @@ if TYPE_CHECKING:
 
 RATE_WINDOW_S = 30.0
 # How long an unknown job id is waited for while job messages wait on the jobs queue (on AWS
-# the coordinator task may first have to start).
+# the coordinator task may first have to start), and while a coordinator is taking one (it
+# records the job before anything else, so this is short).
 PENDING_PATIENCE_S = 600.0
+TAKING_PATIENCE_S = 30.0
 
 
 @dataclass
@@ -55,7 +58,7 @@ def add_follow_options(parser: argparse.ArgumentParser, flag: str) -> None:
     """``--wait`` or ``--watch``, and the refresh interval that goes with it."""
     parser.add_argument(flag, action="store_true", help="follow the job(s) live until they end")
     parser.add_argument(
-        "--interval", type=float, default=2.0, metavar="SECONDS", help=f"refresh of {flag}"
+        "--interval", type=interval_s, default=2.0, metavar="SECONDS", help=f"refresh of {flag}"
     )
 
 
@@ -66,26 +69,38 @@ def _ended(statuses: Sequence[JobStatus], job_ids: Sequence[str]) -> bool:
 
 def watch(
     context: Context,
-    job_ids: Sequence[str] | None,
+    job_ids: Sequence[str],
     *,
     interval_s: float,
     as_json: bool = False,
     clock: Callable[[], float] = time.monotonic,
 ) -> int:
-    """Follow ``job_ids`` (or every job running now) until they end; the exit code of them.
+    """Follow ``job_ids`` until they end; the exit code of them (see ``exit_code_of_jobs``).
 
     A job id the stack does not know yet is waited for while job messages are on their way
-    (``wait_until_known``).
+    (``wait_until_known``). Ctrl-C stops watching, never the jobs.
     """
+    try:
+        return _watch(context, job_ids, interval_s=interval_s, as_json=as_json, clock=clock)
+    except KeyboardInterrupt:
+        context.errors.print(
+            f"stopped watching; the job keeps running: s3migrator status {' '.join(job_ids)}",
+            highlight=False,
+        )
+        raise
+
+
+def _watch(
+    context: Context,
+    job_ids: Sequence[str],
+    *,
+    interval_s: float,
+    as_json: bool,
+    clock: Callable[[], float],
+) -> int:
     progress = build_progress(context.settings, context.aws, context.resources)
-    if job_ids is not None:
-        wait_until_known(context, job_ids, interval_s=interval_s)
-        watched = list(job_ids)
-    else:
-        watched = [s.job_id for s in progress.refresh() if s.state is JobState.RUNNING]
-        if not watched:
-            context.errors.print("no job is running", highlight=False)
-            return ExitCode.OK
+    wait_until_known(context, job_ids, interval_s=interval_s)
+    watched = list(job_ids)
     rates = Rates()
 
     def look() -> list[JobStatus]:
@@ -99,17 +114,18 @@ def watch(
         return _watch_json(watched, look, interval_s)
     if not context.console.is_terminal:
         return _watch_lines(context, watched, look, rates, interval_s)
+    console = context.console
     statuses = look()
     with Live(
-        status_view(statuses, rates.current()),
-        console=context.console,
+        status_view(statuses, rates.current(), console.width),
+        console=console,
         refresh_per_second=4,
         redirect_stderr=True,
     ) as live:
         while not _ended(statuses, watched):
             time.sleep(interval_s)
             statuses = look()
-            live.update(status_view(statuses, rates.current()))
+            live.update(status_view(statuses, rates.current(), console.width))
     return exit_code_of_jobs([s.state for s in statuses])
 
 
@@ -130,7 +146,7 @@ def _watch_lines(
                 printed[status.job_id] = seen
                 print(summary_line(status, current.get(status.job_id)), flush=True)
         if _ended(statuses, job_ids):
-            for line in status_view(statuses, current).renderables[1:]:
+            for line in details(statuses):
                 context.console.print(line)
             return exit_code_of_jobs([s.state for s in statuses])
         time.sleep(interval_s)
@@ -160,28 +176,29 @@ def wait_until_known(
     job_ids: Sequence[str],
     *,
     interval_s: float,
-    patience_s: float = PENDING_PATIENCE_S,
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
     """Return once the stack knows every job; JobNotFoundError for one it cannot know.
 
-    A job just sent is not known until the coordinator takes its message, so an unknown id is
-    waited for while the jobs queue holds messages (for at most ``patience_s``); with nothing
-    on the way it is answered at once.
+    A job just sent is not known until a coordinator takes its message and records it, which
+    it does first. So an unknown id is waited for while job messages wait to be taken (up to
+    PENDING_PATIENCE_S: on AWS the coordinator task may first have to start), or briefly while
+    one is being taken; with nothing on the way it is answered at once.
     """
-    deadline = clock() + patience_s
+    started = clock()
     told = False
     while True:
         unknown = [job_id for job_id in job_ids if context.store.get_job(job_id) is None]
         if not unknown:
             return
-        visible, in_flight = queue_depth(context.aws.sqs(), context.resources.jobs_queue_url)
-        if visible + in_flight == 0 or clock() > deadline:
+        waiting, taken = queue_depth(context.aws.sqs(), context.resources.jobs_queue_url)
+        patience = PENDING_PATIENCE_S if waiting else TAKING_PATIENCE_S if taken else 0.0
+        if clock() - started >= patience:
             raise JobNotFoundError(unknown[0])
-        if not told:
+        if not told and waiting:
             context.errors.print(
-                f"job {unknown[0]} is not known yet; {visible + in_flight} job messages wait"
-                " for the coordinator, waiting for it to take them",
+                f"job {unknown[0]} is not known yet; {waiting} job messages wait for a"
+                " coordinator to take them (Ctrl-C stops waiting; is the id right?)",
                 highlight=False,
             )
             told = True

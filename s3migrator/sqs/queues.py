@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from s3migrator.aws_errors import translated
+from s3migrator.aws_errors import failed_entry, translated
 from s3migrator.errors import PermanentError, TransientError
 
 if TYPE_CHECKING:
@@ -32,9 +32,10 @@ def send_bodies(sqs: SQSClient, queue_url: str, bodies: list[str], attempts: int
         failed = result.get("Failed", [])
         if not failed:
             return
-        refused = [f for f in failed if f.get("SenderFault")]
+        errors = [failed_entry(f) for f in failed]
+        refused = [error for error in errors if isinstance(error, PermanentError)]
         if refused:
-            raise PermanentError(refused[0]["Code"], refused[0].get("Message", ""))
+            raise refused[0]
         entries = {f["Id"]: entries[f["Id"]] for f in failed}
         time.sleep(0.2 * 2**attempt)
     raise TransientError("SendFailed", f"{len(entries)} entries not sent after {attempts} tries")

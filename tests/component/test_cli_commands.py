@@ -13,6 +13,10 @@ import pytest
 from moto_helpers import fill, job_record
 
 from s3migrator.cli import main
+from s3migrator.cli.context import Context
+from s3migrator.cli.parser import build_parser
+from s3migrator.cli.watch import PENDING_PATIENCE_S, TAKING_PATIENCE_S, wait_until_known
+from s3migrator.errors import JobNotFoundError
 from s3migrator.jobstore import JobStore
 from s3migrator.models import FailureRecord, ListingCheckpoint, Phase
 from s3migrator.resources import Resources
@@ -201,3 +205,69 @@ def test_report_of_a_job_lists_its_failures_and_of_an_unknown_job_exits_4(
     assert "NoSuchKey" in capsys.readouterr().out
     assert main(["report", "ghost"]) == 4
     assert "error: no job 'ghost'" in capsys.readouterr().err
+
+
+def test_errors_name_the_option_on_one_line(
+    store: JobStore, resources: Resources, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a stack with one job WHEN commands get a bad bucket, a bad role, an unknown job,
+    # or a file they cannot write
+    listed_job(store, "job-1")
+    codes = [
+        main(["verify", "s3://good-bucket", "s3://Bad_Bucket"]),
+        main(["grant", "--source", "s3://src-bucket", "--reader-role", "notarole"]),
+        main(["grant", "--job", "ghost"]),
+        main(["report", "job-1", "--csv", str(tmp_path / "no-such-folder" / "f.csv")]),
+    ]
+    # THEN each says why in one line, with the documented exit code
+    lines = capsys.readouterr().err.splitlines()
+    assert codes == [2, 2, 4, 2]
+    assert lines == [
+        "error: DESTINATION: bucket: invalid bucket name 'Bad_Bucket'",
+        "error: --reader-role: 'notarole' is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)",
+        "error: no job 'ghost'",
+        f"error: cannot write {tmp_path / 'no-such-folder' / 'f.csv'}: No such file or directory",
+    ]
+
+
+def test_verify_of_a_missing_bucket_says_which_side(
+    s3: Any, resources: Resources, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fill(s3, "src-bucket", {"a": b"1"})
+    assert main(["verify", "s3://src-bucket", "s3://no-such-bucket"]) == 5
+    assert capsys.readouterr().err.strip() == (
+        "error: NoSuchBucket: cannot list the destination s3://no-such-bucket/:"
+        " The specified bucket does not exist"
+    )
+
+
+def test_a_report_without_failures_says_so(
+    store: JobStore, resources: Resources, capsys: pytest.CaptureFixture[str]
+) -> None:
+    listed_job(store, "job-1")
+    assert main(["report", "job-1"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "no failed objects"
+
+
+def test_one_output_as_json(resources: Resources, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["outputs", "TableName", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"TableName": resources.table_name}
+
+
+def test_an_unknown_id_is_waited_for_only_briefly_while_another_job_is_being_listed(
+    sqs: Any, resources: Resources, store: JobStore
+) -> None:
+    # GIVEN a job message a coordinator holds (in flight, as during a long listing)
+    sqs.send_message(QueueUrl=resources.jobs_queue_url, MessageBody="{}")
+    sqs.receive_message(QueueUrl=resources.jobs_queue_url, VisibilityTimeout=600)
+    context = Context.from_args(build_parser().parse_args(["status", "typo", "--watch"]))
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 10.0  # each look takes ten seconds
+        return now[0]
+
+    # WHEN a mistyped id is watched THEN it is given up after the short patience, not ten minutes
+    with pytest.raises(JobNotFoundError, match="typo"):
+        wait_until_known(context, ["typo"], interval_s=0.0, clock=clock)
+    assert TAKING_PATIENCE_S <= now[0] < PENDING_PATIENCE_S

@@ -44,7 +44,7 @@ def send_job(stack: Stack, job_id: str, source: str, destination: str) -> None:
 def run_on_a_terminal(stack: Stack, *args: str, timeout_s: float = 120) -> tuple[int, str]:
     """Run ``s3migrator ARGS`` with a pseudo-terminal as its stdout and stderr."""
     leader, follower = pty.openpty()
-    env = {**stack.env, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "40"}
+    env = {**stack.env, "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
     process = subprocess.Popen(
         [str(BIN / "s3migrator"), *args], stdout=follower, stderr=follower, env=env
     )
@@ -110,7 +110,7 @@ def test_watching_a_job_still_on_the_jobs_queue_waits_for_the_coordinator(stack:
     out, err = watcher.communicate(timeout=120)
     # THEN it said it was waiting, then printed one plain line per change, the last one final
     assert watcher.returncode == 0, out + err
-    assert "job queued is not known yet; 1 job messages wait for the coordinator" in err
+    assert "job queued is not known yet; 1 job messages wait for a coordinator to take them" in err
     lines = out.splitlines()
     assert all(line.startswith("queued ") for line in lines), out
     assert lines[-1].startswith("queued succeeded finished 100% objects 60/60")

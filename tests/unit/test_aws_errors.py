@@ -14,12 +14,20 @@ from botocore.exceptions import (
 )
 
 from copier.backoff import MAX_VISIBILITY_S, backoff_s
-from s3migrator.aws_errors import PROVIDER_ERRORS, translate, translated
+from s3migrator.aws_errors import (
+    PROVIDER_ERRORS,
+    empty_change_set,
+    failed_entry,
+    translate,
+    translated,
+)
 from s3migrator.errors import (
     AccessDeniedError,
+    AlreadyExistsError,
+    AlreadyOwnedError,
     ConditionFailedError,
+    Missing,
     NotFoundError,
-    OperationError,
     PermanentError,
     TransientError,
     UnreachableError,
@@ -156,11 +164,51 @@ def test_project_errors_pass_through_unchanged() -> None:
 
 
 def test_unexpected_exceptions_are_permanent_and_named_by_type() -> None:
-    for exc in (ValueError("bad"), ParamValidationError(report="no Bucket")):
-        error = translate(exc)
-        assert isinstance(error, OperationError)
-        assert error.code == type(exc).__name__
-        assert isinstance(error, PermanentError)
+    error = translate(ValueError("bad"))
+    assert isinstance(error, PermanentError)
+    assert (error.code, error.message) == ("ValueError", "bad")
+
+
+def test_other_botocore_errors_stay_transient_as_the_copier_always_treated_them() -> None:
+    error = translate(ParamValidationError(report="no Bucket"))
+    assert type(error) is TransientError
+    assert error.code == "ParamValidationError"
+
+
+@pytest.mark.parametrize(
+    ("code", "operation", "missing"),
+    [
+        ("NoSuchBucketPolicy", "GetBucketPolicy", Missing.BUCKET_POLICY),
+        ("NoSuchBucket", "GetBucketPolicy", Missing.BUCKET),
+        ("404", "HeadObject", Missing.KEY),
+        ("404", "HeadBucket", Missing.BUCKET),
+        ("AWS.SimpleQueueService.NonExistentQueue", "SendMessage", Missing.QUEUE),
+    ],
+)
+def test_not_found_says_what_is_missing(code: str, operation: str, missing: Missing) -> None:
+    error = translate(client_error(code, 404, operation))
+    assert isinstance(error, NotFoundError)
+    assert error.missing is missing
+
+
+def test_a_bucket_name_taken_by_us_or_by_another_account_is_told_apart() -> None:
+    ours = translate(client_error("BucketAlreadyOwnedByYou", 409, "CreateBucket"))
+    theirs = translate(client_error("BucketAlreadyExists", 409, "CreateBucket"))
+    assert type(ours) is AlreadyOwnedError
+    assert type(theirs) is AlreadyExistsError
+
+
+def test_failed_batch_entries_are_permanent_only_when_the_sender_is_at_fault() -> None:
+    refused = failed_entry({"Id": "0", "Code": "InvalidMessageContents", "SenderFault": True})
+    busy = failed_entry({"Id": "1", "Code": "InternalError", "SenderFault": False})
+    assert (type(refused), refused.code) == (PermanentError, "InvalidMessageContents")
+    assert (type(busy), busy.code) == (TransientError, "InternalError")
+
+
+def test_a_change_set_without_changes_is_recognised() -> None:
+    assert empty_change_set("The submitted information didn't contain changes.")
+    assert empty_change_set("No updates are to be performed.")
+    assert not empty_change_set("Template format error: unsupported structure.")
 
 
 def test_client_error_without_status_is_classified_by_code() -> None:

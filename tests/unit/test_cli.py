@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
+import s3migrator
 from s3migrator.cli import main
+from s3migrator.cli.local.server import MotoServer
 from s3migrator.cli.parser import build_parser
+from s3migrator.errors import ConfigurationError
 
 
 def test_stack_and_region_are_accepted_before_or_after_the_command() -> None:
@@ -138,3 +142,52 @@ def test_check_of_an_invalid_job_file_says_why(
     assert "destination.bucket: Field required" in err
     assert main(["check", str(tmp_path / "missing.json")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_a_bad_setting_is_named_by_its_variable_on_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("S3MIGRATOR_BATCH_MAX_KEYS", "many")
+    assert main(["schema"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: invalid setting: S3MIGRATOR_BATCH_MAX_KEYS: Input should be")
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_job_file_and_job_options_together_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = tmp_path / "job.json"
+    job.write_text(
+        json.dumps({"mode": "copy", "source": {"bucket": "aaa"}, "destination": {"bucket": "bbb"}})
+    )
+    assert main(["check", str(job), "--dest-role", "arn:aws:iam::123456789012:role/x"]) == 2
+    assert "a JOB_FILE says everything about the job; drop --dest-role" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", [["--interval", "-1"], ["--interval", "0"], ["--every", "x"]])
+def test_refresh_intervals_must_be_positive(option: list[str]) -> None:
+    command = "progress" if option[0] == "--every" else "status"
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args([command, *option])
+    assert exited.value.code == 2
+
+
+def test_the_embedded_stack_without_moto_says_which_extra_installs_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN an installation without the `local` extra (moto's server not importable)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "moto" else real(name, *a)
+    )
+    # WHEN the embedded stack is started THEN it says what to install, before starting anything
+    with pytest.raises(ConfigurationError, match=r"pipx install '\.\[local\]'"):
+        MotoServer().start()
+
+
+def test_version_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"s3migrator {s3migrator.__version__}\n"

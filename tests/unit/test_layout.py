@@ -64,25 +64,39 @@ def imports_of(path: Path) -> set[str]:
     return {name for name in found if name.split(".")[0] in OURS}
 
 
+def wrong_imports(path: Path, module: str) -> list[str]:
+    """The imports of ``path`` (type-only ones too) that point the wrong way for ``module``."""
+    return [
+        f"{module} ({part_of(module)}) imports {imported} ({part_of(imported)})"
+        for imported in sorted(imports_of(path))
+        if part_of(imported) not in ALLOWED[part_of(module)]
+    ]
+
+
 def test_dependencies_point_from_the_cli_and_deployables_to_the_kernel_only() -> None:
-    # GIVEN every module of the project WHEN its imports (type-only ones too) are read
-    wrong = []
-    for path in source_files():
-        module = module_name(path)
-        for imported in imports_of(path):
-            target = part_of(imported)
-            if target not in ALLOWED[part_of(module)]:
-                wrong.append(f"{module} ({part_of(module)}) imports {imported} ({target})")
+    # GIVEN every module of the project WHEN its imports are read
+    wrong = [line for path in source_files() for line in wrong_imports(path, module_name(path))]
     # THEN none points the wrong way
     assert wrong == []
 
 
-def test_the_rule_catches_a_wrong_import() -> None:
-    # The check above must be able to fail: a kernel module importing a deployable does.
-    assert "coordinator" not in ALLOWED[part_of("s3migrator.models")]
-    assert part_of("s3migrator.cli.local.runner") == "cli"
-    assert part_of("s3migrator.jobstore.store") == "kernel"
-    assert "progress" not in ALLOWED[part_of("coordinator.jobs")]
+def test_the_rule_catches_wrong_imports(tmp_path: Path) -> None:
+    # GIVEN modules that import the wrong way: the kernel a deployable, one deployable another
+    kernel = tmp_path / "kernel.py"
+    kernel.write_text("from coordinator.jobs import JobRunner\nimport s3migrator.models\n")
+    deployable = tmp_path / "deployable.py"
+    deployable.write_text("if True:\n    from progress.status import to_status\n")
+    # WHEN they are checked as if they were the kernel's and the coordinator's
+    # THEN each wrong import, and only it, is named
+    assert wrong_imports(kernel, "s3migrator.models") == [
+        "s3migrator.models (kernel) imports coordinator.jobs (coordinator)",
+        "s3migrator.models (kernel) imports coordinator.jobs.JobRunner (coordinator)",
+    ]
+    assert wrong_imports(deployable, "coordinator.jobs") == [
+        "coordinator.jobs (coordinator) imports progress.status (progress)",
+        "coordinator.jobs (coordinator) imports progress.status.to_status (progress)",
+    ]
+    assert wrong_imports(deployable, "s3migrator.cli.status") == []
 
 
 @pytest.mark.parametrize("folder", ["s3migrator", "coordinator", "copier", "progress", "tests"])
@@ -95,24 +109,44 @@ def test_no_module_is_over_400_lines(folder: str) -> None:
     assert long == {}
 
 
-def test_only_the_boundary_reads_botocore_errors() -> None:
-    # GIVEN every product module WHEN one names botocore's error types or an error's response
-    readers = []
-    for path in source_files():
-        module = module_name(path)
-        if module == BOUNDARY:
-            continue
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            named = (
-                isinstance(node, ast.ImportFrom)
-                and node.module == "botocore.exceptions"
-                and any(a.name in ("ClientError", "BotoCoreError") for a in node.names)
-            )
-            if named or (isinstance(node, ast.Attribute) and node.attr == "response"):
-                readers.append(f"{module}:{node.lineno}")
-    # THEN none does: they all ask the boundary
+def error_readings(path: Path) -> list[int]:
+    """Lines where ``path`` reads provider errors itself: botocore's exception types, an
+    error's ``response``, or an error code compared with something."""
+
+    def reads(node: ast.AST) -> bool:
+        if isinstance(node, ast.ImportFrom):
+            return node.module == "botocore.exceptions"
+        if isinstance(node, ast.Attribute):
+            return node.attr == "response"
+        if isinstance(node, ast.Compare):
+            sides = (node.left, *node.comparators)
+            return any(isinstance(side, ast.Attribute) and side.attr == "code" for side in sides)
+        return False
+
+    return sorted({node.lineno for node in ast.walk(ast.parse(path.read_text())) if reads(node)})
+
+
+def test_only_the_boundary_reads_provider_errors() -> None:
+    # GIVEN every product module but the boundary WHEN each is searched for error reading
+    readers = [
+        f"{module_name(path)}:{line}"
+        for path in source_files()
+        if module_name(path) != BOUNDARY
+        for line in error_readings(path)
+    ]
+    # THEN none reads them: they all ask the boundary
     assert readers == []
+
+
+def test_the_boundary_rule_catches_error_reading(tmp_path: Path) -> None:
+    reader = tmp_path / "reader.py"
+    reader.write_text(
+        "from botocore.exceptions import WaiterError\n"
+        "def f(exc, error):\n"
+        "    code = exc.response['Error']['Code']\n"
+        "    return error.code == 'BucketAlreadyExists'\n"
+    )
+    assert error_readings(reader) == [1, 3, 4]
 
 
 def test_every_package_is_in_the_wheel() -> None:

@@ -1,9 +1,10 @@
 """Runs the coordinator, autoscaled copiers and the progress timer as local processes.
 
 It plays the part ECS and EventBridge play on AWS: copier processes are started and stopped
-(SIGTERM, as ECS scales in) by the same scaling policy, and the progress function runs on a
-timer. Every child runs in a session of its own (a terminal's Ctrl-C reaches only the runner's
-owner, which stops them in order), is reaped when it exits, and ends if the runner dies.
+(SIGTERM, as ECS scales in) by the same scaling policy, a coordinator that exits is started
+again, and the progress function runs on a timer. Every child runs in a session of its own (a
+terminal's Ctrl-C reaches only the runner's owner, which stops them in order), is reaped when
+it exits, and ends if the runner dies.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class LocalRunner:
     def _scale_loop(self) -> None:
         sqs = self.aws.sqs()
         while not self.stop.wait(self.scale_every_s):
+            self.restart_coordinator()
             try:
                 visible, in_flight = queue_depth(sqs, self.resources.work_queue_url)
             except Exception as exc:
@@ -84,6 +86,16 @@ class LocalRunner:
                     max_tasks=self.max_copiers,
                 )
             )
+
+    def restart_coordinator(self) -> None:
+        """Start a coordinator again if it exited, as ECS restarts a service's task."""
+        with self._lock:
+            if self.stop.is_set() or self.coordinator is None:
+                return
+            code = self.coordinator.poll()
+            if code is not None:
+                log.warning("the coordinator exited with %s; starting another", code)
+                self.coordinator = self._spawn("coordinator")
 
     def scale_to(self, desired: int) -> None:
         with self._lock:
@@ -107,7 +119,7 @@ class LocalRunner:
             except Exception as exc:
                 log.warning("progress refresh failed: %s", translate(exc))
 
-    def shutdown(self, timeout_s: float = 5.0) -> None:
+    def shutdown(self, timeout_s: float = 3.0) -> None:
         """Stop every child: SIGTERM, up to ``timeout_s`` to finish, then SIGKILL; reap all."""
         with self._lock:
             self.stop.set()

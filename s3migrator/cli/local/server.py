@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from types import TracebackType
 
 from s3migrator.cli.local.orphans import child_environment
@@ -55,12 +58,23 @@ class MotoServer:
         self.host = host
         self.port = port or free_port()
         self._process: subprocess.Popen[bytes] | None = None
+        # The last lines the server wrote (it logs every request there): why it stopped.
+        self._errors: deque[str] = deque(maxlen=20)
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
 
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout_s: float = 30.0) -> MotoServer:
+        if not all(importlib.util.find_spec(module) for module in ("moto", "flask")):
+            raise ConfigurationError(
+                "the embedded stack needs moto's server, which s3migrator's `local` extra"
+                " installs: pipx install '.[local]' (or pip install '.[local]')"
+            )
         if port_in_use(self.host, self.port):
             # Without this, a stale server on the port would answer and look like ours.
             raise ConfigurationError(
@@ -79,14 +93,17 @@ class MotoServer:
                 str(self.port),
             ],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             env={**os.environ, **LOCAL_CREDENTIALS, **child_environment()},
             start_new_session=True,
         )
+        threading.Thread(target=self._read_errors, name="moto-stderr", daemon=True).start()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise ConfigurationError(f"moto server exited with {self._process.returncode}")
+                raise ConfigurationError(
+                    f"moto server exited with {self._process.returncode}: {self.last_error()}"
+                )
             try:
                 with urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1):
                     return self
@@ -94,6 +111,16 @@ class MotoServer:
                 time.sleep(0.1)
         self.stop()
         raise ConfigurationError(f"moto server did not answer on {self.endpoint}")
+
+    def _read_errors(self) -> None:
+        assert self._process is not None and self._process.stderr is not None
+        for line in self._process.stderr:
+            self._errors.append(line.decode(errors="replace").rstrip())
+
+    def last_error(self) -> str:
+        """The last line the server wrote to stderr (why it could not start or went away)."""
+        lines = [line for line in self._errors if line]
+        return lines[-1] if lines else "no message"
 
     def stop(self) -> None:
         if self._process and self._process.poll() is None:

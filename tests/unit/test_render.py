@@ -1,0 +1,101 @@
+"""The status table fits the terminal it is drawn on, and never cuts a value."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from s3migrator.cli.figures import Rate
+from s3migrator.cli.render import fitting_columns, status_view, summary_line
+from s3migrator.models import JobState, JobStatus, Mode, Phase
+
+UUID_ID = "905b8a6463a74381b0fb58d27a82642c"
+
+
+def status(job_id: str = UUID_ID, **changes: object) -> JobStatus:
+    fields: dict[str, object] = {
+        "job_id": job_id,
+        "mode": Mode.COPY,
+        "state": JobState.RUNNING,
+        "phase": Phase.COPYING,
+        "percent": 44,
+        "source": "s3://src/",
+        "destination": "s3://dst/",
+        "objects_total": 3000,
+        "objects_copied": 1250,
+        "objects_failed": 0,
+        "bytes_total": 45_000_000,
+        "bytes_copied": 7_800_000,
+        "enumeration_complete": True,
+        "queue_visible": 4,
+        "queue_in_flight": 3,
+        "dlq_visible": 0,
+        "created_at": 0.0,
+    }
+    return JobStatus.model_validate({**fields, **changes})
+
+
+RATES = {UUID_ID: Rate(objects_per_s=100.7, bytes_per_s=6_100.0)}
+
+
+def drawn(statuses: list[JobStatus], width: int) -> str:
+    out = io.StringIO()
+    console = Console(file=out, width=width, force_terminal=True, color_system=None)
+    console.print(status_view(statuses, RATES, width))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("width", [60, 80, 100, 120, 160])
+def test_nothing_is_cut_at_any_width(width: int) -> None:
+    # GIVEN a running job and a finished one WHEN drawn at a terminal's width
+    screen = drawn([status(), status("old", state=JobState.FAILED, error="gone")], width)
+    # THEN every line fits, no value is shortened, and the ids are whole on their line
+    assert all(len(line) <= width for line in screen.splitlines())
+    assert "…" not in screen
+    assert UUID_ID in screen
+
+
+def test_a_narrow_terminal_keeps_the_figures_that_matter_most() -> None:
+    assert [c.name for c in fitting_columns([status()], RATES, 80)] == [
+        "job",
+        "state",
+        "progress",
+        "objects",
+    ]
+    assert [c.name for c in fitting_columns([status()], RATES, 100)][:5] == [
+        "job",
+        "state",
+        "progress",
+        "objects",
+        "left",
+    ]
+
+
+def test_a_wide_terminal_shows_every_column() -> None:
+    names = [c.name for c in fitting_columns([status()], RATES, 160)]
+    assert names == ["job", "state", "progress", "objects", "left", "bytes", "rate", "phase"]
+
+
+def test_an_id_too_long_for_a_table_row_gets_a_block_of_its_own() -> None:
+    # GIVEN a job id of 128 characters, the longest the schema allows
+    long_id = "j" * 128
+    # WHEN drawn at 120 columns
+    screen = drawn([status(long_id)], 120)
+    # THEN no table fits: the job is a block with its id (folded, never cut) and its figures
+    assert fitting_columns([status(long_id)], RATES, 120) == []
+    assert long_id in screen.replace("\n", "")
+    assert "objects 1250/3000" in screen and "…" not in screen
+
+
+def test_the_shared_work_queue_is_shown_once_not_per_job() -> None:
+    screen = drawn([status(), status("other")], 160)
+    assert screen.count("work queue: 4 batches waiting, 3 being copied, 0 dead-lettered") == 1
+
+
+def test_time_left_is_unknown_while_the_listing_runs_and_absent_once_ended() -> None:
+    listing = summary_line(status(enumeration_complete=False, objects_total=0), None)
+    failed = summary_line(status(state=JobState.FAILED, objects_copied=0, bytes_copied=0), None)
+    assert listing.endswith("left ?")
+    assert failed.endswith("rate - left -")
