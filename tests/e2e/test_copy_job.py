@@ -189,5 +189,5 @@ def test_local_up_serves_jobs_sent_by_the_aws_cli(stack: Stack, tmp_path) -> Non
             up.wait(timeout=60)
         except subprocess.TimeoutExpired:
             up.kill()
-    assert up.returncode == 0
+    assert up.returncode == 130  # Ctrl-C: interrupted, as for every command
     time.sleep(0)
