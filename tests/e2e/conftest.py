@@ -25,6 +25,17 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
+def endpoint_client(endpoint: str, service: str) -> Any:
+    """A boto3 client for the embedded stack at ``endpoint``, with its test credentials."""
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
 @dataclass
 class Stack:
     """A moto server, the environment that points clients at it, and the processes started."""
@@ -35,13 +46,7 @@ class Stack:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return endpoint_client(self.endpoint, service)
 
     def cli(self, *args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
         """Run ``s3migrator ARGS`` to completion."""

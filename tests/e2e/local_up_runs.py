@@ -20,10 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from s3migrator.cli.local.server import free_port, local_env
-from tests.e2e.conftest import BIN
+from tests.e2e.conftest import BIN, endpoint_client
 from tests.e2e.processes import (
     POLL_S,
     Proc,
@@ -154,12 +152,27 @@ class LocalUp:
         return self.stderr_path.read_text(errors="replace")
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+        return endpoint_client(self.endpoint, service)
+
+    def submit_and_wait(self, source: str, destination: str) -> subprocess.CompletedProcess[str]:
+        """``s3migrator submit --wait`` against this stack, as a user in another shell."""
+        return subprocess.run(
+            [
+                str(BIN / "s3migrator"),
+                "submit",
+                "--source",
+                source,
+                "--dest",
+                destination,
+                "--wait",
+                "--interval",
+                "0.5",
+            ],
+            env=self.client_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
 
     def children(self) -> list[Proc]:

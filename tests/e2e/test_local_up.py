@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 
 from s3migrator.cli.local.server import port_in_use
-from tests.e2e.conftest import BIN
 from tests.e2e.local_up_runs import (
     HOST,
     READY_TIMEOUT_S,
@@ -144,22 +143,7 @@ def test_copiers_stopped_by_scale_in_are_reaped_while_it_runs(local_up: LocalUp)
         s3.put_object(Bucket="up-source", Key=f"small/{i}.txt", Body=f"object {i}".encode())
 
     # WHEN a copy job is submitted and runs to its end
-    submitted = subprocess.run(
-        [
-            str(BIN / "s3migrator"),
-            "submit",
-            "--source",
-            "s3://up-source",
-            "--dest",
-            "s3://up-destination",
-            "--wait",
-        ],
-        env=local_up.client_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    submitted = local_up.submit_and_wait("s3://up-source", "s3://up-destination")
     assert submitted.returncode == 0, submitted.stdout + submitted.stderr
     assert submitted.stdout.splitlines()[0].strip()  # the job id
     copied = s3.list_objects_v2(Bucket="up-destination").get("Contents", [])

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import BIN
 from tests.e2e.local_up_runs import LocalUp, describe, running_local_up
 from tests.e2e.processes import Proc, is_moto_on, wait_until
 
@@ -42,24 +40,7 @@ def test_a_coordinator_that_dies_is_started_again_and_jobs_still_run(local_up: L
     s3 = local_up.client("s3")
     s3.create_bucket(Bucket="again-source")
     s3.put_object(Bucket="again-source", Key="k", Body=b"still copied")
-    submitted = subprocess.run(
-        [
-            str(BIN / "s3migrator"),
-            "submit",
-            "--source",
-            "s3://again-source",
-            "--dest",
-            "s3://again-destination",
-            "--wait",
-            "--interval",
-            "0.5",
-        ],
-        env=local_up.client_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    submitted = local_up.submit_and_wait("s3://again-source", "s3://again-destination")
     assert submitted.returncode == 0, submitted.stdout + submitted.stderr
     body = s3.get_object(Bucket="again-destination", Key="k")["Body"].read()
     assert body == b"still copied"
