@@ -1,8 +1,12 @@
-"""Running one job: records it, prepares the destination, lists the source into batches.
+"""Running one job: record it, take its lease, prepare the destination, list the source.
 
-Everything a restart needs lives in DynamoDB: the listing resumes after the last checkpointed
-key, with the same batch numbering, so batches re-sent after a crash carry the ids they had and
-are counted once by the copiers.
+A job message is only a request: once the job is recorded and a run holds its lease, the
+message is let go, and everything the job needs lives in DynamoDB. A run's lease carries a token
+of its own, so no other run (in this process or another) can act on it, and one process never
+runs the same job twice at once. A run that stops, or fails, before the listing ends schedules a
+resume message; one that dies leaves a lease that runs out, and the progress function schedules
+the resume (``progress/watchdog.py``). The listing resumes after the last checkpointed key with
+the same batch numbering, so batches sent again carry the ids they had.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from coordinator.buckets import ensure_bucket
 from coordinator.listing import list_source
 from coordinator.preflight import as_text, passed, run_checks
 from coordinator.sending import send_batches
-from s3migrator.errors import InvalidJobError, LeaseLostError
+from s3migrator.aws_errors import PROVIDER_ERRORS, translate
+from s3migrator.backoff import backoff_s
+from s3migrator.errors import InvalidJobError, LeaseLostError, OperationError
 from s3migrator.models import CopySpec, JobMessage, JobRecord, JobState, Phase, WorkBatch
-from s3migrator.sqs.queues import MAX_ENTRIES_PER_SEND
+from s3migrator.sqs.queues import MAX_ENTRIES_PER_SEND, send_resume
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -33,11 +39,36 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class MessageFate(StrEnum):
-    """What the coordinator does with a job message once the job has been handled."""
+class RunEnd(StrEnum):
+    """How one run of a job ended."""
 
-    DONE = "done"  # delete the message: the job is listed, finished, or a duplicate
-    LATER = "later"  # leave it: another coordinator holds the lease, or we are stopping
+    LISTED = "listed"  # the listing is complete: nothing left for a coordinator
+    STOPPED = "stopped"  # asked to stop: lease released, a resume scheduled at once
+    RETRYING = "retrying"  # an error: lease released, a resume scheduled after a backoff
+    LOST = "lost"  # another run took the lease over (this one stalled past it)
+    FAILED = "failed"  # the job cannot run (preflight, bucket, too many retries)
+    GONE = "gone"  # the job ended meanwhile
+
+
+@dataclass(frozen=True)
+class Run:
+    """A job taken for one run: its record as read, and the run's own lease token."""
+
+    record: JobRecord
+    token: str
+
+    @property
+    def job_id(self) -> str:
+        return self.record.job_id
+
+
+def needs_a_coordinator(record: JobRecord) -> bool:
+    """A running job whose destination is not ready or whose listing is not complete."""
+    return (
+        record.state is JobState.RUNNING
+        and record.spec is not None
+        and not (record.phase is Phase.COPYING and record.listing.complete)
+    )
 
 
 @dataclass
@@ -46,10 +77,13 @@ class JobRunner:
     clients: S3Clients
     sqs: SQSClient
     work_queue_url: str
+    jobs_queue_url: str
     settings: Settings
     region: str
     stop: threading.Event = field(default_factory=threading.Event)
-    owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+    owner: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    _running: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reject(self, job_id: str, reason: str) -> bool:
         """Record a message that names a job id but is no valid job: a failed job with a reason.
@@ -70,88 +104,122 @@ class JobRunner:
             )
         )
 
-    def run(self, message: JobMessage) -> tuple[MessageFate, float]:
-        """Handle one job; returns the outcome and, for LATER, seconds until a retry helps."""
-        job = message.with_id()
-        assert job.job_id is not None
+    def take(self, job_id: str, message: JobMessage | None = None) -> Run | None:
+        """Record the job (from its message, the first time) and take its lease for one run.
+
+        None when there is nothing for a coordinator to do, or when another run holds the job
+        (in another process, or in this one: a duplicate delivery), which then carries on.
+        """
+        if message is not None:
+            self.store.create_job(self._new_record(job_id, message))
+        record = self.store.get_job(job_id)
+        if record is None or not needs_a_coordinator(record):
+            log.info("job %s needs no coordinator; dropping its message", job_id)
+            return None
+        with self._lock:
+            if job_id in self._running:
+                log.info("job %s is already being run here; dropping the duplicate", job_id)
+                return None
+            token = f"{self.owner}-{uuid.uuid4().hex[:12]}"
+            if not self.store.acquire_lease(job_id, token, self.settings.lease_s):
+                log.info("job %s is held by another coordinator; it carries on", job_id)
+                return None
+            self._running.add(job_id)
+        return Run(record, token)
+
+    def work(self, run: Run) -> RunEnd:
+        """Take the job as far as it goes: destination, listing; never raises."""
+        try:
+            return self._work(run)
+        except InvalidJobError as exc:
+            log.warning("job %s failed: %s", run.job_id, exc)
+            self.store.finish(run.job_id, JobState.FAILED, run.record.percent, error=str(exc))
+            return RunEnd.FAILED
+        except LeaseLostError as exc:
+            log.warning("%s; leaving the job to it", exc)
+            return RunEnd.LOST
+        except Exception as exc:
+            error = translate(exc)
+            if isinstance(exc, (OperationError, *PROVIDER_ERRORS)):
+                log.warning("job %s: %s; it resumes later", run.job_id, error)
+            else:
+                log.exception("job %s failed unexpectedly; it resumes later", run.job_id)
+            return self._resume_later(run, str(error))
+        finally:
+            with self._lock:
+                self._running.discard(run.job_id)
+
+    def run(self, message: JobMessage) -> RunEnd | None:
+        """``take`` then ``work`` for a message naming its job id; None when not taken."""
+        if message.job_id is None:
+            raise ValueError("run() needs a message with a job id")
+        taken = self.take(message.job_id, message)
+        return self.work(taken) if taken is not None else None
+
+    def _new_record(self, job_id: str, job: JobMessage) -> JobRecord:
         now = self.store.now()
-        record = JobRecord(
-            job_id=job.job_id,
+        return JobRecord(
+            job_id=job_id,
             mode=job.mode,
             spec=CopySpec(
-                job_id=job.job_id,
-                source=job.source,
-                destination=job.destination,
-                options=job.options,
+                job_id=job_id, source=job.source, destination=job.destination, options=job.options
             ),
             report=job.report,
             created_at=now,
             updated_at=now,
         )
-        if not self.store.create_job(record):
-            existing = self.store.get_job(job.job_id)
-            if (
-                existing is None
-                or existing.spec is None
-                or existing.state.is_final
-                or existing.listing.complete
-            ):
-                log.info("job %s already listed; dropping duplicate message", job.job_id)
-                return MessageFate.DONE, 0.0
-            record = existing
-        if not self.store.acquire_lease(record.job_id, self.owner, self.settings.lease_s):
-            wait = self._lease_left_s(record.job_id)
-            log.info("job %s is held by another coordinator; retry in %.0fs", record.job_id, wait)
-            return MessageFate.LATER, wait
-        assert record.spec is not None
-        try:
-            return self._run_leased(record, record.spec)
-        except InvalidJobError as exc:
-            log.warning("job %s failed: %s", record.job_id, exc)
-            self.store.finish(record.job_id, JobState.FAILED, record.percent, error=str(exc))
-            return MessageFate.DONE, 0.0
-        except LeaseLostError as exc:
-            # Our lease ran out (a stall longer than the lease) and another coordinator took
-            # the job over from the checkpoint; the message waits until that lease ends.
-            wait = self._lease_left_s(record.job_id)
-            log.warning("%s; leaving the job to it, retry in %.0fs", exc, wait)
-            return MessageFate.LATER, wait
 
-    def _lease_left_s(self, job_id: str) -> float:
-        return max(1.0, self.store.lease_until(job_id) - self.store.now())
+    def _resume_later(self, run: Run, error: str) -> RunEnd:
+        """After an error: give the lease up and send a resume after a backoff, or fail the
+        job once it has been tried too often without its listing moving."""
+        resumes = self.store.schedule_resume(run.job_id, self.store.now(), error)
+        delay = backoff_s(max(1, resumes), cap_s=900)
+        self.store.release_lease(run.job_id, run.token)
+        if resumes > self.settings.max_resumes:
+            reason = f"the coordinator could not get on with the job {resumes} times: {error}"
+            self.store.finish(run.job_id, JobState.FAILED, run.record.percent, error=reason)
+            return RunEnd.FAILED
+        send_resume(self.sqs, self.jobs_queue_url, run.job_id, delay_s=delay)
+        return RunEnd.RETRYING
 
-    def _run_leased(self, record: JobRecord, spec: CopySpec) -> tuple[MessageFate, float]:
+    def _stop(self, run: Run) -> RunEnd:
+        """Asked to stop: another coordinator takes the job up at once from the checkpoint."""
+        self.store.schedule_resume(run.job_id, self.store.now())
+        self.store.release_lease(run.job_id, run.token)
+        send_resume(self.sqs, self.jobs_queue_url, run.job_id, delay_s=0)
+        return RunEnd.STOPPED
+
+    def _work(self, run: Run) -> RunEnd:
+        record, spec = run.record, run.record.spec
+        assert spec is not None
         if record.phase is Phase.STARTED:
             checks = run_checks(self.clients, spec)
             if not passed(checks):
                 raise InvalidJobError("preflight failed:\n" + as_text(checks))
+            self.store.renew_lease(run.job_id, run.token, self.settings.lease_s)
             region = spec.destination.region or self.region
             created = ensure_bucket(
                 self.clients.for_location(spec.destination), spec.destination.bucket, region
             )
             log.info(
                 "job %s: destination %s %s",
-                record.job_id,
+                run.job_id,
                 spec.destination.bucket,
                 "created" if created else "exists",
             )
-            if not self.store.set_phase(record.job_id, Phase.DESTINATION_READY):
-                return self._no_longer_running(record)
+            if not self.store.set_phase(run.job_id, Phase.DESTINATION_READY):
+                return RunEnd.GONE
             record.phase = Phase.DESTINATION_READY
-        if record.phase is Phase.DESTINATION_READY and not self.store.set_phase(
-            record.job_id, Phase.COPYING
-        ):
-            return self._no_longer_running(record)
-        return self._enumerate(record, spec)
+        if record.phase is Phase.DESTINATION_READY:
+            if not self.store.set_phase(run.job_id, Phase.COPYING):
+                return RunEnd.GONE
+            record.phase = Phase.COPYING
+        return self._enumerate(run, spec)
 
-    def _no_longer_running(self, record: JobRecord) -> tuple[MessageFate, float]:
-        log.info("job %s is no longer running; dropping its message", record.job_id)
-        return MessageFate.DONE, 0.0
-
-    def _enumerate(self, record: JobRecord, spec: CopySpec) -> tuple[MessageFate, float]:
-        checkpoint = record.listing.model_copy()
+    def _enumerate(self, run: Run, spec: CopySpec) -> RunEnd:
+        checkpoint = run.record.listing.model_copy()
         if checkpoint.complete:
-            return MessageFate.DONE, 0.0
+            return RunEnd.LISTED
         batches = pack(
             list_source(
                 self.clients.for_location(spec.source), spec.source, checkpoint.start_after
@@ -162,6 +230,14 @@ class JobRunner:
             max_bytes=self.settings.message_max_bytes,
         )
         pending: list[WorkBatch] = []
+
+        def save() -> None:
+            self.store.save_checkpoint(
+                run.job_id, run.token, checkpoint, self.settings.lease_s, seq=saved_seq[0]
+            )
+            saved_seq[0] = checkpoint.next_seq
+
+        saved_seq = [checkpoint.next_seq]
 
         def flush() -> None:
             send_batches(
@@ -176,24 +252,23 @@ class JobRunner:
                 checkpoint.next_seq += 1
                 checkpoint.start_after = batch.items[-1].key
             pending.clear()
-            self.store.save_checkpoint(record.job_id, self.owner, checkpoint, self.settings.lease_s)
+            save()
 
         for batch in batches:
             pending.append(batch)
             if len(pending) >= MAX_ENTRIES_PER_SEND:
                 flush()
                 if self.stop.is_set():
-                    self.store.release_lease(record.job_id, self.owner)
-                    return MessageFate.LATER, 0.0
+                    return self._stop(run)
         if pending:
             flush()
         checkpoint.complete = True
-        self.store.save_checkpoint(record.job_id, self.owner, checkpoint, self.settings.lease_s)
+        save()
         log.info(
             "job %s: listed %d objects (%d bytes) in %d batches",
-            record.job_id,
+            run.job_id,
             checkpoint.objects,
             checkpoint.bytes,
             checkpoint.next_seq,
         )
-        return MessageFate.DONE, 0.0
+        return RunEnd.LISTED

@@ -25,6 +25,7 @@ def build_runner(
         clients=s3_clients(aws, settings),
         sqs=aws.sqs(),
         work_queue_url=resources.work_queue_url,
+        jobs_queue_url=resources.jobs_queue_url,
         settings=settings,
         region=aws.region,
     )

@@ -1,8 +1,12 @@
 """The coordinator process: long-polls the jobs queue and runs the jobs it receives.
 
-Several jobs run at once (one thread each), so a long listing never holds up a new job. Bad
-input never crashes it: a message with a usable job id but no valid job becomes a failed job with
-its reason; one without lands in the jobs dead-letter queue with the reason attached.
+Several jobs run at once (one thread each), so a long listing never holds up a new job. A job
+message is deleted as soon as its job is recorded and taken (or found to need nothing): from
+then on the job lives in DynamoDB and resumes through resume messages, so no restart spends the
+message's receives. A job message without a ``job_id`` takes its SQS MessageId as the job's id,
+the same on every delivery. Bad input never crashes it: a message with a usable job id but no
+valid job becomes a failed job with its reason; one without lands in the jobs dead-letter queue
+with the reason attached.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from coordinator.jobs import JobRunner, MessageFate
+from pydantic import ValidationError
+
+from coordinator.jobs import JobRunner
 from s3migrator.errors import InvalidJobMessageError
-from s3migrator.models import JobMessage
+from s3migrator.models import JobMessage, ResumeMessage
 from s3migrator.sqs.intake import Intake
 from s3migrator.sqs.visibility import VisibilityKeeper
 
@@ -74,30 +80,48 @@ class Coordinator:
             keeper.release(message["MessageId"])
 
     def handle(self, message: MessageTypeDef, keeper: VisibilityKeeper | None = None) -> None:
-        """Decide the fate of one job message: the only place that deletes or releases it."""
-        receipt = message["ReceiptHandle"]
+        """Decide the fate of one job message: the only place that deletes or releases it.
+
+        The message goes once its job is recorded and taken for a run (or needs nothing); the
+        run's work follows, with the job's state in DynamoDB alone.
+        """
+        body = message.get("Body", "")
         try:
-            job = JobMessage.parse(message.get("Body", ""))
+            job_id, job = self._parse(message["MessageId"], body)
         except InvalidJobMessageError as exc:
             self._reject(message, exc)
             return
         try:
-            outcome, retry_in_s = self.runner.run(job)
+            run = self.runner.take(job_id, job)
         except Exception:
             # An AWS outage or a bug must not stop other jobs; the message comes back later
             # and, after the redrive policy's limit, lands in the jobs dead-letter queue.
             log.exception("job message %s failed; it will be retried", message["MessageId"])
-            outcome, retry_in_s = MessageFate.LATER, float(RETRY_AFTER_ERROR_S)
-        if keeper is not None:
-            keeper.release(message["MessageId"])  # before settling, so no beat undoes it
-        if outcome == MessageFate.DONE:
-            self.sqs.delete_message(QueueUrl=self.resources.jobs_queue_url, ReceiptHandle=receipt)
-        else:
+            if keeper is not None:
+                keeper.release(message["MessageId"])
             self.sqs.change_message_visibility(
                 QueueUrl=self.resources.jobs_queue_url,
-                ReceiptHandle=receipt,
-                VisibilityTimeout=0 if self.stop.is_set() else min(int(retry_in_s) + 1, 43_200),
+                ReceiptHandle=message["ReceiptHandle"],
+                VisibilityTimeout=RETRY_AFTER_ERROR_S,
             )
+            return
+        if keeper is not None:
+            keeper.release(message["MessageId"])  # before deleting, so no beat follows it
+        self.sqs.delete_message(
+            QueueUrl=self.resources.jobs_queue_url, ReceiptHandle=message["ReceiptHandle"]
+        )
+        if run is not None:
+            end = self.runner.work(run)
+            log.info("job %s: run ended %s", job_id, end.value)
+
+    @staticmethod
+    def _parse(message_id: str, body: str) -> tuple[str, JobMessage | None]:
+        """(job id, job message) of a job message, or (job id, None) of a resume message."""
+        try:
+            return ResumeMessage.model_validate_json(body).resume, None
+        except ValidationError:
+            job = JobMessage.parse(body)
+            return job.job_id or message_id, job
 
     def _reject(self, message: MessageTypeDef, exc: InvalidJobMessageError) -> None:
         reason = str(exc)

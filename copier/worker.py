@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from copier.backoff import backoff_s
 from copier.objects import ObjectCopier
 from s3migrator.aws_errors import translate
+from s3migrator.backoff import backoff_s
 from s3migrator.errors import TransientError
 from s3migrator.models import FailureRecord, WorkBatch, WorkItem
 from s3migrator.sqs.intake import Intake

@@ -24,10 +24,13 @@ class Progress:
     sqs: SQSClient
     s3: S3Client
     resources: Resources
+    settings: Settings
 
     def refresh(self, job_id: str | None = None) -> list[JobStatus]:
         """One progress run over one job (by id) or every job."""
-        return refresh(self.store, self.sqs, self.resources, job_id=job_id, s3=self.s3)
+        return refresh(
+            self.store, self.sqs, self.resources, job_id=job_id, s3=self.s3, settings=self.settings
+        )
 
 
 def build_progress(settings: Settings, aws: Aws, resources: Resources | None = None) -> Progress:
@@ -37,4 +40,5 @@ def build_progress(settings: Settings, aws: Aws, resources: Resources | None = N
         sqs=aws.sqs(),
         s3=aws.s3(),
         resources=resources,
+        settings=settings,
     )

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 from progress.deadletters import sweep_dead_letters
 from progress.failures_csv import upload_report
 from progress.status import current_percent, read_depths, to_status
+from progress.watchdog import resume_stalled
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate
 from s3migrator.models import JobRecord, JobState, JobStatus, Phase
+from s3migrator.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -80,13 +82,17 @@ def refresh(
     resources: Resources,
     job_id: str | None = None,
     s3: S3Client | None = None,
+    settings: Settings | None = None,
 ) -> list[JobStatus]:
-    """Sweep dead letters, then advance and report one job (by id) or every job."""
+    """Sweep dead letters, resume stalled jobs, then advance and report one job or every job."""
+    settings = settings or Settings()
     sweep_dead_letters(store, sqs, resources.work_dlq_url)
     if job_id is not None:
         one = store.get_job(job_id)
         records = [one] if one else []
     else:
         records = store.list_jobs()
+    for record in records:
+        resume_stalled(store, sqs, resources.jobs_queue_url, record, settings)
     depths = read_depths(sqs, resources)
     return [to_status(advance(store, record, s3), depths, store) for record in records]

@@ -203,6 +203,17 @@ class JobMessage(_Strict):
             ) from exc
 
 
+class ResumeMessage(_Strict):
+    """The stack's own note to a coordinator: take up this job where its checkpoint stands.
+
+    Sent when a coordinator stops (or fails) before a job's listing is done, and by the progress
+    function for a job nobody holds, so a job never depends on its first message surviving.
+    Example: ``{"resume": "job-1"}``.
+    """
+
+    resume: Annotated[str, Field(pattern=JOB_ID_PATTERN)]
+
+
 class CopySpec(_Strict):
     """What a copier needs to know about a job, carried in every batch so no lookup is needed."""
 
@@ -272,6 +283,12 @@ class JobRecord(BaseModel):
     finished_at: float | None = None
     listing: ListingCheckpoint = ListingCheckpoint()
     counters: Counters = Counters()
+    # Who lists the job: a coordinator's run holds the lease until ``lease_until``.
+    lease_until: float = 0.0
+    # A resume message is on its way, due at this time; resumes since the listing last moved.
+    resume_due: float | None = None
+    resumes: int = 0
+    last_error: str | None = None
 
 
 class FailureRecord(BaseModel):

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     message_max_bytes: int = Field(default=256 * 1024, ge=4 * 1024, le=1024 * 1024)
     lease_s: int = Field(default=120, ge=5)
     jobs_visibility_s: int = Field(default=60, ge=5, le=43_200)
+    # A job that needs a coordinator and has had this many resumes in a row without its
+    # listing moving fails with the last error; a resume is sent again after this grace.
+    max_resumes: int = Field(default=10, ge=1, le=1000)
+    resume_grace_s: int = Field(default=300, ge=10)
 
     # Copier: concurrency, copy planning and SQS handling.
     copy_concurrency: int = Field(default=20, ge=1, le=256)

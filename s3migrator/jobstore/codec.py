@@ -94,7 +94,7 @@ def job_item(record: JobRecord) -> Item:
 
 
 def job_record(item: dict[str, Any]) -> JobRecord:
-    """The record a job item holds (lease attributes are the store's own business)."""
+    """The record a job item holds (the lease's owner token stays the store's business)."""
     raw = {k: _deserializer.deserialize(v) for k, v in item.items()}
     listing = {
         field: raw[attribute] for field, attribute in LISTING_ATTRIBUTES.items() if attribute in raw
@@ -112,6 +112,10 @@ def job_record(item: dict[str, Any]) -> JobRecord:
         created_at=float(raw["created_at"]),
         updated_at=float(raw["updated_at"]),
         finished_at=float(raw["finished_at"]) if "finished_at" in raw else None,
+        lease_until=float(raw.get("lease_until", 0)),
+        resume_due=float(raw["resume_due"]) if "resume_due" in raw else None,
+        resumes=int(raw.get("resumes", 0)),
+        last_error=raw.get("last_error"),
         # Numbers come back as Decimal, which the models take as exact ints.
         listing=ListingCheckpoint.model_validate(listing),
         counters=Counters.model_validate(counters),

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 # Seconds since the epoch; injected so tests can move time without patching modules.
 Clock = Callable[[], float]
 MARKER_TTL_S = 30 * 24 * 3600
+MAX_ERROR_CHARS = 2000
 _RUNNING = s(JobState.RUNNING.value)
 
 
@@ -128,23 +129,35 @@ class JobStore:
             {"#state": "state", "#phase": "phase", "#error": "error"},
         )
 
-    # --- the coordinator's lease and checkpoint --------------------------------------------------
+    # --- the coordinator's lease, checkpoint and resumes -----------------------------------------
 
-    def acquire_lease(self, job_id: str, owner: str, lease_s: float) -> bool:
-        """Take or renew the right to list this job; False while another live owner holds it."""
+    def acquire_lease(self, job_id: str, token: str, lease_s: float) -> bool:
+        """Take the right to list this job for one run (``token``); False while another run
+        holds a live lease. A run's token is its own: no other run, even in the same process,
+        can renew or use it."""
         now = self._clock()
         return self._update_job(
             job_id,
             "SET lease_owner = :me, lease_until = :until",
             "attribute_exists(pk) AND (attribute_not_exists(lease_owner)"
             " OR lease_owner = :me OR lease_until < :now)",
-            {":me": s(owner), ":until": n(now + lease_s), ":now": n(now)},
+            {":me": s(token), ":until": n(now + lease_s), ":now": n(now)},
         )
 
-    def release_lease(self, job_id: str, owner: str) -> None:
+    def renew_lease(self, job_id: str, token: str, lease_s: float) -> None:
+        """Keep the lease during long steps; LeaseLostError when another run took it."""
+        if not self._update_job(
+            job_id,
+            "SET lease_until = :until",
+            "lease_owner = :me",
+            {":me": s(token), ":until": n(self._clock() + lease_s)},
+        ):
+            raise LeaseLostError(job_id)
+
+    def release_lease(self, job_id: str, token: str) -> None:
         """Give the lease up at once (on a graceful stop) so another coordinator need not wait."""
         self._update_job(
-            job_id, "SET lease_until = :zero", "lease_owner = :me", {":zero": n(0), ":me": s(owner)}
+            job_id, "SET lease_until = :zero", "lease_owner = :me", {":zero": n(0), ":me": s(token)}
         )
 
     def lease_until(self, job_id: str) -> float:
@@ -155,22 +168,73 @@ class JobStore:
         return float(item["lease_until"]["N"]) if "lease_until" in item else 0.0
 
     def save_checkpoint(
-        self, job_id: str, owner: str, checkpoint: ListingCheckpoint, lease_s: float
+        self, job_id: str, token: str, checkpoint: ListingCheckpoint, lease_s: float, seq: int
     ) -> None:
-        """Record the listing position and renew the lease; LeaseLostError if it was lost."""
+        """Move the listing from ``seq`` batches to the checkpoint's and renew the lease.
+
+        Only forward, and only by the run holding the lease: a run whose lease was taken over,
+        or whose idea of the listing is behind, gets LeaseLostError and writes nothing.
+        """
         now = self._clock()
         attributes = listing_attributes(checkpoint)
         values: Item = {f":{name}": value for name, value in attributes.items()}
-        values.update({":me": s(owner), ":until": n(now + lease_s), ":now": n(now)})
+        values.update(
+            {":me": s(token), ":until": n(now + lease_s), ":now": n(now), ":seen": n(seq)}
+        )
         assignments = ", ".join(f"{name} = :{name}" for name in attributes)
         saved = self._update_job(
             job_id,
-            f"SET {assignments}, lease_until = :until, updated_at = :now",
-            "lease_owner = :me",
-            values,
+            f"SET {assignments}, lease_until = :until, updated_at = :now, resumes = :zero_resumes",
+            "lease_owner = :me AND l_next_seq = :seen AND l_complete = :no",
+            {**values, ":zero_resumes": n(0), ":no": {"BOOL": False}},
         )
         if not saved:
             raise LeaseLostError(job_id)
+
+    def schedule_resume(self, job_id: str, due: float, error: str | None = None) -> int:
+        """Record that a resume message is on its way (due then), and why; returns how many
+        resumes the job has had since its listing last moved."""
+        values: Item = {":due": n(due), ":one": n(1), ":running": _RUNNING}
+        expression = "SET resume_due = :due ADD resumes :one"
+        if error is not None:
+            expression = "SET resume_due = :due, last_error = :error ADD resumes :one"
+            values[":error"] = s(error[:MAX_ERROR_CHARS])
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": job_key(job_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": "#state = :running",
+            "ExpressionAttributeNames": {"#state": "state"},
+            "ExpressionAttributeValues": values,
+            "ReturnValues": "UPDATED_NEW",
+        }
+        try:
+            with translated():
+                updated = self._ddb.update_item(**kwargs)
+        except ConditionFailedError:
+            return 0  # finished meanwhile: nothing to resume
+        return int(updated["Attributes"]["resumes"]["N"])
+
+    def claim_stalled(self, job_id: str, seen_due: float | None, due: float) -> bool:
+        """The watchdog's claim on a job nobody lists: only if its lease has run out and no
+        other watchdog claimed it since ``seen_due`` was read."""
+        now = self._clock()
+        condition = (
+            "#state = :running AND (attribute_not_exists(lease_until) OR lease_until < :now)"
+        )
+        values: Item = {":due": n(due), ":now": n(now), ":running": _RUNNING, ":one": n(1)}
+        if seen_due is None:
+            condition += " AND attribute_not_exists(resume_due)"
+        else:
+            condition += " AND resume_due = :seen"
+            values[":seen"] = n(seen_due)
+        return self._update_job(
+            job_id,
+            "SET resume_due = :due ADD resumes :one",
+            condition,
+            values,
+            {"#state": "state"},
+        )
 
     # --- state changes -------------------------------------------------------------------------
 

@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING
 
 from s3migrator.aws_errors import failed_entry, translated
 from s3migrator.errors import PermanentError, TransientError
+from s3migrator.models import ResumeMessage
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 MAX_ENTRIES_PER_SEND = 10  # SendMessageBatch's limit
+MAX_DELAY_S = 900  # SQS's longest message delay
 
 
 def send_bodies(sqs: SQSClient, queue_url: str, bodies: list[str], attempts: int = 5) -> None:
@@ -55,3 +57,13 @@ def queue_depth(sqs: SQSClient, queue_url: str) -> tuple[int, int]:
         int(attributes.get("ApproximateNumberOfMessages", 0)),
         int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
     )
+
+
+def send_resume(sqs: SQSClient, jobs_queue_url: str, job_id: str, *, delay_s: int) -> None:
+    """Ask a coordinator to take the job up where its checkpoint stands, after ``delay_s``."""
+    with translated():
+        sqs.send_message(
+            QueueUrl=jobs_queue_url,
+            MessageBody=ResumeMessage(resume=job_id).model_dump_json(),
+            DelaySeconds=max(0, min(MAX_DELAY_S, delay_s)),
+        )

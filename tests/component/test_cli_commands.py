@@ -31,7 +31,9 @@ def listed_job(store: JobStore, job_id: str, objects: int = 3) -> None:
     store.acquire_lease(job_id, OWNER, lease_s=60)
     store.set_phase(job_id, Phase.COPYING)
     checkpoint = ListingCheckpoint(start_after="k", next_seq=1, objects=objects, bytes=objects)
-    store.save_checkpoint(job_id, OWNER, checkpoint.model_copy(update={"complete": True}), 60)
+    store.save_checkpoint(
+        job_id, OWNER, checkpoint.model_copy(update={"complete": True}), 60, seq=0
+    )
 
 
 def test_status_exit_codes_follow_the_job(

@@ -10,7 +10,7 @@ import pytest
 from moto_helpers import depth, fill, job_message, receive_all
 
 from coordinator.batching import batch_id
-from coordinator.jobs import MessageFate
+from coordinator.jobs import RunEnd
 from progress.status import current_percent
 from s3migrator.jobstore import JobStore
 from s3migrator.models import JobState, ListingCheckpoint, Phase, WorkBatch
@@ -35,9 +35,9 @@ def test_job_is_listed_into_deterministic_batches_with_an_exact_checkpoint(
     fill(s3, "src-bucket", objects)
     runner = make_runner(batch_max_keys=100)
     # WHEN the job runs
-    outcome, _ = runner.run(job_message("job-1"))
-    # THEN the destination bucket exists and the job message can be deleted
-    assert outcome == MessageFate.DONE
+    end = runner.run(job_message("job-1"))
+    # THEN the destination bucket exists and the listing is complete
+    assert end == RunEnd.LISTED
     s3.head_bucket(Bucket="dst-bucket")
     # AND five batches carry every key once, with ids made of the job id and sequence
     batches = sorted(work_batches(sqs, resources), key=lambda b: b.batch_id)
@@ -75,7 +75,7 @@ def test_empty_source_completes_listing_without_batches(
     s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
 ) -> None:
     fill(s3, "src-bucket", {})
-    assert make_runner().run(job_message("job-1"))[0] == MessageFate.DONE
+    assert make_runner().run(job_message("job-1")) == RunEnd.LISTED
     assert depth(sqs, resources.work_queue_url) == 0
     listing = store.get_job("job-1").listing  # type: ignore[union-attr]
     assert (listing.complete, listing.next_seq, listing.objects) == (True, 0, 0)
@@ -105,7 +105,7 @@ def stopped_after_first_flush(s3: Any, make_runner: Any, objects: dict[str, byte
     fill(s3, "src-bucket", objects)
     first = make_runner(batch_max_keys=10)
     first.stop.set()
-    assert first.run(job_message("job-1"))[0] == MessageFate.LATER
+    assert first.run(job_message("job-1")) == RunEnd.STOPPED
     return first
 
 
@@ -123,9 +123,9 @@ def test_listing_resumes_after_a_stop_without_losing_or_renumbering_keys(
     assert partial.listing.complete is False
     assert depth(sqs, resources.work_queue_url) == 10
     # WHEN another coordinator receives the job message again
-    outcome, _ = make_runner(batch_max_keys=10).run(job_message("job-1"))
+    end = make_runner(batch_max_keys=10).run(job_message("job-1"))
     # THEN it continues from the checkpoint: 25 distinct batches, every key exactly once
-    assert outcome == MessageFate.DONE
+    assert end == RunEnd.LISTED
     assert_fully_listed_once(sqs, store, resources, objects, batches=25)
 
 
@@ -143,14 +143,13 @@ def test_a_crashed_coordinators_lease_holds_off_others_until_it_expires(
     assert store.acquire_lease("job-1", first.owner, lease_s=120)  # the lease it held
     # WHEN a second coordinator gets the job message while that lease is live
     second = make_runner(batch_max_keys=10)
-    outcome, retry_in = second.run(job_message("job-1"))
-    # THEN it leaves the message for later, with a useful delay, and sends nothing
-    assert outcome == MessageFate.LATER
-    assert retry_in > 60
+    # THEN it does not take the job (the holder carries on, or the watchdog resumes it) and
+    # sends nothing
+    assert second.run(job_message("job-1")) is None
     assert depth(sqs, resources.work_queue_url) == 10
     # WHEN the clock passes the lease's end and the second coordinator retries
     clock.advance(3600)
-    assert second.run(job_message("job-1"))[0] == MessageFate.DONE
+    assert second.run(job_message("job-1")) == RunEnd.LISTED
     # THEN the listing went on from the checkpoint with nothing lost or renumbered
     assert_fully_listed_once(sqs, store, resources, objects, batches=25)
 
@@ -180,10 +179,9 @@ def test_a_coordinator_whose_lease_was_taken_over_leaves_the_job_to_the_new_hold
 
     monkeypatch.setattr(store, "save_checkpoint", stall_after_saving)
     # WHEN the stalled coordinator goes on and checkpoints again
-    fate, retry_in = runner.run(job_message("job-1"))
-    # THEN it stops at once and leaves the message until the new holder's lease ends
-    assert fate == MessageFate.LATER
-    assert 50 < retry_in <= 60
+    end = runner.run(job_message("job-1"))
+    # THEN it stops at once and leaves the job to the new holder
+    assert end == RunEnd.LOST
     # AND the new holder's lease and the first checkpoint stand; nothing was logged as a crash
     job = store.get_job("job-1")
     assert job is not None
@@ -194,36 +192,38 @@ def test_a_coordinator_whose_lease_was_taken_over_leaves_the_job_to_the_new_hold
 
 
 def test_batches_resent_after_a_lost_checkpoint_keep_their_ids_and_contents(
-    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
+    s3: Any,
+    sqs: Any,
+    store: JobStore,
+    resources: Resources,
+    make_runner: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # GIVEN a listing that sent batches 0-9, whose last checkpoint only covers batches 0-4
-    # (as if it crashed after sending and before checkpointing)
+    # GIVEN a listing that sent batches 10-19 and died before checkpointing them
     objects = source_objects(250)
     fill(s3, "src-bucket", objects)
-    runner = make_runner(batch_max_keys=10)
-    runner.stop.set()
-    runner.run(job_message("job-1"))
-    store.save_checkpoint(
-        "job-1",
-        runner.owner,
-        ListingCheckpoint(
-            start_after="data/0049.txt",
-            next_seq=5,
-            objects=50,
-            bytes=sum(len(objects[f"data/{i:04d}.txt"]) for i in range(50)),
-        ),
-        lease_s=60,
-    )
+    save = store.save_checkpoint
+
+    def die_at_the_second_checkpoint(*args: Any, **kwargs: Any) -> None:
+        if kwargs["seq"] == 10:
+            raise RuntimeError("killed")
+        save(*args, **kwargs)
+
+    monkeypatch.setattr(store, "save_checkpoint", die_at_the_second_checkpoint)
+    assert make_runner(batch_max_keys=10).run(job_message("job-1")) == RunEnd.RETRYING
+    monkeypatch.setattr(store, "save_checkpoint", save)
+    partial = store.get_job("job-1")
+    assert partial is not None and partial.listing.next_seq == 10
     # WHEN the listing resumes to the end
-    runner.stop.clear()
-    assert runner.run(job_message("job-1"))[0] == MessageFate.DONE
-    # THEN batches 5-9 went out twice, each time with the same id and the same keys
-    bodies: dict[str, set[str]] = {}
+    assert make_runner(batch_max_keys=10).run(job_message("job-1")) == RunEnd.LISTED
+    # THEN batches 10-19 went out twice, each time with the same id and the same keys
+    bodies: dict[str, list[str]] = {}
     for message in receive_all(sqs, resources.work_queue_url):
         batch = WorkBatch.model_validate_json(message["Body"])
-        bodies.setdefault(batch.batch_id, set()).add(message["Body"])
+        bodies.setdefault(batch.batch_id, []).append(message["Body"])
     assert sorted(bodies) == [batch_id("job-1", s) for s in range(25)]
-    assert all(len(variants) == 1 for variants in bodies.values())
+    assert [len(bodies[batch_id("job-1", s)]) for s in range(25)] == [1] * 10 + [2] * 10 + [1] * 5
+    assert all(len(set(variants)) == 1 for variants in bodies.values())
     # AND the checkpoint's totals count every object once
     job = store.get_job("job-1")
     assert job is not None
@@ -236,13 +236,13 @@ def test_the_same_job_id_twice_never_starts_a_second_job(
 ) -> None:
     # GIVEN a job that was fully listed
     fill(s3, "src-bucket", source_objects(30))
-    assert make_runner(batch_max_keys=10).run(job_message("job-1"))[0] == MessageFate.DONE
+    assert make_runner(batch_max_keys=10).run(job_message("job-1")) == RunEnd.LISTED
     assert depth(sqs, resources.work_queue_url) == 3
     before = store.get_job("job-1")
     # WHEN its message arrives again at another coordinator
-    outcome, _ = make_runner(batch_max_keys=10).run(job_message("job-1"))
+    end = make_runner(batch_max_keys=10).run(job_message("job-1"))
     # THEN it is dropped: no new batches, one job, record unchanged
-    assert outcome == MessageFate.DONE
+    assert end is None
     assert depth(sqs, resources.work_queue_url) == 3
     assert [j.job_id for j in store.list_jobs()] == ["job-1"]
     assert store.get_job("job-1") == before
@@ -253,9 +253,9 @@ def test_missing_source_bucket_fails_the_job_with_a_reason(
 ) -> None:
     # GIVEN no source bucket
     # WHEN a job names it
-    outcome, _ = make_runner().run(job_message("job-1", source="no-such-bucket"))
+    end = make_runner().run(job_message("job-1", source="no-such-bucket"))
     # THEN the job failed with the reason, nothing was sent, no destination was created
-    assert outcome == MessageFate.DONE
+    assert end == RunEnd.FAILED
     job = store.get_job("job-1")
     assert job is not None
     assert job.state is JobState.FAILED
@@ -269,7 +269,7 @@ def test_missing_source_bucket_fails_the_job_with_a_reason(
 def test_existing_destination_bucket_is_reused(s3: Any, store: JobStore, make_runner: Any) -> None:
     fill(s3, "src-bucket", {"a": b"1"})
     fill(s3, "dst-bucket", {"keep": b"me"})
-    assert make_runner().run(job_message("job-1"))[0] == MessageFate.DONE
+    assert make_runner().run(job_message("job-1")) == RunEnd.LISTED
     assert s3.get_object(Bucket="dst-bucket", Key="keep")["Body"].read() == b"me"
     assert store.get_job("job-1").listing.complete  # type: ignore[union-attr]
 

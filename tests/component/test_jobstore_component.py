@@ -100,7 +100,7 @@ def test_checkpoint_roundtrips_through_get_job(store: JobStore) -> None:
         start_after="photos/2024/img 0042.jpg", next_seq=3, objects=250, bytes=10_000, complete=True
     )
     # WHEN the checkpoint is saved by the lease holder
-    store.save_checkpoint("job-1", "owner-a", checkpoint, lease_s=60)
+    store.save_checkpoint("job-1", "owner-a", checkpoint, lease_s=60, seq=0)
     # THEN reading the job returns it exactly
     job = store.get_job("job-1")
     assert job is not None
@@ -111,7 +111,7 @@ def test_checkpoint_from_a_non_owner_is_rejected_as_a_lost_lease(store: JobStore
     store.create_job(job_record("job-1"))
     store.acquire_lease("job-1", "owner-a", lease_s=60)
     with pytest.raises(LeaseLostError, match="job-1"):
-        store.save_checkpoint("job-1", "owner-b", ListingCheckpoint(next_seq=9), lease_s=60)
+        store.save_checkpoint("job-1", "owner-b", ListingCheckpoint(next_seq=9), lease_s=60, seq=0)
     assert store.get_job("job-1").listing.next_seq == 0  # type: ignore[union-attr]
 
 

@@ -20,6 +20,7 @@ from copier_drain import drain
 from moto.core import enable_iam_authentication
 from moto_helpers import depth, fill
 
+from coordinator.jobs import RunEnd
 from coordinator.preflight import Check, CheckResult, as_text, passed, run_checks
 from coordinator.source_grant import grant_statements
 from progress.refresh import refresh
@@ -218,7 +219,7 @@ def test_the_coordinator_fails_a_job_whose_preflight_fails_and_creates_nothing(
     with enable_iam_authentication():
         outcome = make_runner().run(job_for(NO_READ))
     # THEN the message is done with, and the job failed with the preflight table as its reason
-    assert outcome == ("done", 0.0)
+    assert outcome == RunEnd.FAILED
     job = store.get_job("job-1")
     assert job is not None
     assert job.state is JobState.FAILED

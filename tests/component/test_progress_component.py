@@ -19,7 +19,7 @@ def copying_job(store: JobStore, listing: ListingCheckpoint, job_id: str = "job-
     store.create_job(job_record(job_id))
     store.acquire_lease(job_id, OWNER, lease_s=60)
     store.set_phase(job_id, Phase.COPYING)
-    store.save_checkpoint(job_id, OWNER, listing, lease_s=60)
+    store.save_checkpoint(job_id, OWNER, listing, lease_s=60, seq=0)
 
 
 def test_job_succeeds_at_100_once_listed_and_every_batch_is_counted(
@@ -69,6 +69,7 @@ def test_job_is_not_finished_while_the_listing_is_incomplete(
         OWNER,
         ListingCheckpoint(start_after="k", next_seq=1, objects=3, bytes=3, complete=True),
         lease_s=60,
+        seq=1,
     )
     (status,) = refresh(store, sqs, resources, job_id="job-1")
     # THEN it succeeds

@@ -44,7 +44,7 @@ def listed_job(store: JobStore, job_id: str, *, batches: int, counted: int) -> N
     checkpoint = ListingCheckpoint(
         start_after="k", next_seq=batches, objects=3 * batches, bytes=30 * batches, complete=True
     )
-    store.save_checkpoint(job_id, "me", checkpoint, 60)
+    store.save_checkpoint(job_id, "me", checkpoint, 60, seq=0)
     for seq in range(counted):
         assert store.count_batch(job_id, f"{job_id}:{seq}", copied=3, failed=0, bytes_copied=30)
 

@@ -14,6 +14,7 @@ from accounts import DESTINATION_ACCOUNT, SOURCE_ACCOUNT, Account, role_arn
 from copier_drain import drain
 from freezegun import freeze_time
 
+from coordinator.jobs import RunEnd
 from copier.objects import ObjectCopier
 from progress.refresh import refresh
 from s3migrator.aws import Aws
@@ -253,7 +254,7 @@ def test_a_job_across_accounts_and_regions_creates_the_destination_in_its_accoun
     (status,) = refresh(store, sqs, resources, "job-x")
 
     # THEN the job succeeded with exact counters
-    assert outcome == ("done", 0.0)
+    assert outcome == RunEnd.LISTED
     assert status.state is JobState.SUCCEEDED, status.error
     job = store.get_job("job-x")
     assert job is not None

@@ -142,6 +142,8 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
                 "S3MIGRATOR_PART_SIZE_BYTES": str(5 * 1024**2),
                 "S3MIGRATOR_WAIT_TIME_S": "1",
                 "S3MIGRATOR_BATCH_MAX_KEYS": "25",
+                # A killed coordinator's job is resumed once its lease runs out.
+                "S3MIGRATOR_LEASE_S": "15",
                 "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
                 "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
                 "PYTHONUNBUFFERED": "1",

@@ -13,7 +13,6 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from copier.backoff import MAX_VISIBILITY_S, backoff_s
 from s3migrator.aws_errors import (
     PROVIDER_ERRORS,
     empty_change_set,
@@ -21,6 +20,7 @@ from s3migrator.aws_errors import (
     translate,
     translated,
 )
+from s3migrator.backoff import MAX_VISIBILITY_S, backoff_s
 from s3migrator.errors import (
     AccessDeniedError,
     AlreadyExistsError,

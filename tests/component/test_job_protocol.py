@@ -1,0 +1,140 @@
+"""The job side of the protocol under SQS's real behaviour: duplicates, redeliveries, lost
+messages, restarts without end, and a process that receives the same job twice."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+from moto_helpers import fill, job_message, receive_all
+
+from progress.refresh import refresh
+from s3migrator.jobstore import JobStore
+from s3migrator.models import WorkBatch
+from s3migrator.resources import Resources
+
+
+def source_objects(count: int) -> dict[str, bytes]:
+    return {f"data/{i:04d}.txt": b"x" * (i % 13 + 1) for i in range(count)}
+
+
+def deliveries(sqs: Any, queue_url: str, count: int) -> list[dict[str, Any]]:
+    """The one message on the queue, received ``count`` times (as SQS redelivers it)."""
+    received = []
+    for _ in range(count):
+        (message,) = sqs.receive_message(QueueUrl=queue_url, VisibilityTimeout=0)["Messages"]
+        received.append(message)
+    assert len({m["MessageId"] for m in received}) == 1
+    return received
+
+
+def sent_keys(sqs: Any, resources: Resources) -> Counter[str]:
+    batches = [
+        WorkBatch.model_validate_json(m["Body"]) for m in receive_all(sqs, resources.work_queue_url)
+    ]
+    return Counter(item.key for batch in batches for item in batch.items)
+
+
+def test_a_job_message_without_an_id_is_one_job_however_often_it_is_delivered(
+    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_coordinator: Any
+) -> None:
+    # GIVEN a job message without a job id (the README's minimal message), delivered twice
+    fill(s3, "src-bucket", source_objects(250))
+    body = job_message(None).model_dump_json(exclude_defaults=True)
+    sqs.send_message(QueueUrl=resources.jobs_queue_url, MessageBody=body)
+    first, second = deliveries(sqs, resources.jobs_queue_url, 2)
+    # WHEN a coordinator stopping mid-listing handles one delivery and another coordinator the
+    # other
+    stopping = make_coordinator(batch_max_keys=10)
+    stopping.stop.set()
+    stopping.handle(first)
+    make_coordinator(batch_max_keys=10).handle(second)
+    # THEN there is one job, named after the message's id, and it is listed in full
+    (job,) = store.list_jobs()
+    assert job.job_id == first["MessageId"]
+    assert job.listing.complete
+
+
+def test_a_job_whose_message_is_gone_is_resumed_by_the_progress_function(
+    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_coordinator: Any, clock: Any
+) -> None:
+    # GIVEN a job whose coordinator died mid-listing (its lease ran out) and whose job message
+    # is gone (dead-lettered, or expired)
+    fill(s3, "src-bucket", source_objects(250))
+    body = job_message("job-1").model_dump_json(exclude_defaults=True)
+    sqs.send_message(QueueUrl=resources.jobs_queue_url, MessageBody=body)
+    (message,) = deliveries(sqs, resources.jobs_queue_url, 1)
+    dying = make_coordinator(batch_max_keys=10)
+    dying.stop.set()
+    dying.handle(message)
+    sqs.purge_queue(QueueUrl=resources.jobs_queue_url)
+    clock.advance(3600)
+    partial = store.get_job("job-1")
+    assert partial is not None and not partial.listing.complete
+    # WHEN the scheduled progress function runs, then a coordinator serves the jobs queue
+    refresh(store, sqs, resources)
+    make_coordinator(batch_max_keys=10).serve(once=True)
+    # THEN the job was resumed and listed to the end
+    done = store.get_job("job-1")
+    assert done is not None and done.listing.complete
+
+
+def test_a_coordinator_stopped_again_and_again_never_dead_letters_its_job(
+    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_coordinator: Any
+) -> None:
+    # GIVEN a job of 70 batches (7 checkpointed sends), more than the jobs queue's receive limit
+    fill(s3, "src-bucket", source_objects(700))
+    body = job_message("job-1").model_dump_json(exclude_defaults=True)
+    sqs.send_message(QueueUrl=resources.jobs_queue_url, MessageBody=body)
+    # WHEN every coordinator that takes it is stopped after one send (a deploy, Spot, scale-in)
+    for _ in range(20):
+        messages = sqs.receive_message(QueueUrl=resources.jobs_queue_url, VisibilityTimeout=0)
+        if not messages.get("Messages"):
+            break
+        stopping = make_coordinator(batch_max_keys=10)
+        stopping.stop.set()
+        stopping.handle(messages["Messages"][0])
+    # THEN the job is listed to the end and nothing was dead-lettered
+    job = store.get_job("job-1")
+    assert job is not None and job.listing.complete and job.listing.objects == 700
+    assert receive_all(sqs, resources.jobs_dlq_url) == []
+
+
+def test_one_coordinator_never_lists_a_job_twice_at_once(
+    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_coordinator: Any
+) -> None:
+    # GIVEN one coordinator whose first listing call of job-1 is held up, and the job's message
+    # delivered to it twice
+    objects = source_objects(250)
+    fill(s3, "src-bucket", objects)
+    body = job_message("job-1").model_dump_json(exclude_defaults=True)
+    sqs.send_message(QueueUrl=resources.jobs_queue_url, MessageBody=body)
+    first, second = deliveries(sqs, resources.jobs_queue_url, 2)
+    coordinator = make_coordinator(batch_max_keys=10)
+    listing_started, go_on = threading.Event(), threading.Event()
+    calls = Counter[str]()
+
+    def hold_the_listing(**_: Any) -> None:
+        calls["list"] += 1
+        if calls["list"] == 2:  # the first call is preflight's; the second is the listing's
+            listing_started.set()
+            assert go_on.wait(30)
+
+    coordinator.runner.clients.default.meta.events.register(
+        "before-call.s3.ListObjectsV2", hold_the_listing
+    )
+    # WHEN the first delivery is being listed and the second is handled meanwhile
+    worker = threading.Thread(target=coordinator.handle, args=(first,))
+    worker.start()
+    assert listing_started.wait(30)
+    coordinator.handle(second)
+    go_on.set()
+    worker.join(30)
+    # THEN every key went to the copiers exactly once, and the checkpoint counts each once
+    keys = sent_keys(sqs, resources)
+    assert set(keys) == set(objects)
+    assert set(keys.values()) == {1}
+    job = store.get_job("job-1")
+    assert job is not None
+    assert (job.listing.complete, job.listing.objects, job.listing.next_seq) == (True, 250, 25)
