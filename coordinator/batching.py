@@ -6,10 +6,14 @@ size, so a batch is closed when either the key count or its serialized size woul
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
+from typing import TypedDict
 
-from s3migrator.models import CopySpec, WorkBatch, WorkItem
+from s3migrator.models import CopySpec
+from s3migrator.settings import Settings
 from s3migrator.sqs.queues import MAX_ENTRIES_PER_SEND
+from s3migrator.work import WorkBatch, WorkItem
 
 
 def batch_id(job_id: str, seq: int, *, redrive: bool = False) -> str:
@@ -21,15 +25,14 @@ def batch_id(job_id: str, seq: int, *, redrive: bool = False) -> str:
 
 
 def item_bytes(item: WorkItem) -> int:
-    """Serialized size of one item inside the batch's ``items`` array, comma included."""
-    return len(item.model_dump_json().encode()) + 1
+    """Size of one item inside the body's ``items`` array, comma included (ASCII JSON, as
+    ``WorkBatch.body`` writes it: a non-ASCII character takes up to twelve bytes there)."""
+    return len(json.dumps(item.model_dump(), ensure_ascii=True, separators=(",", ":"))) + 1
 
 
 def empty_batch_bytes(spec: CopySpec, seq: int, *, redrive: bool = False) -> int:
-    empty = WorkBatch(
-        batch_id=batch_id(spec.job_id, seq, redrive=redrive), spec=spec, items=[], redrive=redrive
-    )
-    return len(empty.model_dump_json().encode())
+    empty = WorkBatch.of(batch_id(spec.job_id, seq, redrive=redrive), spec, [], redrive=redrive)
+    return len(empty.body())
 
 
 def pack(
@@ -39,34 +42,68 @@ def pack(
     first_seq: int,
     max_keys: int,
     max_bytes: int,
+    max_object_bytes: int | None = None,
+    solo_object_bytes: int | None = None,
     redrive: bool = False,
+    epoch: int = 0,
 ) -> Iterator[WorkBatch]:
-    """Stream items into batches numbered from ``first_seq``; constant memory in the listing."""
+    """Stream items into batches numbered from ``first_seq``; constant memory in the listing.
+
+    A batch holds at most ``max_keys`` keys, a body of ``max_bytes``, and objects adding up to
+    ``max_object_bytes``, so that one batch's copies fit comfortably within SQS's 12-hour
+    visibility; an object of ``solo_object_bytes`` or more travels alone.
+    """
 
     def close(seq: int, items: list[WorkItem]) -> WorkBatch:
-        return WorkBatch(
-            batch_id=batch_id(spec.job_id, seq, redrive=redrive),
-            spec=spec,
-            items=items,
-            redrive=redrive,
-        )
+        batch = batch_id(spec.job_id, seq, redrive=redrive)
+        return WorkBatch.of(batch, spec, items, redrive=redrive, epoch=epoch)
+
+    def solo(item: WorkItem) -> bool:
+        return solo_object_bytes is not None and item.size >= solo_object_bytes
 
     seq = first_seq
     current: list[WorkItem] = []
     size = base = empty_batch_bytes(spec, seq, redrive=redrive)
+    objects = 0
     for item in items:
         extra = item_bytes(item)
         if base + extra > max_bytes:
             raise ValueError(f"key {item.key!r} alone exceeds the message cap of {max_bytes} bytes")
-        if current and (len(current) >= max_keys or size + extra > max_bytes):
+        too_much = max_object_bytes is not None and objects + item.size > max_object_bytes
+        if current and (
+            len(current) >= max_keys
+            or size + extra > max_bytes
+            or too_much
+            or solo(item)
+            or solo(current[0])
+        ):
             yield close(seq, current)
             seq += 1
             current = []
             size = base = empty_batch_bytes(spec, seq, redrive=redrive)
+            objects = 0
         current.append(item)
         size += extra
+        objects += item.size
     if current:
         yield close(seq, current)
+
+
+class Limits(TypedDict):
+    max_keys: int
+    max_bytes: int
+    max_object_bytes: int
+    solo_object_bytes: int
+
+
+def limits(settings: Settings) -> Limits:
+    """The bounds of a batch as the settings give them (``pack``'s keyword arguments)."""
+    return {
+        "max_keys": settings.batch_max_keys,
+        "max_bytes": settings.message_max_bytes,
+        "max_object_bytes": settings.batch_max_object_bytes,
+        "solo_object_bytes": settings.solo_object_bytes,
+    }
 
 
 def group_for_send(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from s3migrator.aws_errors import PROVIDER_ERRORS, translate
+from s3migrator.aws_errors import PROVIDER_ERRORS, translate, translated
 from s3migrator.errors import (
     AccessDeniedError,
     AlreadyExistsError,
@@ -43,4 +43,19 @@ def ensure_bucket(s3: S3Client, bucket: str, region: str) -> bool:
         if isinstance(error, AlreadyExistsError):
             raise InvalidJobError(f"destination bucket name {bucket!r} is taken") from exc
         raise error from exc
+    with translated():
+        # Uploads a copier could not abort (killed outright) are dropped after a day.
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=bucket,
+            LifecycleConfiguration={
+                "Rules": [
+                    {
+                        "ID": "s3migrator-abort-incomplete-uploads",
+                        "Filter": {"Prefix": ""},
+                        "Status": "Enabled",
+                        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                    }
+                ]
+            },
+        )
     return True

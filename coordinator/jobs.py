@@ -14,20 +14,23 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from coordinator.batching import pack
+from coordinator.batching import batch_id, limits, pack
 from coordinator.buckets import ensure_bucket
-from coordinator.listing import list_source
+from coordinator.listing import list_range, list_source
 from coordinator.preflight import as_text, passed, run_checks
+from coordinator.redrive import send_again
 from coordinator.sending import send_batches
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate
 from s3migrator.backoff import backoff_s
 from s3migrator.errors import InvalidJobError, LeaseLostError, OperationError
-from s3migrator.models import CopySpec, JobMessage, JobRecord, JobState, Phase, WorkBatch
-from s3migrator.sqs.queues import MAX_ENTRIES_PER_SEND, send_resume
+from s3migrator.models import CopySpec, JobMessage, JobRecord, JobState, ListingCheckpoint, Phase
+from s3migrator.sqs.queues import MAX_ENTRIES_PER_SEND, queue_depth, send_resume
+from s3migrator.work import BatchState, WorkBatch, batch_digest
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -62,15 +65,6 @@ class Run:
         return self.record.job_id
 
 
-def needs_a_coordinator(record: JobRecord) -> bool:
-    """A running job whose destination is not ready or whose listing is not complete."""
-    return (
-        record.state is JobState.RUNNING
-        and record.spec is not None
-        and not (record.phase is Phase.COPYING and record.listing.complete)
-    )
-
-
 @dataclass
 class JobRunner:
     store: JobStore
@@ -82,6 +76,8 @@ class JobRunner:
     region: str
     stop: threading.Event = field(default_factory=threading.Event)
     owner: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    # Waits that long, or less when asked to stop (then True); a test passes its own.
+    pause: Callable[[float], bool] | None = None
     _running: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -113,7 +109,7 @@ class JobRunner:
         if message is not None:
             self.store.create_job(self._new_record(job_id, message))
         record = self.store.get_job(job_id)
-        if record is None or not needs_a_coordinator(record):
+        if record is None or not record.needs_coordinator:
             log.info("job %s needs no coordinator; dropping its message", job_id)
             return None
         with self._lock:
@@ -192,6 +188,12 @@ class JobRunner:
     def _work(self, run: Run) -> RunEnd:
         record, spec = run.record, run.record.spec
         assert spec is not None
+        if record.phase is Phase.REDRIVING:
+            # A redrive died before sending its batches: they go now, as it defined them.
+            sent = send_again(self.store, self.sqs, self.work_queue_url, record, self.settings)
+            log.info("job %s: the redrive's %d objects sent again", run.job_id, sent)
+            self.store.release_lease(run.job_id, run.token)
+            return RunEnd.LISTED
         if record.phase is Phase.STARTED:
             checks = run_checks(self.clients, spec)
             if not passed(checks):
@@ -220,50 +222,56 @@ class JobRunner:
         checkpoint = run.record.listing.model_copy()
         if checkpoint.complete:
             return RunEnd.LISTED
+        if checkpoint.group_start < checkpoint.next_seq:
+            self._send_last_group_again(run, spec, checkpoint)
         batches = pack(
             list_source(
                 self.clients.for_location(spec.source), spec.source, checkpoint.start_after
             ),
             spec,
             first_seq=checkpoint.next_seq,
-            max_keys=self.settings.batch_max_keys,
-            max_bytes=self.settings.message_max_bytes,
+            **limits(self.settings),
         )
-        pending: list[WorkBatch] = []
+        group: list[tuple[WorkBatch, str | None]] = []  # each batch, and the key before it
+        saved_seq = checkpoint.next_seq
 
-        def save() -> None:
-            self.store.save_checkpoint(
-                run.job_id, run.token, checkpoint, self.settings.lease_s, seq=saved_seq[0]
-            )
-            saved_seq[0] = checkpoint.next_seq
-
-        saved_seq = [checkpoint.next_seq]
-
-        def flush() -> None:
-            send_batches(
-                self.sqs,
-                self.work_queue_url,
-                pending,
-                max_total_bytes=self.settings.message_max_bytes,
-            )
-            for batch in pending:
+        def define_and_send() -> None:
+            nonlocal saved_seq
+            checkpoint.group_start = checkpoint.next_seq
+            for batch, _ in group:
                 checkpoint.objects += len(batch.items)
                 checkpoint.bytes += sum(item.size for item in batch.items)
                 checkpoint.next_seq += 1
                 checkpoint.start_after = batch.items[-1].key
-            pending.clear()
-            save()
+            # Defined first: from here on each id names these keys, whatever happens next.
+            self.store.define_group(
+                run.job_id, run.token, checkpoint, self.settings.lease_s, saved_seq, group
+            )
+            saved_seq = checkpoint.next_seq
+            self._send([batch for batch, _ in group])
+            group.clear()
 
+        after = checkpoint.start_after
         for batch in batches:
-            pending.append(batch)
-            if len(pending) >= MAX_ENTRIES_PER_SEND:
-                flush()
-                if self.stop.is_set():
+            group.append((batch, after))
+            after = batch.items[-1].key
+            if len(group) >= MAX_ENTRIES_PER_SEND:
+                if not self._room_in_the_work_queue(run):
                     return self._stop(run)
-        if pending:
-            flush()
+                define_and_send()
+                if self.stop.is_set():
+                    # The group is on its way: the next run need not send it again.
+                    checkpoint.group_start = checkpoint.next_seq
+                    self.store.save_checkpoint(
+                        run.job_id, run.token, checkpoint, self.settings.lease_s, seq=saved_seq
+                    )
+                    return self._stop(run)
+        if group:
+            define_and_send()
         checkpoint.complete = True
-        save()
+        self.store.save_checkpoint(
+            run.job_id, run.token, checkpoint, self.settings.lease_s, seq=saved_seq
+        )
         log.info(
             "job %s: listed %d objects (%d bytes) in %d batches",
             run.job_id,
@@ -272,3 +280,70 @@ class JobRunner:
             checkpoint.next_seq,
         )
         return RunEnd.LISTED
+
+    def _room_in_the_work_queue(self, run: Run) -> bool:
+        """Wait while the work queue holds ``max_backlog_batches`` or more, so the listing never
+        runs far ahead of the copiers (a batch older than the queue's retention would be lost);
+        False when asked to stop meanwhile."""
+        pause = self.pause or self.stop.wait
+        while True:
+            visible, in_flight = queue_depth(self.sqs, self.work_queue_url)
+            if visible + in_flight < self.settings.max_backlog_batches:
+                return True
+            log.info(
+                "job %s: %d batches wait for the copiers; the listing waits too",
+                run.job_id,
+                visible + in_flight,
+            )
+            self.store.renew_lease(run.job_id, run.token, self.settings.lease_s)
+            if pause(self.settings.backlog_poll_s):
+                return False
+
+    def _send(self, batches: list[WorkBatch]) -> None:
+        send_batches(
+            self.sqs, self.work_queue_url, batches, max_total_bytes=self.settings.message_max_bytes
+        )
+
+    def _send_last_group_again(
+        self, run: Run, spec: CopySpec, checkpoint: ListingCheckpoint
+    ) -> None:
+        """The last group defined may never have reached the work queue (the run before died
+        between defining and sending it): send each of its batches not counted yet again, as
+        the same keys. A batch whose range changed at the source meanwhile is replaced instead
+        (void, and new batches for what the range holds now), so an id never names two sets."""
+        ids = [
+            batch_id(run.job_id, seq) for seq in range(checkpoint.group_start, checkpoint.next_seq)
+        ]
+        records = self.store.batches.get_many(run.job_id, ids)
+        source = self.clients.for_location(spec.source)
+        again: list[WorkBatch] = []
+        for id_ in ids:
+            record = records.get(id_)
+            if record is None or record.state is not BatchState.DEFINED or record.last is None:
+                continue
+            items = list_range(source, spec.source, record.after, record.last)
+            if batch_digest(items) == record.digest:
+                again.append(WorkBatch.of(id_, spec, items))
+                continue
+            replacements = [
+                WorkBatch.of(f"{id_}+{n}", spec, part.items)
+                for n, part in enumerate(
+                    pack(
+                        items,
+                        spec,
+                        first_seq=0,
+                        **limits(self.settings),
+                    )
+                )
+            ]
+            if self.store.void_and_replace(
+                run.job_id, run.token, record, replacements, self.settings.lease_s
+            ):
+                log.info("job %s: %s changed at the source; replaced", run.job_id, id_)
+                checkpoint.objects += sum(len(b.items) for b in replacements) - record.count
+                checkpoint.bytes += (
+                    sum(i.size for b in replacements for i in b.items) - record.bytes
+                )
+                again.extend(replacements)
+        if again:
+            self._send(again)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from s3migrator.models import Location, WorkItem
+from s3migrator.models import Location
+from s3migrator.work import WorkItem
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -22,3 +23,13 @@ def list_source(s3: S3Client, source: Location, start_after: str | None) -> Iter
     for page in s3.get_paginator("list_objects_v2").paginate(**kwargs):
         for obj in page.get("Contents", []):
             yield WorkItem(key=obj["Key"], size=obj["Size"], etag=obj["ETag"])
+
+
+def list_range(s3: S3Client, source: Location, after: str | None, last: str) -> list[WorkItem]:
+    """The objects in a listing range as they are now: after ``after`` up to ``last``."""
+    found = []
+    for item in list_source(s3, source, after):
+        if item.key > last:
+            break
+        found.append(item)
+    return found

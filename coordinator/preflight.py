@@ -156,8 +156,8 @@ def _check_destination(clients: S3Clients, destination: Location) -> Check:
             return Check(
                 "destination bucket",
                 CheckResult.OK,
-                f"does not exist yet: created by the job (needs s3:CreateBucket for"
-                f" {_who(destination)})",
+                f"does not exist yet: created by the job (needs s3:CreateBucket and"
+                f" s3:PutLifecycleConfiguration for {_who(destination)})",
             )
         return Check(
             "destination bucket",

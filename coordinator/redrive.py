@@ -1,20 +1,26 @@
 """Redrive: send a job's failed objects back to work once their cause is fixed.
 
-The job is reopened first (only a job that completed with failures, so two redrives cannot
-overlap), with the number of batches it now waits for; then the batches are sent, through the
-same path as the listing's, marked as redrive batches: each object a copier now copies moves from
-failed to copied, so the counters stay exact. Dead letters must have been swept into failure
-records first (``progress.deadletters``), which ``s3migrator redrive`` does.
+The redrive's batches are defined first (their ids follow the job's earlier redrives, so two
+redrives of the same failures define the same batches), then the job is reopened, only if it is
+still the run the redrive read (two redrives never both reopen it), and the batches are sent
+through the same path as the listing's. A redrive run again while its job is redriving (one
+interrupted after reopening, or a second one started meanwhile) sends the batches not counted
+yet once more: redrive is idempotent and resumable. A redrive that dies after reopening leaves
+its job needing a coordinator (``JobRecord.redrive_sent``): the watchdog sends it a resume, and
+the coordinator sends the batches (``send_again``). Each object a copier now copies moves from
+failed to copied, so the counters stay exact. Dead letters must have been swept first
+(``progress.deadletters``), which ``s3migrator redrive`` does.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from coordinator.batching import pack
+from coordinator.batching import limits, pack
 from coordinator.sending import send_batches
 from s3migrator.errors import JobNotFoundError, S3MigratorError
-from s3migrator.models import JobState, WorkItem
+from s3migrator.models import JobRecord, JobState, Phase
+from s3migrator.work import BatchState, WorkBatch, WorkItem
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -32,12 +38,15 @@ def redrive(
         raise JobNotFoundError(job_id)
     if record.spec is None:
         raise S3MigratorError(f"job {job_id} was rejected: {record.error}")
+    if record.state is JobState.RUNNING and record.phase is Phase.REDRIVING:
+        return send_again(store, sqs, work_queue_url, record, settings)
     if record.state is not JobState.COMPLETED_WITH_FAILURES:
         raise S3MigratorError(
             f"job {job_id} is {record.state.value}; only a job that completed with failures"
             " can be redriven"
         )
-    items = [WorkItem(key=f.key, size=f.size, etag=f.etag) for f in store.failures.of_job(job_id)]
+    failures = store.batches.failures(job_id)
+    items = [WorkItem(key=f.key, size=f.size, etag=f.etag) for f in failures]
     if not items:
         raise S3MigratorError(f"job {job_id} has no failure records to redrive")
     batches = list(
@@ -45,12 +54,41 @@ def redrive(
             items,
             record.spec,
             first_seq=record.counters.batches_extra,
-            max_keys=settings.batch_max_keys,
-            max_bytes=settings.message_max_bytes,
+            **limits(settings),
             redrive=True,
+            epoch=record.epoch + 1,
         )
     )
-    if not store.reopen(job_id, len(batches)):
-        raise S3MigratorError(f"job {job_id} changed state meanwhile; try again")
+    store.define_batches(batches)
+    if not store.reopen(job_id, record.epoch, len(batches), record.counters.batches_done):
+        # Another redrive reopened it first, with the same batches: send whatever is left.
+        again = store.get_job(job_id)
+        if again is None or again.phase is not Phase.REDRIVING:
+            raise S3MigratorError(f"job {job_id} changed state meanwhile; try again")
+        return send_again(store, sqs, work_queue_url, again, settings)
     send_batches(sqs, work_queue_url, batches, max_total_bytes=settings.message_max_bytes)
+    store.redrive_sent(job_id, record.epoch + 1)
     return len(items)
+
+
+def send_again(
+    store: JobStore, sqs: SQSClient, work_queue_url: str, record: JobRecord, settings: Settings
+) -> int:
+    """The running redrive's batches not counted yet, sent again as they were defined."""
+    assert record.spec is not None
+    batches = [
+        WorkBatch(
+            batch_id=b.batch_id,
+            spec=record.spec,
+            items=b.items,
+            digest=b.digest,
+            attempt=b.attempt,
+            epoch=b.epoch,
+            redrive=True,
+        )
+        for b in store.batches.of_job(record.job_id)
+        if b.redrive and b.epoch == record.epoch and b.state is BatchState.DEFINED and b.items
+    ]
+    send_batches(sqs, work_queue_url, batches, max_total_bytes=settings.message_max_bytes)
+    store.redrive_sent(record.job_id, record.epoch)
+    return sum(len(b.items) for b in batches)

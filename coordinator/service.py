@@ -6,7 +6,8 @@ then on the job lives in DynamoDB and resumes through resume messages, so no res
 message's receives. A job message without a ``job_id`` takes its SQS MessageId as the job's id,
 the same on every delivery. Bad input never crashes it: a message with a usable job id but no
 valid job becomes a failed job with its reason; one without lands in the jobs dead-letter queue
-with the reason attached.
+with the reason attached. The same queue brings the stack's own notes: resume messages (take a
+job up from its checkpoint) and report messages (write a finished job's completion report).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from coordinator.completion_report import write_report
 from coordinator.jobs import JobRunner
 from s3migrator.errors import InvalidJobMessageError
-from s3migrator.models import JobMessage, ResumeMessage
+from s3migrator.models import JobMessage, ReportMessage, ResumeMessage
 from s3migrator.sqs.intake import Intake
 from s3migrator.sqs.visibility import VisibilityKeeper
 
@@ -86,6 +88,10 @@ class Coordinator:
         run's work follows, with the job's state in DynamoDB alone.
         """
         body = message.get("Body", "")
+        report = self._report_of(body)
+        if report is not None:
+            self._write_report(message, keeper, report.report)
+            return
         try:
             job_id, job = self._parse(message["MessageId"], body)
         except InvalidJobMessageError as exc:
@@ -97,22 +103,49 @@ class Coordinator:
             # An AWS outage or a bug must not stop other jobs; the message comes back later
             # and, after the redrive policy's limit, lands in the jobs dead-letter queue.
             log.exception("job message %s failed; it will be retried", message["MessageId"])
-            if keeper is not None:
-                keeper.release(message["MessageId"])
-            self.sqs.change_message_visibility(
-                QueueUrl=self.resources.jobs_queue_url,
-                ReceiptHandle=message["ReceiptHandle"],
-                VisibilityTimeout=RETRY_AFTER_ERROR_S,
-            )
+            self._retry_later(message, keeper)
             return
+        self._delete(message, keeper)
+        if run is not None:
+            end = self.runner.work(run)
+            log.info("job %s: run ended %s", job_id, end.value)
+
+    def _write_report(
+        self, message: MessageTypeDef, keeper: VisibilityKeeper | None, job_id: str
+    ) -> None:
+        """Write the report while the keeper holds the message; an error leaves the message to
+        come back (and the progress function sends another while the report stays due)."""
+        try:
+            end = write_report(self.runner.store, self.runner.clients.default, job_id)
+        except Exception as exc:
+            log.warning("job %s: report not written yet: %s", job_id, exc)
+            self._retry_later(message, keeper)
+            return
+        log.info("job %s: report %s", job_id, end.value)
+        self._delete(message, keeper)
+
+    def _delete(self, message: MessageTypeDef, keeper: VisibilityKeeper | None) -> None:
         if keeper is not None:
             keeper.release(message["MessageId"])  # before deleting, so no beat follows it
         self.sqs.delete_message(
             QueueUrl=self.resources.jobs_queue_url, ReceiptHandle=message["ReceiptHandle"]
         )
-        if run is not None:
-            end = self.runner.work(run)
-            log.info("job %s: run ended %s", job_id, end.value)
+
+    def _retry_later(self, message: MessageTypeDef, keeper: VisibilityKeeper | None) -> None:
+        if keeper is not None:
+            keeper.release(message["MessageId"])
+        self.sqs.change_message_visibility(
+            QueueUrl=self.resources.jobs_queue_url,
+            ReceiptHandle=message["ReceiptHandle"],
+            VisibilityTimeout=RETRY_AFTER_ERROR_S,
+        )
+
+    @staticmethod
+    def _report_of(body: str) -> ReportMessage | None:
+        try:
+            return ReportMessage.model_validate_json(body)
+        except ValidationError:
+            return None
 
     @staticmethod
     def _parse(message_id: str, body: str) -> tuple[str, JobMessage | None]:

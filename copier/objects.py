@@ -7,14 +7,16 @@ never assembled from two versions of an object. A small object costs exactly one
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Executor, Future
-from dataclasses import dataclass
+import threading
+from concurrent.futures import Executor, Future, wait
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from copier.parts import plan_parts, use_multipart
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate
-from s3migrator.errors import ConditionFailedError, PermanentError
-from s3migrator.models import MAX_KEY_BYTES, CopySpec, Location, WorkItem
+from s3migrator.errors import ConditionFailedError, PermanentError, TransientError
+from s3migrator.models import MAX_KEY_BYTES, CopySpec, Location
+from s3migrator.work import WorkItem
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -44,11 +46,47 @@ def encryption(destination: Location) -> dict[str, Any]:
 
 
 @dataclass
+class _Upload:
+    s3: S3Client
+    bucket: str
+    key: str
+    upload_id: str
+    parts: list[Future[Any]] = field(default_factory=list)
+
+    def end(self, timeout_s: float | None = None) -> None:
+        """Cancel the parts not started, let the running ones end, then abort the upload."""
+        for part in self.parts:
+            part.cancel()
+        wait(self.parts, timeout=timeout_s)
+        try:
+            self.s3.abort_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id
+            )
+        except Exception:
+            log.warning("could not abort upload %s of %s", self.upload_id, self.key, exc_info=True)
+
+
+@dataclass
 class ObjectCopier:
     clients: S3Clients
     parts_pool: Executor
     multipart_threshold_bytes: int
     part_size_bytes: int
+    # Multipart uploads under way, so that a copier that stops can abort them all.
+    _uploads: dict[str, _Upload] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stopping: threading.Event = field(default_factory=threading.Event)
+
+    def abandon(self, timeout_s: float) -> int:
+        """On a stop past its grace: start no upload, cancel parts not started, let running
+        parts end (for up to ``timeout_s``), and abort every upload; returns how many."""
+        self._stopping.set()
+        with self._lock:
+            uploads = list(self._uploads.values())
+            self._uploads.clear()
+        for upload in uploads:
+            upload.end(timeout_s)
+        return len(uploads)
 
     def copy(self, spec: CopySpec, item: WorkItem) -> int:
         """Copy one object and return the bytes copied; raises provider errors to translate.
@@ -101,13 +139,17 @@ class ObjectCopier:
             if head.get(field)
         }
         bucket, key = spec.destination.bucket, spec.destination_key(item.key)
+        if self._stopping.is_set():
+            raise TransientError("CopierStopping", "the copier is stopping; another copies it")
         upload_id = s3.create_multipart_upload(
             Bucket=bucket, Key=key, **carried, **encryption(spec.destination)
         )["UploadId"]
+        upload = _Upload(s3, bucket, key, upload_id)
+        with self._lock:
+            self._uploads[upload_id] = upload
         part_size = spec.options.part_size_bytes or self.part_size_bytes
-        futures: list[Future[Any]] = []
         try:
-            futures = [
+            upload.parts = [
                 self.parts_pool.submit(
                     s3.upload_part_copy,
                     Bucket=bucket,
@@ -122,16 +164,16 @@ class ObjectCopier:
             ]
             parts: list[CompletedPartTypeDef] = [
                 {"PartNumber": number, "ETag": future.result()["CopyPartResult"]["ETag"]}
-                for number, future in enumerate(futures, start=1)
+                for number, future in enumerate(upload.parts, start=1)
             ]
             s3.complete_multipart_upload(
                 Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )
         except BaseException:
-            for future in futures:
-                future.cancel()
-            try:
-                s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-            except Exception:
-                log.warning("could not abort upload %s of %s", upload_id, key, exc_info=True)
+            with self._lock:
+                mine = self._uploads.pop(upload_id, None) is not None
+            if mine:  # else abandon() ends it
+                upload.end()
             raise
+        with self._lock:
+            self._uploads.pop(upload_id, None)

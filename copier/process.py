@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from copier.objects import ObjectCopier
+from copier.protection import TaskProtection
 from copier.worker import Worker
 from s3migrator.aws import Aws, task_aws
 from s3migrator.jobstore import JobStore
@@ -69,7 +70,11 @@ def built_worker(
             wait_time_s=settings.wait_time_s,
             idle_exit_s=settings.idle_exit_s,
             max_item_attempts=settings.max_item_attempts,
+            retry_delay_base_s=settings.retry_delay_base_s,
+            claim_after_s=settings.claim_after_s,
             stop_grace_s=settings.stop_grace_s,
+            # ECS sets this variable in every task; off ECS there is nothing to protect.
+            protection=TaskProtection(os.environ.get("ECS_AGENT_URI")),
         )
 
 

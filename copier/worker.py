@@ -1,8 +1,14 @@
 """The copier loop: receive batches, copy their objects in one bounded pool, settle each message.
 
-A message's fate is decided in exactly one place (``Worker._settle``): counted and deleted when
-every object ended copied or permanently failed, or left for redelivery with backoff when some
-object hit a transient error. SQS's redrive policy owns dead-lettering.
+A batch is looked up before anything is copied: one already counted (a redelivery), or replaced,
+is dropped without a copy. Its decided objects (copied, or failed for good) are counted in one
+transaction, and objects that failed transiently go on alone in a remainder batch, defined in
+that same transaction and sent after a backoff, so a transient error costs a request, not a
+batch. A batch still copying after ``claim_after_s`` (a terabyte object travels alone, and can
+take longer than SQS's 12-hour visibility cap) is claimed in the job table, and the claim
+renewed while it runs: another copier that receives it meanwhile hides it again instead of
+copying it, and the dead-letter sweep never takes it for dead. A message's fate is decided in
+exactly one place (``Worker._settle``); SQS's redrive policy owns dead-lettering.
 """
 
 from __future__ import annotations
@@ -11,19 +17,24 @@ import logging
 import random
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from copier.objects import ObjectCopier
-from s3migrator.aws_errors import translate
+from copier.protection import TaskProtection
+from s3migrator.aws_errors import translate, translated
 from s3migrator.backoff import backoff_s
 from s3migrator.errors import TransientError
-from s3migrator.models import FailureRecord, WorkBatch, WorkItem
+from s3migrator.models import FailureRecord
 from s3migrator.sqs.intake import Intake
+from s3migrator.sqs.queues import LATER_VISIBILITY_S, MAX_DELAY_S
 from s3migrator.sqs.visibility import VisibilityKeeper
+from s3migrator.work import BatchOutcome, BatchRecord, BatchState, WorkBatch, WorkItem
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -34,8 +45,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def receive_count(message: MessageTypeDef) -> int:
-    return int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+class Fate(StrEnum):
+    DELETE = "delete"  # counted (by us or another), or obsolete: nothing more to do
+    LEAVE = "leave"  # not ours to fix: SQS redelivers it, then dead-letters it
+    LATER = "later"  # another live copier holds it: hidden for as long as SQS allows
+
+
+@dataclass(frozen=True)
+class Decision:
+    fate: Fate
+    reason: str
 
 
 @dataclass
@@ -43,7 +62,8 @@ class BatchResult:
     copied: list[WorkItem] = field(default_factory=list)
     bytes_copied: int = 0
     failures: list[FailureRecord] = field(default_factory=list)
-    transient: list[tuple[WorkItem, str]] = field(default_factory=list)
+    transient: list[WorkItem] = field(default_factory=list)
+    first_transient: str = ""
 
 
 @dataclass
@@ -57,10 +77,16 @@ class Worker:
     # Deliveries after which an object still failing transiently is reported failed; below the
     # queue's maxReceiveCount, so such objects are reported rather than dead-lettered.
     max_item_attempts: int = 5
+    retry_delay_base_s: float = 5.0
+    claim_after_s: float = 3600.0
+    owner: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     visibility_s: int = 120
     wait_time_s: int = 20
     idle_exit_s: float = 0.0
     stop_grace_s: float = 25.0
+    # After the grace, how long running part copies may take before their uploads are aborted.
+    abort_wait_s: float = 4.0
+    protection: TaskProtection = field(default_factory=lambda: TaskProtection(None))
     stop: threading.Event = field(default_factory=threading.Event)
     batches_settled: int = 0
 
@@ -84,11 +110,12 @@ class Worker:
                 slots=self.messages_in_flight,
                 visibility_s=self.visibility_s,
                 wait_time_s=self.wait_time_s,
-                attributes=["ApproximateReceiveCount"],
             )
             try:
                 while not self.stop.is_set():
-                    if intake.turn() or intake.active:
+                    taken = intake.turn()
+                    self.protection.update(busy=bool(intake.active))
+                    if taken or intake.active:
                         idle_since = time.monotonic()
                     elif self.idle_exit_s and time.monotonic() - idle_since >= self.idle_exit_s:
                         log.info("no work for %.0fs; exiting", self.idle_exit_s)
@@ -100,32 +127,91 @@ class Worker:
                     abandoned = True
                     log.warning("released %d unfinished batches on stop", keeper.release_all())
                     self.copy_pool.shutdown(wait=False, cancel_futures=True)
+                    # The process exits next: no multipart upload of ours may outlive it.
+                    aborted = self.copier.abandon(self.abort_wait_s)
+                    log.warning("aborted %d multipart uploads on stop", aborted)
             finally:
                 batches.shutdown(wait=not abandoned, cancel_futures=abandoned)
+                self.protection.update(busy=False)
         return abandoned
 
     def _handle(self, message: MessageTypeDef, keeper: VisibilityKeeper) -> None:
         try:
-            outcome = self._process(message)
-            # Released before settling so a late heartbeat cannot undo a backoff delay.
-            keeper.release(message["MessageId"])
-            self._settle(message, outcome)
+            self.handle(message, keeper)
         except Exception:
             keeper.release(message["MessageId"])
             log.exception("batch message %s failed; SQS will redeliver it", message["MessageId"])
 
-    def _process(self, message: MessageTypeDef) -> BatchResult | str:
+    def handle(self, message: MessageTypeDef, keeper: VisibilityKeeper | None = None) -> Decision:
+        """Process one received batch message and settle it; errors are left to the caller
+        (the message is then redelivered by SQS)."""
+        decision = self._process(message)
+        if keeper is not None:
+            keeper.release(message["MessageId"])  # before settling, so no beat follows it
+        self._settle(message, decision)
+        return decision
+
+    def _process(self, message: MessageTypeDef) -> Decision:
         try:
             batch = WorkBatch.model_validate_json(message.get("Body", ""))
         except ValidationError as exc:
-            return f"malformed work message: {exc.error_count()} errors"
-        attempt = receive_count(message)
-        last_attempt = attempt >= self.max_item_attempts
+            return Decision(Fate.LEAVE, f"malformed work message: {exc.error_count()} errors")
+        batches = self.store.batches
+        record = batches.get(batch.job_id, batch.batch_id)
+        if record is None:
+            return Decision(Fate.LEAVE, f"batch {batch.batch_id} was never defined")
+        if record.state is BatchState.COUNTED:
+            # A redelivery; if the copier that counted it died before sending its remainder,
+            # the remainder goes now.
+            self._send_remainder_of(batch, record)
+            return Decision(Fate.DELETE, f"batch {batch.batch_id} was already counted")
+        if record.state is BatchState.VOID or record.digest != batch.digest:
+            return Decision(Fate.DELETE, f"batch {batch.batch_id} was replaced")
+        if record.claim_owner not in (None, self.owner) and record.claim_until > batches.now():
+            return Decision(Fate.LATER, f"batch {batch.batch_id} is being copied by another")
+        result = self._copy(batch)
+        remainder = None
+        if result.transient and batch.attempt < self.max_item_attempts:
+            remainder = WorkBatch.of(
+                f"{batch.batch_id}~{batch.attempt + 1}",
+                batch.spec,
+                result.transient,
+                attempt=batch.attempt + 1,
+                epoch=batch.epoch,
+                redrive=batch.redrive,
+            )
+        outcome = BatchOutcome(
+            copied=result.copied, bytes_copied=result.bytes_copied, failures=result.failures
+        )
+        if not batches.count(batch, outcome, remainder):
+            return Decision(Fate.DELETE, f"batch {batch.batch_id} was counted meanwhile")
+        if remainder is not None:
+            delay = backoff_s(
+                batch.attempt,
+                base_s=self.retry_delay_base_s,
+                cap_s=MAX_DELAY_S,
+                jitter=random.uniform(0.5, 1.0),
+            )
+            log.warning(
+                "batch %s: %d objects failed transiently (first: %s); they go on in %s in %ds",
+                batch.batch_id,
+                len(result.transient),
+                result.first_transient,
+                remainder.batch_id,
+                delay,
+            )
+            self._send(remainder, delay)
+        return Decision(Fate.DELETE, f"batch {batch.batch_id} counted")
+
+    def _copy(self, batch: WorkBatch) -> BatchResult:
+        """Copy every object; transient failures are failures on the last attempt."""
+        last_attempt = batch.attempt >= self.max_item_attempts
         result = BatchResult()
         futures = [
             (item, self.copy_pool.submit(self.copier.copy, batch.spec, item))
             for item in batch.items
         ]
+        self._wait_claiming(batch, [future for _, future in futures])
         for item, future in futures:
             error = future.exception()
             if error is None:
@@ -134,7 +220,8 @@ class Worker:
                 continue
             copy_error = translate(error)
             if isinstance(copy_error, TransientError) and not last_attempt:
-                result.transient.append((item, str(copy_error)))
+                result.transient.append(item)
+                result.first_transient = result.first_transient or str(copy_error)
                 continue
             result.failures.append(
                 FailureRecord(
@@ -142,53 +229,69 @@ class Worker:
                     code=copy_error.code,
                     message=copy_error.message,
                     http_status=copy_error.http_status,
-                    attempts=attempt,
+                    attempts=batch.attempt,
                     size=item.size,
                     etag=item.etag,
                 )
             )
-        if not result.transient:
-            self._count(batch, result)
         return result
 
-    def _count(self, batch: WorkBatch, result: BatchResult) -> None:
-        """Record failures, then add the batch to the job's counters exactly once."""
-        job_id = batch.spec.job_id
-        if batch.redrive and result.copied:
-            self.store.failures.delete(job_id, (item.key for item in result.copied))
-        if result.failures:
-            self.store.failures.put(job_id, result.failures)
-        copied = len(result.copied)
-        counted = self.store.count_batch(
-            job_id,
-            batch.batch_id,
-            copied=copied,
-            # A redrive batch's objects were already counted failed: copies move them over.
-            failed=-copied if batch.redrive else len(result.failures),
-            bytes_copied=result.bytes_copied,
-        )
-        if not counted:
-            log.info("batch %s was already counted (redelivery)", batch.batch_id)
+    def _wait_claiming(self, batch: WorkBatch, futures: list[Future[int]]) -> None:
+        """Wait for the copies, claiming the batch each ``claim_after_s`` they still run."""
+        pending = set(futures)
+        while pending:
+            _, pending = wait(pending, timeout=self.claim_after_s)
+            if not pending:
+                return
+            until = self.store.now() + 2 * self.claim_after_s
+            if self.store.batches.claim(batch.job_id, batch.batch_id, self.owner, until):
+                log.info("batch %s: still copying; claimed until %.0f", batch.batch_id, until)
+            else:
+                log.warning("batch %s: claimed by another copier meanwhile", batch.batch_id)
 
-    def _settle(self, message: MessageTypeDef, outcome: BatchResult | str) -> None:
+    def _send_remainder_of(self, batch: WorkBatch, record: BatchRecord) -> None:
+        if record.remainder is None:
+            return
+        remainder = self.store.batches.get(batch.job_id, record.remainder)
+        if (
+            remainder is None
+            or remainder.state is not BatchState.DEFINED
+            or remainder.items is None
+        ):
+            return
+        self._send(
+            WorkBatch(
+                batch_id=remainder.batch_id,
+                spec=batch.spec,
+                items=remainder.items,
+                digest=remainder.digest,
+                attempt=remainder.attempt,
+                epoch=remainder.epoch,
+                redrive=remainder.redrive,
+            ),
+            0,
+        )
+
+    def _send(self, batch: WorkBatch, delay_s: int) -> None:
+        with translated():
+            self.sqs.send_message(
+                QueueUrl=self.queue_url, MessageBody=batch.body(), DelaySeconds=delay_s
+            )
+
+    def _settle(self, message: MessageTypeDef, decision: Decision) -> None:
         """The one place a work message's fate is decided."""
-        receipt = message["ReceiptHandle"]
-        if isinstance(outcome, str):
-            # Not ours to fix: leave it so the redrive policy moves it to the dead-letter queue.
-            log.error("message %s: %s", message["MessageId"], outcome)
+        if decision.fate is Fate.LEAVE:
+            # Not ours to fix: left for the redrive policy to move to the dead-letter queue.
+            log.error("message %s: %s", message["MessageId"], decision.reason)
             return
-        if outcome.transient:
-            delay = backoff_s(receive_count(message), jitter=random.uniform(0.5, 1.0))
-            log.warning(
-                "message %s: %d objects failed transiently (first: %s); retry in %ds",
-                message["MessageId"],
-                len(outcome.transient),
-                outcome.transient[0][1],
-                delay,
-            )
+        if decision.fate is Fate.LATER:
+            log.info("message %s: %s; looked at again later", message["MessageId"], decision.reason)
             self.sqs.change_message_visibility(
-                QueueUrl=self.queue_url, ReceiptHandle=receipt, VisibilityTimeout=delay
+                QueueUrl=self.queue_url,
+                ReceiptHandle=message["ReceiptHandle"],
+                VisibilityTimeout=LATER_VISIBILITY_S,
             )
             return
-        self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
+        log.debug("message %s: %s", message["MessageId"], decision.reason)
+        self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
         self.batches_settled += 1

@@ -1,19 +1,24 @@
-"""Dead letters into failure records, so a job never hangs at 99% on a poisoned batch.
+"""Dead letters into failures, so a job never hangs at 99% on a poisoned batch.
 
 A work batch that kept failing is moved by SQS's redrive policy to the work dead-letter queue.
-The sweep turns each such batch into per-object failure records (code ``DeadLettered``) and
-counts the batch once, exactly as a copier would have; ``s3migrator redrive`` sends the objects
-back to work once the cause is fixed.
+The sweep counts each such batch, if nobody counted it, as a copier would: in the same one
+transaction, with its objects failed (code ``DeadLettered``). A batch a copier still claims (a
+long copy outliving SQS's 12-hour visibility) is hidden until its claim runs out.
+``s3migrator redrive`` sends failed objects back to work once the cause is fixed.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from s3migrator.models import FailureRecord, WorkBatch
+from s3migrator.aws_errors import translated
+from s3migrator.models import FailureRecord
+from s3migrator.sqs.queues import LATER_VISIBILITY_S
+from s3migrator.work import BatchOutcome, BatchState, WorkBatch
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -45,16 +50,17 @@ def dead_letter_failures(batch: WorkBatch, deliveries: int) -> list[FailureRecor
 def sweep_dead_letters(
     store: JobStore, sqs: SQSClient, dlq_url: str, *, max_messages: int = 200
 ) -> int:
-    """Record and remove up to ``max_messages`` dead-lettered batches; returns how many."""
+    """Count and remove up to ``max_messages`` dead-lettered batches; returns how many."""
     swept = 0
     while swept < max_messages:
-        messages = sqs.receive_message(
-            QueueUrl=dlq_url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=0,
-            VisibilityTimeout=60,
-            MessageSystemAttributeNames=["ApproximateReceiveCount"],
-        ).get("Messages", [])
+        with translated():
+            messages = sqs.receive_message(
+                QueueUrl=dlq_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
+                VisibilityTimeout=60,
+                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+            ).get("Messages", [])
         if not messages:
             break
         for message in messages:
@@ -64,20 +70,33 @@ def sweep_dead_letters(
                 # Not a batch of ours: left in the queue, where dlq_visible shows it.
                 log.error("dead letter %s is not a work batch", message["MessageId"])
                 continue
-            job_id = batch.spec.job_id
-            if not store.is_counted(job_id, batch.batch_id):
+            record = store.batches.get(batch.job_id, batch.batch_id)
+            if record is None:
+                log.error(
+                    "dead letter %s: batch %s was never defined",
+                    message["MessageId"],
+                    batch.batch_id,
+                )
+                continue
+            if record.state is BatchState.DEFINED and record.digest == batch.digest:
+                if record.claim_until > store.now():
+                    # A copier is still on it: looked at again once its claim has run out.
+                    _hide(sqs, dlq_url, message["ReceiptHandle"], record.claim_until - store.now())
+                    continue
                 deliveries = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0))
                 failures = dead_letter_failures(batch, deliveries)
-                store.failures.put(job_id, failures)
-                store.count_batch(
-                    job_id,
-                    batch.batch_id,
-                    copied=0,
-                    # A redrive batch's objects are already counted failed.
-                    failed=0 if batch.redrive else len(failures),
-                    bytes_copied=0,
-                )
-                log.warning("job %s: batch %s dead-lettered", job_id, batch.batch_id)
-            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+                if store.batches.count(batch, BatchOutcome(failures=failures)):
+                    log.warning("job %s: batch %s dead-lettered", batch.job_id, batch.batch_id)
+            with translated():
+                sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
             swept += 1
     return swept
+
+
+def _hide(sqs: SQSClient, dlq_url: str, receipt_handle: str, seconds: float) -> None:
+    with translated():
+        sqs.change_message_visibility(
+            QueueUrl=dlq_url,
+            ReceiptHandle=receipt_handle,
+            VisibilityTimeout=max(1, min(LATER_VISIBILITY_S, math.ceil(seconds))),
+        )

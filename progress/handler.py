@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from progress.process import build_progress
+from progress.process import Progress, build_progress
 from progress.scaling import backlog_per_copier, copiers_needed_from_zero
 from s3migrator.aws import Aws, make_aws
 from s3migrator.models import JobState, JobStatus
@@ -33,20 +33,21 @@ ENDED_WINDOW_S = 60
 DEFAULT_NAMESPACE = "s3migrator"
 
 
-def _refresh(job_id: str | None = None) -> list[JobStatus]:
+def _progress() -> Progress:
     # Settings and clients are built per call, never at import: the function's environment
     # names the stack's resources, and tests set it per case.
-    return build_progress(Settings(), make_aws()).refresh(job_id)
+    return build_progress(Settings(), make_aws())
 
 
 @app.get("/jobs")
 def list_jobs() -> list[dict[str, Any]]:
-    return [status.model_dump(mode="json") for status in _refresh()]
+    """Every job's status: a pure read."""
+    return [status.model_dump(mode="json") for status in _progress().statuses()]
 
 
 @app.get("/jobs/<job_id>")
 def get_job(job_id: str) -> dict[str, Any]:
-    statuses = _refresh(job_id)
+    statuses = _progress().statuses(job_id)
     if not statuses:
         raise NotFoundError(f"no job {job_id!r}")
     return statuses[0].model_dump(mode="json")
@@ -88,6 +89,12 @@ def publish(statuses: list[JobStatus], running: int, now: float) -> None:
         copiers_needed_from_zero(visible, in_flight, running),
     )
     metrics.add_metric("RunningJobs", MetricUnit.Count, len(active))
+    # Jobs whose listing is not done keep the coordinator running (its scale-in alarm).
+    metrics.add_metric(
+        "JobsNeedingCoordinator",
+        MetricUnit.Count,
+        sum(not (s.phase.copies and s.enumeration_complete) for s in active),
+    )
     metrics.add_metric("JobsEndedWithFailures", MetricUnit.Count, len(ended_badly))
     metrics.add_metric("ObjectsCopied", MetricUnit.Count, sum(s.objects_copied for s in active))
     metrics.add_metric("ObjectsFailed", MetricUnit.Count, sum(s.objects_failed for s in active))
@@ -102,7 +109,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return app.resolve(event, context)
     # Read per call, not at import: the stack names the namespace after itself.
     metrics.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE)
-    statuses = _refresh(event.get("job_id"))
+    statuses = _progress().refresh(event.get("job_id"))
     publish(statuses, running_copiers(make_aws(), Settings()), time.time())
     for status in statuses:
         if status.state is JobState.RUNNING:

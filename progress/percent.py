@@ -27,6 +27,7 @@ COPY_TABLE: dict[Phase, Step] = {
     Phase.STARTED: Step(0, 0),
     Phase.DESTINATION_READY: Step(5, 5),
     Phase.COPYING: Step(6, 99),
+    Phase.REDRIVING: Step(6, 99),
     Phase.FINISHED: Step(100, 100),
 }
 

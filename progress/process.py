@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from progress.refresh import refresh
+from progress.status import statuses
 from s3migrator.jobstore import JobStore
 from s3migrator.resources import Resources, resolve
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
     from s3migrator.aws import Aws
@@ -22,15 +22,16 @@ if TYPE_CHECKING:
 class Progress:
     store: JobStore
     sqs: SQSClient
-    s3: S3Client
     resources: Resources
     settings: Settings
 
+    def statuses(self, job_id: str | None = None) -> list[JobStatus]:
+        """One job's status (by id) or every job's; reads only."""
+        return statuses(self.store, self.sqs, self.resources, job_id)
+
     def refresh(self, job_id: str | None = None) -> list[JobStatus]:
-        """One progress run over one job (by id) or every job."""
-        return refresh(
-            self.store, self.sqs, self.resources, job_id=job_id, s3=self.s3, settings=self.settings
-        )
+        """One scheduled progress run over one job (by id) or every job."""
+        return refresh(self.store, self.sqs, self.resources, job_id=job_id, settings=self.settings)
 
 
 def build_progress(settings: Settings, aws: Aws, resources: Resources | None = None) -> Progress:
@@ -38,7 +39,6 @@ def build_progress(settings: Settings, aws: Aws, resources: Resources | None = N
     return Progress(
         store=JobStore(aws.dynamodb(), resources.table_name),
         sqs=aws.sqs(),
-        s3=aws.s3(),
         resources=resources,
         settings=settings,
     )

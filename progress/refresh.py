@@ -1,6 +1,11 @@
-"""The progress run: sweep dead letters, finish jobs whose work is done, report every job.
+"""The scheduled progress run: sweep dead letters, resume stalled jobs, finish jobs whose work
+is done, store each job's percent, send the report messages that are due.
 
-The progress Lambda runs ``refresh`` every minute; ``s3migrator status`` runs the same code.
+The progress Lambda runs ``refresh`` every minute (``s3migrator progress`` runs it by hand), so
+jobs finish whether anyone looks or not; looking (``status.statuses``) only reads. Each job is
+handled on its own: one job's error is logged and never stops the run for the others. Reports
+are written by a coordinator after the job has finished (``coordinator/completion_report.py``),
+never in this run, which serves every job and the scaling metrics.
 """
 
 from __future__ import annotations
@@ -9,15 +14,13 @@ import logging
 from typing import TYPE_CHECKING
 
 from progress.deadletters import sweep_dead_letters
-from progress.failures_csv import upload_report
 from progress.status import current_percent, read_depths, to_status
-from progress.watchdog import resume_stalled
-from s3migrator.aws_errors import PROVIDER_ERRORS, translate
-from s3migrator.models import JobRecord, JobState, JobStatus, Phase
+from progress.watchdog import resume_stalled, send_due_report
+from s3migrator.aws_errors import translate
+from s3migrator.models import JobRecord, JobState, JobStatus
 from s3migrator.settings import Settings
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
     from s3migrator.jobstore import JobStore
@@ -33,11 +36,10 @@ def final_state(record: JobRecord) -> tuple[JobState, str | None] | None:
     object counts then match the listing, and any mismatch is reported rather than hidden.
     """
     listing, counters = record.listing, record.counters
-    if record.phase is not Phase.COPYING:
+    if not record.phase.copies:
         return None
-    if not (
-        listing.complete and counters.batches_done >= listing.next_seq + counters.batches_extra
-    ):
+    expected = listing.next_seq + counters.batches_extra + counters.batches_spawned
+    if not (listing.complete and counters.batches_done >= expected):
         return None
     done = counters.objects_copied + counters.objects_failed
     if done != listing.objects:
@@ -50,24 +52,16 @@ def final_state(record: JobRecord) -> tuple[JobState, str | None] | None:
     return JobState.SUCCEEDED, None
 
 
-def advance(store: JobStore, record: JobRecord, s3: S3Client | None = None) -> JobRecord:
-    """Store a running job's percent, and finish it when its work is done.
-
-    A job that names a report location gets its completion report written first.
-    """
+def advance(store: JobStore, record: JobRecord) -> JobRecord:
+    """Store a running job's percent, and finish it when its work is done (its completion
+    report, if it names a location, then becomes due)."""
     if record.state is not JobState.RUNNING:
         return record
     ending = final_state(record)
     if ending is not None:
         state, error = ending
-        if record.report is not None and s3 is not None:
-            try:
-                url = upload_report(s3, record, store.failures.of_job(record.job_id))
-                log.info("job %s: report written to %s", record.job_id, url)
-            except PROVIDER_ERRORS as exc:
-                reason = translate(exc)
-                error = f"{error + '; ' if error else ''}report not written: {reason}"
-        if store.finish(record.job_id, state, 100, error=error):
+        report = record.report is not None
+        if store.finish(record.job_id, state, 100, error=error, epoch=record.epoch, report=report):
             log.info("job %s finished: %s", record.job_id, state.value)
         return store.get_job(record.job_id) or record
     value = current_percent(record)
@@ -81,18 +75,40 @@ def refresh(
     sqs: SQSClient,
     resources: Resources,
     job_id: str | None = None,
-    s3: S3Client | None = None,
     settings: Settings | None = None,
 ) -> list[JobStatus]:
-    """Sweep dead letters, resume stalled jobs, then advance and report one job or every job."""
+    """Sweep dead letters, then resume, advance and send the report of one job (by id) or of
+    every job."""
     settings = settings or Settings()
-    sweep_dead_letters(store, sqs, resources.work_dlq_url)
+    try:
+        sweep_dead_letters(store, sqs, resources.work_dlq_url)
+    except Exception:
+        log.exception("the dead-letter sweep failed; it runs again next time")
     if job_id is not None:
         one = store.get_job(job_id)
         records = [one] if one else []
     else:
         records = store.list_jobs()
-    for record in records:
-        resume_stalled(store, sqs, resources.jobs_queue_url, record, settings)
     depths = read_depths(sqs, resources)
-    return [to_status(advance(store, record, s3), depths, store) for record in records]
+    return [
+        to_status(_handle(store, sqs, resources, record, settings), depths, store)
+        for record in records
+    ]
+
+
+def _handle(
+    store: JobStore,
+    sqs: SQSClient,
+    resources: Resources,
+    record: JobRecord,
+    settings: Settings,
+) -> JobRecord:
+    """One job's turn in the run; an error is the job's alone."""
+    try:
+        resume_stalled(store, sqs, resources.jobs_queue_url, record, settings)
+        record = advance(store, record)
+        send_due_report(store, sqs, resources.jobs_queue_url, record, settings)
+        return record
+    except Exception as exc:
+        log.error("job %s: the progress run could not handle it: %s", record.job_id, translate(exc))
+        return record

@@ -1,11 +1,15 @@
-"""What a job's status says: its record and the queue depths into percent and a status row."""
+"""What a job's status says: its record and the queue depths into percent and a status row.
+
+Looking is a pure read: ``statuses`` writes nothing (no sweep, no finishing, no percent stored);
+the scheduled progress run (``refresh``) does those, whether anyone looks or not.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from progress.percent import percent
-from s3migrator.models import JobRecord, JobState, JobStatus, QueueDepths
+from s3migrator.models import JobRecord, JobState, JobStatus, Phase, QueueDepths
 from s3migrator.sqs.queues import queue_depth
 
 if TYPE_CHECKING:
@@ -24,21 +28,33 @@ def read_depths(sqs: SQSClient, resources: Resources) -> QueueDepths:
 
 
 def current_percent(record: JobRecord) -> int:
+    """The job's percent: never lower than what was last shown for its phase (the total
+    grows while the listing runs), and a redrive's counts its own batches from 6."""
     if record.state is not JobState.RUNNING:
         return 100 if record.state is not JobState.FAILED else record.percent
     counters = record.counters
-    return percent(
-        record.phase,
-        done=counters.objects_copied + counters.objects_failed,
-        total=record.listing.objects,
-        enumeration_complete=record.listing.complete,
-    )
+    if record.phase is Phase.REDRIVING:
+        expected = record.listing.next_seq + counters.batches_extra + counters.batches_spawned
+        computed = percent(
+            record.phase,
+            done=counters.batches_done - record.redrive_base,
+            total=expected - record.redrive_base,
+            enumeration_complete=True,
+        )
+    else:
+        computed = percent(
+            record.phase,
+            done=counters.done,
+            total=record.listing.objects,
+            enumeration_complete=record.listing.complete,
+        )
+    return max(record.percent, computed)
 
 
 def to_status(record: JobRecord, depths: QueueDepths, store: JobStore | None = None) -> JobStatus:
     """The job's status row; with ``store``, its first failures too."""
     failures = (
-        list(store.failures.of_job(record.job_id, limit=FIRST_FAILURES))
+        store.batches.failures(record.job_id)[:FIRST_FAILURES]
         if store is not None and record.counters.objects_failed
         else []
     )
@@ -60,5 +76,19 @@ def to_status(record: JobRecord, depths: QueueDepths, store: JobStore | None = N
         first_failures=failures,
         created_at=record.created_at,
         finished_at=record.finished_at,
+        report=record.report_url or ("pending" if record.report_due is not None else None),
         **depths.model_dump(),
     )
+
+
+def statuses(
+    store: JobStore, sqs: SQSClient, resources: Resources, job_id: str | None = None
+) -> list[JobStatus]:
+    """One job's status (by id) or every job's, as they stand; reads only."""
+    if job_id is not None:
+        one = store.get_job(job_id)
+        records = [one] if one else []
+    else:
+        records = store.list_jobs()
+    depths = read_depths(sqs, resources)
+    return [to_status(record, depths, store) for record in records]

@@ -4,6 +4,10 @@ A job that still needs a coordinator (its destination is not ready or its listin
 whose run died leaves a lease that runs out. The scheduled progress run then claims the job
 (once, whatever else runs at the same time) and sends a resume message; a job resumed this way
 too often without its listing moving fails with its last error instead of looping for ever.
+
+A finished job's completion report is due until a coordinator has written it: the progress run
+sends a report message when it falls due, and again each ``resume_grace_s`` while it stays due
+(a coordinator that died writing it, a message that went astray).
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from s3migrator.models import JobRecord, JobState, Phase
-from s3migrator.sqs.queues import send_resume
+from s3migrator.models import JobRecord, JobState
+from s3migrator.sqs.queues import send_report, send_resume
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -25,11 +29,7 @@ log = logging.getLogger(__name__)
 
 def is_stalled(record: JobRecord, now: float, grace_s: float) -> bool:
     """Needs a coordinator, has none (the lease ran out), and no resume is due any more."""
-    needs = (
-        record.state is JobState.RUNNING
-        and record.spec is not None
-        and not (record.phase is Phase.COPYING and record.listing.complete)
-    )
+    needs = record.needs_coordinator
     resume_pending = record.resume_due is not None and record.resume_due + grace_s > now
     return needs and record.lease_until < now and not resume_pending
 
@@ -52,4 +52,18 @@ def resume_stalled(
         return False  # another progress run got there first
     send_resume(sqs, jobs_queue_url, record.job_id, delay_s=0)
     log.warning("job %s had no coordinator; resume sent", record.job_id)
+    return True
+
+
+def send_due_report(
+    store: JobStore, sqs: SQSClient, jobs_queue_url: str, record: JobRecord, settings: Settings
+) -> bool:
+    """Send a report message for a finished job whose report is due; True if one was sent."""
+    now = store.now()
+    due = record.report_due
+    if record.state is JobState.RUNNING or due is None or due > now:
+        return False
+    if not store.claim_report(record.job_id, due, now + settings.resume_grace_s):
+        return False  # another progress run got there first, or it was written meanwhile
+    send_report(sqs, jobs_queue_url, record.job_id)
     return True

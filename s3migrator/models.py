@@ -1,8 +1,8 @@
 """Wire models: every payload that crosses a process boundary is parsed here, at the edge.
 
-``JobMessage`` is the public contract (published by ``s3migrator schema``); ``WorkBatch`` is what
-the coordinator sends to copiers; ``JobRecord`` is the job's row in DynamoDB; ``JobStatus`` is
-what ``s3migrator status --json`` and the progress function report.
+``JobMessage`` is the public contract (published by ``s3migrator schema``); ``JobRecord`` is the
+job's row in DynamoDB; ``JobStatus`` is what ``s3migrator status --json`` and the progress
+function report. What copiers work on (``WorkBatch``) is in ``work.py``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 import re
 import uuid
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -78,7 +78,14 @@ class Phase(StrEnum):
     STARTED = "started"
     DESTINATION_READY = "destination_ready"
     COPYING = "copying"
+    # A redrive reopened the job: its failed objects are being copied again.
+    REDRIVING = "redriving"
     FINISHED = "finished"
+
+    @property
+    def copies(self) -> bool:
+        """Batches are being copied and counted: the job ends when every one is."""
+        return self in (Phase.COPYING, Phase.REDRIVING)
 
 
 class _Strict(BaseModel):
@@ -214,6 +221,17 @@ class ResumeMessage(_Strict):
     resume: Annotated[str, Field(pattern=JOB_ID_PATTERN)]
 
 
+class ReportMessage(_Strict):
+    """The stack's own note to a coordinator: write this finished job's completion report.
+
+    Sent by the progress function once the job has finished (and again while the report is
+    due), so the report is streamed by a process without a Lambda's limits. Example:
+    ``{"report": "job-1"}``.
+    """
+
+    report: Annotated[str, Field(pattern=JOB_ID_PATTERN)]
+
+
 class CopySpec(_Strict):
     """What a copier needs to know about a job, carried in every batch so no lookup is needed."""
 
@@ -226,44 +244,33 @@ class CopySpec(_Strict):
         return self.destination.prefix + source_key[len(self.source.prefix) :]
 
 
-class WorkItem(_Strict):
-    """One source object to copy, as the listing saw it."""
-
-    key: str
-    size: int = Field(ge=0)
-    etag: str
-
-
-class WorkBatch(_Strict):
-    """Many keys in one SQS message; ``batch_id`` is deterministic (job id + listing sequence)."""
-
-    kind: Literal["keys"] = "keys"
-    batch_id: str
-    spec: CopySpec
-    items: list[WorkItem]
-    # Items of a redrive batch were counted as failed; copying one moves it to copied.
-    redrive: bool = False
-
-
 class ListingCheckpoint(BaseModel):
-    """Where the coordinator's listing stands; written after every send so a restart resumes."""
+    """Where the coordinator's listing stands: the batches defined so far, and the first of
+    the last group defined, which may not have reached the work queue yet."""
 
     start_after: str | None = None
     next_seq: int = 0
     objects: int = 0
     bytes: int = 0
     complete: bool = False
+    group_start: int = 0
 
 
 class Counters(BaseModel):
-    """Exact per-job counters, added to once per batch by copiers."""
+    """Exact per-job counters: the sum of the job's counter shards, one write per batch."""
 
     objects_copied: int = 0
     objects_failed: int = 0
     bytes_copied: int = 0
     batches_done: int = 0
-    # Batches sent after the listing (redrives); the job is done when all batches are counted.
+    # Batches defined by counting others (remainders of transient failures, replacements).
+    batches_spawned: int = 0
+    # Batches sent after the listing (redrives); on the job item, not in the shards.
     batches_extra: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.objects_copied + self.objects_failed
 
 
 class JobRecord(BaseModel):
@@ -283,12 +290,32 @@ class JobRecord(BaseModel):
     finished_at: float | None = None
     listing: ListingCheckpoint = ListingCheckpoint()
     counters: Counters = Counters()
+    # Runs of the job: 0 for its first, one more for each redrive (which reopens it).
+    epoch: int = 0
+    # Batches counted when the last redrive reopened the job (its percent starts from there).
+    redrive_base: int = 0
+    # False from the reopen until every batch of the redrive has been sent.
+    redrive_sent: bool = True
     # Who lists the job: a coordinator's run holds the lease until ``lease_until``.
     lease_until: float = 0.0
     # A resume message is on its way, due at this time; resumes since the listing last moved.
     resume_due: float | None = None
     resumes: int = 0
     last_error: str | None = None
+    # The completion report: due (a report message is on its way, or is sent again after this
+    # time) until a coordinator has written it to ``report_url``.
+    report_due: float | None = None
+    report_url: str | None = None
+
+    @property
+    def needs_coordinator(self) -> bool:
+        """Running, and its destination is not ready, its listing not complete, or its
+        redrive's batches not all sent."""
+        return (
+            self.state is JobState.RUNNING
+            and self.spec is not None
+            and not (self.phase.copies and self.listing.complete and self.redrive_sent)
+        )
 
 
 class FailureRecord(BaseModel):
@@ -334,3 +361,5 @@ class JobStatus(BaseModel):
     first_failures: list[FailureRecord] = []
     created_at: float
     finished_at: float | None = None
+    # The completion report: "pending" until a coordinator has written it, then its URL.
+    report: str | None = None

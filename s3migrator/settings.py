@@ -31,8 +31,16 @@ class Settings(BaseSettings):
 
     # Coordinator: batching and lease.
     batch_max_keys: int = Field(default=200, ge=1, le=10_000)
+    # What one batch may copy in all, and the size from which an object travels alone: a batch
+    # must be done well within SQS's 12-hour visibility, whatever its objects weigh.
+    batch_max_object_bytes: int = Field(default=64 * GiB, ge=MiB)
+    solo_object_bytes: int = Field(default=5 * GiB, ge=MiB)
     message_max_bytes: int = Field(default=256 * 1024, ge=4 * 1024, le=1024 * 1024)
     lease_s: int = Field(default=120, ge=5)
+    # The listing waits while the work queue holds this many batches (queued or in flight),
+    # looking again every backlog_poll_s: it never runs days ahead of the copiers.
+    max_backlog_batches: int = Field(default=2000, ge=10)
+    backlog_poll_s: float = Field(default=10.0, gt=0)
     jobs_visibility_s: int = Field(default=60, ge=5, le=43_200)
     # A job that needs a coordinator and has had this many resumes in a row without its
     # listing moving fails with the last error; a resume is sent again after this grace.
@@ -42,10 +50,13 @@ class Settings(BaseSettings):
     # Copier: concurrency, copy planning and SQS handling.
     copy_concurrency: int = Field(default=20, ge=1, le=256)
     part_concurrency: int = Field(default=10, ge=1, le=256)
-    messages_in_flight: int = Field(default=4, ge=1, le=10)
+    # Batches a copier holds at once; few, so that a copier that dies strands little work.
+    messages_in_flight: int = Field(default=2, ge=1, le=10)
     multipart_threshold_bytes: int = Field(default=5 * GiB - MiB, ge=5 * MiB, le=5 * GiB)
     part_size_bytes: int = Field(default=256 * MiB, ge=5 * MiB, le=5 * GiB)
-    work_visibility_s: int = Field(default=120, ge=5, le=43_200)
+    # A held batch stays invisible this long and is extended every third of it: a dead
+    # copier's batches are back in play within it.
+    work_visibility_s: int = Field(default=30, ge=5, le=43_200)
     wait_time_s: int = Field(default=20, ge=0, le=20)
     # Assumed-role sessions: one hour (the cap for a role chained from a task role), renewed
     # when less than the margin is left (15 minutes at least: one copy can take that long).
@@ -53,6 +64,13 @@ class Settings(BaseSettings):
     refresh_margin_s: int = Field(default=900, ge=60)
     # Deliveries after which an object still failing transiently is reported failed.
     max_item_attempts: int = Field(default=5, ge=1, le=1000)
+    # Objects that failed transiently go on in a remainder batch after a backoff from this
+    # base, doubling per attempt, at most SQS's 15-minute delay.
+    retry_delay_base_s: float = Field(default=5.0, ge=0)
+    # A batch copied for longer than this is claimed in the job table (and the claim renewed as
+    # long again), so no other copier copies it and the dead-letter sweep leaves it alone, even
+    # past SQS's 12-hour visibility cap.
+    claim_after_s: float = Field(default=3600.0, gt=0)
     # On SIGTERM, how long to finish held batches before releasing them (ECS waits 30 s).
     stop_grace_s: float = Field(default=25.0, ge=0)
     retry_mode: str = Field(default="adaptive", pattern="^(legacy|standard|adaptive)$")

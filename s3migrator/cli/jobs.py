@@ -12,9 +12,9 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
+from coordinator.completion_report import write_csv
 from coordinator.redrive import redrive
 from progress.deadletters import sweep_dead_letters
-from progress.failures_csv import write_csv
 from s3migrator.aws_errors import translated
 from s3migrator.cli.exit_codes import ExitCode
 from s3migrator.cli.watch import add_follow_options, watch
@@ -165,7 +165,7 @@ def report_command(context: Context) -> int:
     record = store.get_job(args.job_id)
     if record is None:
         raise JobNotFoundError(args.job_id)
-    failures = store.failures.of_job(args.job_id)
+    failures = store.batches.failures(args.job_id)
     if args.csv is not None:
         if str(args.csv) == "-":
             write_csv(sys.stdout, record, failures)

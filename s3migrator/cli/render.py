@@ -176,11 +176,13 @@ def summary_line(status: JobStatus, current: Rate | None) -> str:
 
 
 def details(statuses: Sequence[JobStatus]) -> list[RenderableType]:
-    """Each job's error and first failures, with their reasons."""
+    """Each job's error, first failures with their reasons, and completion report."""
     lines: list[RenderableType] = []
     for s in statuses:
         if s.error:
             lines.append(Text(f"{s.job_id}: {s.error}", style="red"))
+        if s.report is not None:
+            lines.append(Text(f"{s.job_id}: report {s.report}"))
         for failure in s.first_failures:
             lines.append(
                 Text(f"  {s.job_id} failed {failure.key!r}: {failure.code} {failure.message}")

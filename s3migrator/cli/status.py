@@ -34,7 +34,7 @@ def status_command(context: Context) -> int:
     if args.job_id is not None:
         return watch(context, [args.job_id], interval_s=args.interval, as_json=args.json)
     # Every job that runs now; with none, what there is, once.
-    statuses = _refresh(context, None)
+    statuses = _look(context, None)
     running = [s.job_id for s in statuses if s.state is JobState.RUNNING]
     if running:
         return watch(context, running, interval_s=args.interval, as_json=args.json)
@@ -44,14 +44,15 @@ def status_command(context: Context) -> int:
     return ExitCode.OK
 
 
-def _refresh(context: Context, job_id: str | None) -> list[JobStatus]:
-    return build_progress(context.settings, context.aws, context.resources).refresh(job_id)
+def _look(context: Context, job_id: str | None) -> list[JobStatus]:
+    """The jobs as they stand: a pure read (the scheduled progress run moves them on)."""
+    return build_progress(context.settings, context.aws, context.resources).statuses(job_id)
 
 
 def _print_once(
     context: Context, job_id: str | None, statuses: list[JobStatus] | None = None
 ) -> int:
-    statuses = _refresh(context, job_id) if statuses is None else statuses
+    statuses = _look(context, job_id) if statuses is None else statuses
     if job_id is not None and not statuses:
         raise JobNotFoundError(job_id)
     if context.args.json:
@@ -90,8 +91,9 @@ def register(commands: Commands) -> None:
             "Each job's state, phase, percent, objects and bytes copied, rate, time left and the\n"
             "work queue's depth (visible+in flight, dead letters). --watch follows the job (or\n"
             "every running job) live until it ends; --json prints the status documents (JSON\n"
-            "Lines with --watch, one per change). Exits 1 when the job failed or completed with\n"
-            "failures, 4 when there is no such job."
+            "Lines with --watch, one per change). Looking changes nothing: jobs move on by the\n"
+            "scheduled progress function (`s3migrator progress` runs it by hand). Exits 1 when\n"
+            "the job failed or completed with failures, 4 when there is no such job."
         ),
         examples=[
             "s3migrator status",
@@ -108,8 +110,9 @@ def register(commands: Commands) -> None:
         "progress",
         help="run the progress function (as the scheduled Lambda does)",
         description=(
-            "One run of the progress function: sweep dead letters, finish jobs whose work is\n"
-            "done, store each job's percent. --every repeats it, as the schedule does on AWS."
+            "One run of the progress function: sweep dead letters, resume jobs no coordinator\n"
+            "holds, finish jobs whose work is done, store each job's percent. --every repeats\n"
+            "it, as the schedule does on AWS (and `local up` does on the embedded stack)."
         ),
         examples=["s3migrator progress", "s3migrator progress --every 60"],
         handler=progress_command,

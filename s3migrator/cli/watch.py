@@ -104,7 +104,7 @@ def _watch(
     rates = Rates()
 
     def look() -> list[JobStatus]:
-        statuses = [status for job_id in watched for status in progress.refresh(job_id)]
+        statuses = [status for job_id in watched for status in progress.statuses(job_id)]
         now = clock()
         for status in statuses:
             rates.add(status, now)

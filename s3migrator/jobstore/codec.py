@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
+import json
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer
+from pydantic import TypeAdapter
 
-from s3migrator.models import CopySpec, Counters, JobRecord, ListingCheckpoint, ReportLocation
+from s3migrator.models import (
+    CopySpec,
+    Counters,
+    FailureRecord,
+    JobRecord,
+    ListingCheckpoint,
+    ReportLocation,
+)
+from s3migrator.work import BatchRecord, WorkBatch, WorkItem, shard_of
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
@@ -22,8 +31,19 @@ LISTING_ATTRIBUTES = {
     "objects": "l_objects",
     "bytes": "l_bytes",
     "complete": "l_complete",
+    "group_start": "l_group_start",
 }
+# What each counter shard adds up (the job's own batches_extra is on its item).
+SHARD_COUNTERS = (
+    "objects_copied",
+    "objects_failed",
+    "bytes_copied",
+    "batches_done",
+    "batches_spawned",
+)
 _deserializer = TypeDeserializer()
+_items = TypeAdapter(list[WorkItem])
+_failures = TypeAdapter(list[FailureRecord])
 
 
 def s(value: str) -> AttributeValueTypeDef:
@@ -42,13 +62,68 @@ def job_key(job_id: str) -> Item:
     return {"pk": pk(job_id), "sk": s("JOB")}
 
 
+def shard_pk(job_id: str, shard: int) -> AttributeValueTypeDef:
+    # Counting writes go to the job's shards, each its own partition, never to the job item.
+    return s(f"JOB#{job_id}#{shard}")
+
+
+def shard_key(job_id: str, shard: int) -> Item:
+    return {"pk": shard_pk(job_id, shard), "sk": s("COUNT")}
+
+
 def batch_key(job_id: str, batch_id: str) -> Item:
-    return {"pk": pk(job_id), "sk": s(f"BATCH#{batch_id}")}
+    return {"pk": shard_pk(job_id, shard_of(batch_id)), "sk": s(f"BATCH#{batch_id}")}
 
 
-def failure_key(job_id: str, key: str) -> Item:
-    # A key may be 1,024 bytes, the sort key's own limit; the key itself is in the record.
-    return {"pk": pk(job_id), "sk": s("FAIL#" + hashlib.sha256(key.encode()).hexdigest())}
+def batch_item(batch: WorkBatch, *, after: str | None, last: str | None, listed: bool) -> Item:
+    """A batch as defined before it is sent: listing batches keep their range, others their
+    items (a remainder's, a redrive's or a replacement's keys follow no listing range)."""
+    item: Item = {
+        **batch_key(batch.job_id, batch.batch_id),
+        "batch_id": s(batch.batch_id),
+        "state": s("defined"),
+        "digest": s(batch.digest),
+        "epoch": n(batch.epoch),
+        "attempt": n(batch.attempt),
+        "count": n(len(batch.items)),
+        "bytes": n(sum(i.size for i in batch.items)),
+        "redrive": {"BOOL": batch.redrive},
+    }
+    if listed:
+        item["last"] = s(batch.items[-1].key)
+        if after is not None:
+            item["after"] = s(after)
+    else:
+        item["items"] = s(json.dumps([i.model_dump() for i in batch.items], ensure_ascii=False))
+    return item
+
+
+def failures_json(failures: list[FailureRecord]) -> AttributeValueTypeDef:
+    return s(json.dumps([f.model_dump() for f in failures], ensure_ascii=False))
+
+
+def batch_record(item: dict[str, Any]) -> BatchRecord:
+    raw = {k: _deserializer.deserialize(v) for k, v in item.items()}
+    return BatchRecord(
+        batch_id=raw["batch_id"],
+        state=raw["state"],
+        digest=raw["digest"],
+        epoch=int(raw.get("epoch", 0)),
+        redrive_base=int(raw.get("redrive_base", 0)),
+        redrive_sent=bool(raw.get("redrive_sent", True)),
+        attempt=int(raw.get("attempt", 1)),
+        count=int(raw.get("count", 0)),
+        bytes=int(raw.get("bytes", 0)),
+        after=raw.get("after"),
+        last=raw.get("last"),
+        items=_items.validate_json(raw["items"]) if "items" in raw else None,
+        redrive=bool(raw.get("redrive", False)),
+        copied=int(raw.get("copied", 0)),
+        failures=_failures.validate_json(raw["failures"]) if "failures" in raw else [],
+        remainder=raw.get("remainder"),
+        claim_owner=raw.get("claim_owner"),
+        claim_until=float(raw.get("claim_until", 0)),
+    )
 
 
 def listing_attributes(checkpoint: ListingCheckpoint) -> Item:
@@ -58,6 +133,7 @@ def listing_attributes(checkpoint: ListingCheckpoint) -> Item:
         LISTING_ATTRIBUTES["objects"]: n(checkpoint.objects),
         LISTING_ATTRIBUTES["bytes"]: n(checkpoint.bytes),
         LISTING_ATTRIBUTES["complete"]: {"BOOL": checkpoint.complete},
+        LISTING_ATTRIBUTES["group_start"]: n(checkpoint.group_start),
     }
     if checkpoint.start_after is not None:
         item[LISTING_ATTRIBUTES["start_after"]] = s(checkpoint.start_after)
@@ -76,7 +152,8 @@ def job_item(record: JobRecord) -> Item:
         "created_at": n(record.created_at),
         "updated_at": n(record.updated_at),
         **listing_attributes(record.listing),
-        **{name: n(value) for name, value in record.counters.model_dump().items()},
+        "batches_extra": n(record.counters.batches_extra),
+        "epoch": n(record.epoch),
     }
     optional: dict[str, str | float | None] = {
         "mode": record.mode.value if record.mode else None,
@@ -99,7 +176,6 @@ def job_record(item: dict[str, Any]) -> JobRecord:
     listing = {
         field: raw[attribute] for field, attribute in LISTING_ATTRIBUTES.items() if attribute in raw
     }
-    counters = {field: raw[field] for field in Counters.model_fields if field in raw}
     return JobRecord(
         job_id=raw["job_id"],
         mode=raw.get("mode"),
@@ -116,7 +192,12 @@ def job_record(item: dict[str, Any]) -> JobRecord:
         resume_due=float(raw["resume_due"]) if "resume_due" in raw else None,
         resumes=int(raw.get("resumes", 0)),
         last_error=raw.get("last_error"),
+        report_due=float(raw["report_due"]) if "report_due" in raw else None,
+        report_url=raw.get("report_url"),
         # Numbers come back as Decimal, which the models take as exact ints.
         listing=ListingCheckpoint.model_validate(listing),
-        counters=Counters.model_validate(counters),
+        counters=Counters(batches_extra=int(raw.get("batches_extra", 0))),
+        epoch=int(raw.get("epoch", 0)),
+        redrive_base=int(raw.get("redrive_base", 0)),
+        redrive_sent=bool(raw.get("redrive_sent", True)),
     )

@@ -7,13 +7,16 @@ from typing import TYPE_CHECKING
 
 from s3migrator.aws_errors import failed_entry, translated
 from s3migrator.errors import PermanentError, TransientError
-from s3migrator.models import ResumeMessage
+from s3migrator.models import ReportMessage, ResumeMessage
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 MAX_ENTRIES_PER_SEND = 10  # SendMessageBatch's limit
 MAX_DELAY_S = 900  # SQS's longest message delay
+# How long a message whose batch another copier claims is hidden: within SQS's 12-hour cap on a
+# received message's visibility, counted from its receipt.
+LATER_VISIBILITY_S = 11 * 3600
 
 
 def send_bodies(sqs: SQSClient, queue_url: str, bodies: list[str], attempts: int = 5) -> None:
@@ -66,4 +69,12 @@ def send_resume(sqs: SQSClient, jobs_queue_url: str, job_id: str, *, delay_s: in
             QueueUrl=jobs_queue_url,
             MessageBody=ResumeMessage(resume=job_id).model_dump_json(),
             DelaySeconds=max(0, min(MAX_DELAY_S, delay_s)),
+        )
+
+
+def send_report(sqs: SQSClient, jobs_queue_url: str, job_id: str) -> None:
+    """Ask a coordinator to write a finished job's completion report."""
+    with translated():
+        sqs.send_message(
+            QueueUrl=jobs_queue_url, MessageBody=ReportMessage(report=job_id).model_dump_json()
         )

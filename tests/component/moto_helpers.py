@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from s3migrator.models import CopySpec, JobMessage, JobRecord, Location, Mode
+from s3migrator.models import CopySpec, FailureRecord, JobMessage, JobRecord, Location, Mode
+from s3migrator.work import BatchOutcome, WorkBatch, WorkItem
 
 
 def job_message(
@@ -68,3 +69,25 @@ def depth(sqs: Any, queue_url: str) -> int:
     return int(attributes["ApproximateNumberOfMessages"]) + int(
         attributes["ApproximateNumberOfMessagesNotVisible"]
     )
+
+
+def counted_batch(
+    store: Any,
+    job_id: str,
+    batch_id: str,
+    *,
+    copied: int,
+    failed: int = 0,
+    bytes_copied: int = 0,
+    failures: list[FailureRecord] | None = None,
+) -> bool:
+    """Define a batch of ``copied + failed`` objects and count it, as a copier would."""
+    items = [WorkItem(key=f"{batch_id}/{i}", size=1, etag='"e"') for i in range(copied + failed)]
+    batch = WorkBatch.of(batch_id, job_record(job_id).spec, items)  # type: ignore[arg-type]
+    store.define_batches([batch])
+    failures = failures or [
+        FailureRecord(key=item.key, code="AccessDenied", message="denied")
+        for item in items[copied:]
+    ]
+    outcome = BatchOutcome(copied=items[:copied], bytes_copied=bytes_copied, failures=failures)
+    return bool(store.batches.count(batch, outcome))

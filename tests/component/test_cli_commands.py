@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from moto_helpers import fill, job_record
+from moto_helpers import counted_batch, fill, job_record
 
 from s3migrator.cli import main
 from s3migrator.cli.context import Context
@@ -41,11 +41,11 @@ def test_status_exit_codes_follow_the_job(
 ) -> None:
     # GIVEN a job that failed, one that succeeded and one still copying
     listed_job(store, "bad")
-    store.failures.put("bad", [FailureRecord(key="k", code="AccessDenied", message="no")])
-    store.count_batch("bad", "bad:000000000", copied=2, failed=1, bytes_copied=2)
+    counted_batch(store, "bad", "bad:000000000", copied=2, failed=1, bytes_copied=2)
     listed_job(store, "good")
-    store.count_batch("good", "good:000000000", copied=3, failed=0, bytes_copied=3)
+    counted_batch(store, "good", "good:000000000", copied=3, failed=0, bytes_copied=3)
     listed_job(store, "busy")
+    assert main(["progress"]) == 0  # the scheduled progress run finishes the first two
     # WHEN each one's status is asked for, and an unknown job's
     codes = {job: main(["status", job]) for job in ("bad", "good", "busy", "ghost")}
     # THEN failed exits 1, succeeded and running 0, unknown 4, and all jobs listed 0
@@ -92,7 +92,8 @@ def test_watching_an_unknown_job_or_an_idle_stack_answers_at_once(
 ) -> None:
     # GIVEN nothing on the jobs queue and no running job, only an old failed one
     listed_job(store, "done")
-    store.count_batch("done", "done:000000000", copied=2, failed=1, bytes_copied=2)
+    counted_batch(store, "done", "done:000000000", copied=2, failed=1, bytes_copied=2)
+    assert main(["progress"]) == 0
     # WHEN an unknown job, then every running job, is watched
     unknown = main(["status", "ghost", "--watch", "--interval", "60"])
     idle = main(["status", "--watch", "--interval", "60"])
@@ -107,9 +108,11 @@ def test_watching_an_unknown_job_or_an_idle_stack_answers_at_once(
 def test_watch_as_json_prints_one_compact_line_per_change(
     store: JobStore, resources: Resources, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # GIVEN a job whose last batch is counted, so the next progress run finishes it
+    # GIVEN a job whose last batch is counted and that the progress run has finished
     listed_job(store, "job-1")
-    store.count_batch("job-1", "job-1:000000000", copied=3, failed=0, bytes_copied=3)
+    counted_batch(store, "job-1", "job-1:000000000", copied=3, failed=0, bytes_copied=3)
+    assert main(["progress"]) == 0
+    capsys.readouterr()
     # WHEN it is watched as JSON
     code = main(["status", "job-1", "--watch", "--json", "--interval", "0.01"])
     # THEN one compact document (one line) says it succeeded, and the exit code agrees
@@ -202,7 +205,8 @@ def test_report_of_a_job_lists_its_failures_and_of_an_unknown_job_exits_4(
     store: JobStore, resources: Resources, capsys: pytest.CaptureFixture[str]
 ) -> None:
     listed_job(store, "job-1")
-    store.failures.put("job-1", [FailureRecord(key="a/b", code="NoSuchKey", message="gone")])
+    failure = FailureRecord(key="a/b", code="NoSuchKey", message="gone")
+    counted_batch(store, "job-1", "job-1:x", copied=0, failed=1, failures=[failure])
     assert main(["report", "job-1"]) == 0
     assert "NoSuchKey" in capsys.readouterr().out
     assert main(["report", "ghost"]) == 4

@@ -13,8 +13,9 @@ from coordinator.batching import batch_id
 from coordinator.jobs import RunEnd
 from progress.status import current_percent
 from s3migrator.jobstore import JobStore
-from s3migrator.models import JobState, ListingCheckpoint, Phase, WorkBatch
+from s3migrator.models import JobState, ListingCheckpoint, Phase
 from s3migrator.resources import Resources
+from s3migrator.work import WorkBatch
 
 
 def source_objects(count: int) -> dict[str, bytes]:
@@ -168,16 +169,16 @@ def test_a_coordinator_whose_lease_was_taken_over_leaves_the_job_to_the_new_hold
     # lease, while another coordinator takes the job over
     fill(s3, "src-bucket", source_objects(250))
     runner = make_runner(batch_max_keys=10, lease_s=60)
-    save = store.save_checkpoint
+    define = store.define_group
 
-    def stall_after_saving(*args: Any, **kwargs: Any) -> None:
-        save(*args, **kwargs)
-        if store.lease_until("job-1") and not hasattr(stall_after_saving, "done"):
-            stall_after_saving.done = True  # type: ignore[attr-defined]
+    def stall_after_defining(*args: Any, **kwargs: Any) -> None:
+        define(*args, **kwargs)
+        if not hasattr(stall_after_defining, "done"):
+            stall_after_defining.done = True  # type: ignore[attr-defined]
             clock.advance(61)
             assert store.acquire_lease("job-1", "the-other-coordinator", lease_s=60)
 
-    monkeypatch.setattr(store, "save_checkpoint", stall_after_saving)
+    monkeypatch.setattr(store, "define_group", stall_after_defining)
     # WHEN the stalled coordinator goes on and checkpoints again
     end = runner.run(job_message("job-1"))
     # THEN it stops at once and leaves the job to the new holder
@@ -186,49 +187,36 @@ def test_a_coordinator_whose_lease_was_taken_over_leaves_the_job_to_the_new_hold
     job = store.get_job("job-1")
     assert job is not None
     assert (job.listing.next_seq, job.listing.complete) == (10, False)
-    assert depth(sqs, resources.work_queue_url) == 20
+    assert depth(sqs, resources.work_queue_url) == 10  # nothing sent once the lease was gone
     assert not [r for r in caplog.records if r.exc_info]
     assert "held by another coordinator" in caplog.text
 
 
-def test_batches_resent_after_a_lost_checkpoint_keep_their_ids_and_contents(
-    s3: Any,
-    sqs: Any,
-    store: JobStore,
-    resources: Resources,
-    make_runner: Any,
-    monkeypatch: pytest.MonkeyPatch,
+def test_batches_defined_but_never_sent_are_sent_by_the_next_run_with_their_ids_and_keys(
+    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
 ) -> None:
-    # GIVEN a listing that sent batches 10-19 and died before checkpointing them
+    # GIVEN a listing that defined batches 10-19 and died before sending them
     objects = source_objects(250)
     fill(s3, "src-bucket", objects)
-    save = store.save_checkpoint
+    runner = make_runner(batch_max_keys=10)
+    sends = Counter[str]()
 
-    def die_at_the_second_checkpoint(*args: Any, **kwargs: Any) -> None:
-        if kwargs["seq"] == 10:
+    def killed_before_the_second_send(**_: Any) -> None:
+        sends["batch"] += 1
+        if sends["batch"] == 2:
             raise RuntimeError("killed")
-        save(*args, **kwargs)
 
-    monkeypatch.setattr(store, "save_checkpoint", die_at_the_second_checkpoint)
-    assert make_runner(batch_max_keys=10).run(job_message("job-1")) == RunEnd.RETRYING
-    monkeypatch.setattr(store, "save_checkpoint", save)
+    runner.sqs.meta.events.register(
+        "before-call.sqs.SendMessageBatch", killed_before_the_second_send
+    )
+    assert runner.run(job_message("job-1")) == RunEnd.RETRYING
     partial = store.get_job("job-1")
-    assert partial is not None and partial.listing.next_seq == 10
+    assert partial is not None
+    assert (partial.listing.group_start, partial.listing.next_seq) == (10, 20)
     # WHEN the listing resumes to the end
     assert make_runner(batch_max_keys=10).run(job_message("job-1")) == RunEnd.LISTED
-    # THEN batches 10-19 went out twice, each time with the same id and the same keys
-    bodies: dict[str, list[str]] = {}
-    for message in receive_all(sqs, resources.work_queue_url):
-        batch = WorkBatch.model_validate_json(message["Body"])
-        bodies.setdefault(batch.batch_id, []).append(message["Body"])
-    assert sorted(bodies) == [batch_id("job-1", s) for s in range(25)]
-    assert [len(bodies[batch_id("job-1", s)]) for s in range(25)] == [1] * 10 + [2] * 10 + [1] * 5
-    assert all(len(set(variants)) == 1 for variants in bodies.values())
-    # AND the checkpoint's totals count every object once
-    job = store.get_job("job-1")
-    assert job is not None
-    assert (job.listing.objects, job.listing.next_seq) == (250, 25)
-    assert job.listing.bytes == sum(len(v) for v in objects.values())
+    # THEN every batch went out once, batches 10-19 with the keys they were defined with
+    assert_fully_listed_once(sqs, store, resources, objects, batches=25)
 
 
 def test_the_same_job_id_twice_never_starts_a_second_job(

@@ -17,6 +17,7 @@ from s3migrator.jobstore import JobStore
 from s3migrator.models import FailureRecord, JobOptions
 from s3migrator.resources import Resources
 from s3migrator.settings import GiB, MiB
+from s3migrator.work import WorkBatch
 
 LARGE = 11 * MiB + 512 * 1024  # three 5 MiB parts: 5 + 5 + 1.5
 
@@ -67,6 +68,7 @@ def test_every_object_is_copied_and_counted_exactly(
         "objects_failed": 0,
         "bytes_copied": sum(len(v) for v in objects.values()),
         "batches_done": 5,
+        "batches_spawned": 0,
         "batches_extra": 0,
     }
     assert worker.batches_settled == 5
@@ -200,7 +202,7 @@ def test_object_deleted_after_listing_is_a_recorded_failure_and_the_batch_is_set
     assert job is not None
     assert (job.counters.objects_copied, job.counters.objects_failed) == (4, 1)
     assert job.counters.batches_done == 1
-    assert list(store.failures.of_job("job-1")) == [
+    assert list(store.batches.failures("job-1")) == [
         FailureRecord(
             key=gone,
             code="NoSuchKey",
@@ -238,10 +240,10 @@ def test_large_object_changed_after_listing_is_copied_whole_in_its_current_versi
     assert job is not None
     assert (job.counters.objects_copied, job.counters.objects_failed) == (1, 0)
     assert job.counters.bytes_copied == len(current)
-    assert list(store.failures.of_job("job-1")) == []
+    assert list(store.batches.failures("job-1")) == []
 
 
-def test_transient_errors_leave_the_batch_for_redelivery_uncounted(
+def test_objects_that_fail_transiently_go_on_alone_in_a_remainder_batch(
     s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any, run_copier: Any
 ) -> None:
     # GIVEN a listed batch and a copier whose S3 endpoint refuses connections
@@ -255,21 +257,24 @@ def test_transient_errors_leave_the_batch_for_redelivery_uncounted(
     )
     # WHEN the copier tries the batch
     worker = run_copier(unreachable)
-    # THEN nothing is counted or recorded as failed, and the message is held back for a retry
+    # THEN the batch is counted with nothing decided, no failure is recorded, and its three
+    # objects wait in a remainder batch (their second attempt) that the job now also expects
     job = store.get_job("job-1")
     assert job is not None
-    assert job.counters.batches_done == 0
-    assert job.counters.objects_failed == 0
-    assert list(store.failures.of_job("job-1")) == []
-    assert worker.batches_settled == 0
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=resources.work_queue_url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    assert attributes == {
-        "ApproximateNumberOfMessages": "0",
-        "ApproximateNumberOfMessagesNotVisible": "1",
+    assert job.counters.model_dump() == {
+        "objects_copied": 0,
+        "objects_failed": 0,
+        "bytes_copied": 0,
+        "batches_done": 1,
+        "batches_spawned": 1,
+        "batches_extra": 0,
     }
+    assert store.batches.failures("job-1") == []
+    assert worker.batches_settled == 1
+    (message,) = receive_all(sqs, resources.work_queue_url, WaitTimeSeconds=5)
+    remainder = WorkBatch.model_validate_json(message["Body"])
+    assert (remainder.batch_id, remainder.attempt) == ("job-1:000000000~2", 2)
+    assert sorted(i.key for i in remainder.items) == sorted(small_objects(3))
 
 
 def test_malformed_work_message_is_left_for_the_dead_letter_queue(

@@ -18,9 +18,10 @@ from s3migrator.aws import Aws
 from s3migrator.cli.jobs import redrive_job as redrive
 from s3migrator.errors import S3MigratorError
 from s3migrator.jobstore import JobStore
-from s3migrator.models import Counters, JobState, Phase, WorkBatch
+from s3migrator.models import Counters, JobState, Phase
 from s3migrator.resources import Resources
 from s3migrator.settings import Settings
+from s3migrator.work import WorkBatch
 
 STACK = "s3migrator"
 
@@ -98,7 +99,7 @@ def test_dead_lettered_batch_is_counted_failed_once_and_the_job_completes_at_100
     # WHEN progress is refreshed before the first batch is copied
     (status,) = refresh(store, sqs, resources)
     # THEN the dead-lettered batch became one DeadLettered failure record per object
-    failures = sorted(store.failures.of_job("job-1"), key=lambda f: f.key)
+    failures = sorted(store.batches.failures("job-1"), key=lambda f: f.key)
     assert [f.key for f in failures] == ["d", "e", "f"]
     assert {f.code for f in failures} == {DEAD_LETTERED}
     assert [(f.size, f.etag) for f in failures] == [
@@ -122,9 +123,10 @@ def test_dead_lettered_batch_is_counted_failed_once_and_the_job_completes_at_100
         "objects_failed": 3,
         "bytes_copied": 0,
         "batches_done": 1,
+        "batches_spawned": 0,
         "batches_extra": 0,
     }
-    assert len(list(store.failures.of_job("job-1"))) == 3
+    assert len(list(store.batches.failures("job-1"))) == 3
     # WHEN the other batch is copied and progress refreshed
     copy_all()
     (done,) = refresh(store, sqs, resources)
@@ -174,7 +176,7 @@ def test_dead_letter_of_a_batch_a_copier_already_counted_adds_no_failure(
     (status,) = refresh(store, sqs, resources)
     # THEN the dead letter is removed without a failure: the job succeeded with exact counters
     assert depth(sqs, resources.work_dlq_url) == 0
-    assert list(store.failures.of_job("job-1")) == []
+    assert list(store.batches.failures("job-1")) == []
     assert (status.state, status.percent) == (JobState.SUCCEEDED, 100)
     assert (status.objects_copied, status.objects_failed) == (2, 0)
     assert counters(store).batches_done == 1
@@ -196,7 +198,7 @@ def test_redrive_copies_the_failed_objects_and_the_job_succeeds_with_exact_count
         4,
         2,
     )
-    assert {f.code for f in store.failures.of_job("job-1")} == {"NoSuchKey"}
+    assert {f.code for f in store.batches.failures("job-1")} == {"NoSuchKey"}
     # WHEN the objects are put back and the job is redriven one object per batch
     fill(s3, "src-bucket", {k: objects[k] for k in ("b", "e")})
     sent = redrive(store, sqs, resources, "job-1", settings(batch_max_keys=1))
@@ -206,7 +208,7 @@ def test_redrive_copies_the_failed_objects_and_the_job_succeeds_with_exact_count
     assert reopened is not None
     assert (reopened.state, reopened.phase, reopened.finished_at) == (
         JobState.RUNNING,
-        Phase.COPYING,
+        Phase.REDRIVING,
         None,
     )
     assert reopened.counters.batches_extra == 2
@@ -225,12 +227,13 @@ def test_redrive_copies_the_failed_objects_and_the_job_succeeds_with_exact_count
     assert (done.state, done.percent) == (JobState.SUCCEEDED, 100)
     assert (done.objects_total, done.objects_copied, done.objects_failed) == (6, 6, 0)
     assert done.bytes_copied == done.bytes_total == sum(len(v) for v in objects.values())
-    assert list(store.failures.of_job("job-1")) == []
+    assert list(store.batches.failures("job-1")) == []
     assert counters(store).model_dump() == {
         "objects_copied": 6,
         "objects_failed": 0,
         "bytes_copied": sum(len(v) for v in objects.values()),
         "batches_done": 4,
+        "batches_spawned": 0,
         "batches_extra": 2,
     }
     assert {o["Key"] for o in s3.list_objects_v2(Bucket="dst-bucket").get("Contents", [])} == set(
@@ -250,7 +253,7 @@ def test_redrive_is_refused_for_a_running_job_even_with_failures(
     with pytest.raises(S3MigratorError, match="running"):
         redrive(store, sqs, resources, "job-1", settings())
     # THEN the dead letters were swept, but nothing was sent and the job was not reopened
-    assert {f.key for f in store.failures.of_job("job-1")} == {"c", "d"}
+    assert {f.key for f in store.batches.failures("job-1")} == {"c", "d"}
     assert queued_batch_ids(sqs, resources) == [batch_id("job-1", 0)]
     job = store.get_job("job-1")
     assert job is not None
@@ -258,12 +261,12 @@ def test_redrive_is_refused_for_a_running_job_even_with_failures(
 
 
 def test_redrive_is_refused_for_a_succeeded_job(
-    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
+    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any, copy_all: Any
 ) -> None:
     # GIVEN a job whose only batch a copier counted in full, so it succeeded
     fill(s3, "src-bucket", {"a": b"1", "b": b"22"})
     make_runner().run(job_message("job-1"))
-    store.count_batch("job-1", batch_id("job-1", 0), copied=2, failed=0, bytes_copied=3)
+    copy_all()
     (status,) = refresh(store, sqs, resources)
     assert status.state is JobState.SUCCEEDED
     before = store.get_job("job-1")
@@ -272,7 +275,7 @@ def test_redrive_is_refused_for_a_succeeded_job(
         redrive(store, sqs, resources, "job-1", settings())
     # THEN the job is untouched and no redrive batch went out
     assert store.get_job("job-1") == before
-    assert queued_batch_ids(sqs, resources) == [batch_id("job-1", 0)]
+    assert queued_batch_ids(sqs, resources) == []
 
 
 def test_redrive_of_an_unknown_job_is_refused(
@@ -304,12 +307,13 @@ def test_dead_lettered_objects_are_copied_by_a_redrive(
     # THEN every dead-lettered object was copied, its failure record gone
     assert (done.state, done.percent) == (JobState.SUCCEEDED, 100)
     assert (done.objects_copied, done.objects_failed) == (3, 0)
-    assert list(store.failures.of_job("job-1")) == []
+    assert list(store.batches.failures("job-1")) == []
     assert counters(store).model_dump() == {
         "objects_copied": 3,
         "objects_failed": 0,
         "bytes_copied": sum(len(v) for v in objects.values()),
         "batches_done": 2,
+        "batches_spawned": 0,
         "batches_extra": 1,
     }
     for key, body in objects.items():
@@ -337,7 +341,7 @@ def test_redrive_that_still_fails_keeps_counters_exact_and_a_later_redrive_finis
     assert (status.objects_copied, status.objects_failed) == (3, 1)
     assert status.objects_copied + status.objects_failed == status.objects_total == 4
     assert status.error is None
-    (failure,) = store.failures.of_job("job-1")
+    (failure,) = store.batches.failures("job-1")
     assert (failure.key, failure.code, failure.http_status) == ("c", "NoSuchKey", 404)
     assert (failure.size, failure.etag) == (len(objects["c"]), etag(objects["c"]))
     # AND no counter went negative
@@ -351,12 +355,13 @@ def test_redrive_that_still_fails_keeps_counters_exact_and_a_later_redrive_finis
     copy_all()
     (done,) = refresh(store, sqs, resources)
     assert (done.state, done.objects_copied, done.objects_failed) == (JobState.SUCCEEDED, 4, 0)
-    assert list(store.failures.of_job("job-1")) == []
+    assert list(store.batches.failures("job-1")) == []
     assert counters(store).model_dump() == {
         "objects_copied": 4,
         "objects_failed": 0,
         "bytes_copied": sum(len(v) for v in objects.values()),
         "batches_done": 4,
+        "batches_spawned": 0,
         "batches_extra": 2,
     }
 
@@ -377,7 +382,7 @@ def test_dead_lettered_redrive_batch_adds_no_second_failure(
     assert (status.state, status.percent) == (JobState.COMPLETED_WITH_FAILURES, 100)
     assert (status.objects_copied, status.objects_failed) == (0, 2)
     assert status.error is None
-    failures = list(store.failures.of_job("job-1"))
+    failures = list(store.batches.failures("job-1"))
     assert sorted(f.key for f in failures) == ["a", "b"]
     assert all(batch_id("job-1", 0, redrive=True) in f.message for f in failures)
     assert counters(store).model_dump() == {
@@ -385,5 +390,6 @@ def test_dead_lettered_redrive_batch_adds_no_second_failure(
         "objects_failed": 2,
         "bytes_copied": 0,
         "batches_done": 2,
+        "batches_spawned": 0,
         "batches_extra": 1,
     }

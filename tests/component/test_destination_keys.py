@@ -25,7 +25,7 @@ def test_key_too_long_for_the_destination_prefix_fails_at_once_with_its_reason(
     job = store.get_job("job-1")
     assert job is not None
     assert (job.counters.objects_copied, job.counters.objects_failed) == (1, 1)
-    (failure,) = store.failures.of_job("job-1")
+    (failure,) = store.batches.failures("job-1")
     assert failure.key == long_key
     assert failure.code == "KeyTooLongError"
     assert "1030 bytes" in failure.message

@@ -11,8 +11,8 @@ from moto_helpers import fill, job_message, receive_all
 
 from progress.refresh import refresh
 from s3migrator.jobstore import JobStore
-from s3migrator.models import WorkBatch
 from s3migrator.resources import Resources
+from s3migrator.work import WorkBatch
 
 
 def source_objects(count: int) -> dict[str, bytes]:
@@ -138,3 +138,37 @@ def test_one_coordinator_never_lists_a_job_twice_at_once(
     job = store.get_job("job-1")
     assert job is not None
     assert (job.listing.complete, job.listing.objects, job.listing.next_seq) == (True, 250, 25)
+
+
+def test_the_listing_waits_while_the_work_queue_is_full(
+    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
+) -> None:
+    # GIVEN 250 objects (25 batches) and a work queue that may hold 10 batches at most
+    objects = source_objects(250)
+    fill(s3, "src-bucket", objects)
+    runner = make_runner(batch_max_keys=10, max_backlog_batches=10)
+    drained: list[WorkBatch] = []
+    seen_depths: list[int] = []
+
+    def copiers_catch_up(_seconds: float) -> bool:
+        # While the listing waits, copiers drain the queue (here: this test, by hand).
+        messages = receive_all(sqs, resources.work_queue_url)
+        seen_depths.append(len(messages))
+        for message in messages:
+            drained.append(WorkBatch.model_validate_json(message["Body"]))
+            sqs.delete_message(
+                QueueUrl=resources.work_queue_url, ReceiptHandle=message["ReceiptHandle"]
+            )
+        return False  # not asked to stop
+
+    runner.pause = copiers_catch_up
+    # WHEN the job is listed
+    runner.run(job_message("job-1"))
+    # THEN the listing paused whenever the queue was full, never ran more than one group
+    # ahead, and still sent every key exactly once
+    drained += [
+        WorkBatch.model_validate_json(m["Body"]) for m in receive_all(sqs, resources.work_queue_url)
+    ]
+    assert seen_depths and max(seen_depths) == 10
+    keys = Counter(item.key for batch in drained for item in batch.items)
+    assert set(keys) == set(objects) and set(keys.values()) == {1}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from moto_helpers import job_record
+from moto_helpers import counted_batch, job_record
 
 from s3migrator.errors import LeaseLostError
 from s3migrator.jobstore import JobStore
@@ -32,9 +32,9 @@ def test_redelivered_batch_is_counted_once(store: JobStore) -> None:
     # GIVEN a job
     store.create_job(job_record("job-1"))
     # WHEN the same batch is counted twice and another batch once
-    first = store.count_batch("job-1", "job-1:000000000", copied=7, failed=1, bytes_copied=700)
-    again = store.count_batch("job-1", "job-1:000000000", copied=7, failed=1, bytes_copied=700)
-    other = store.count_batch("job-1", "job-1:000000001", copied=2, failed=0, bytes_copied=20)
+    first = counted_batch(store, "job-1", "job-1:000000000", copied=7, failed=1, bytes_copied=700)
+    again = counted_batch(store, "job-1", "job-1:000000000", copied=7, failed=1, bytes_copied=700)
+    other = counted_batch(store, "job-1", "job-1:000000001", copied=2, failed=0, bytes_copied=20)
     # THEN the repeat adds nothing and the counters are exact
     assert (first, again, other) == (True, False, True)
     job = store.get_job("job-1")
@@ -44,14 +44,14 @@ def test_redelivered_batch_is_counted_once(store: JobStore) -> None:
         "objects_failed": 1,
         "bytes_copied": 720,
         "batches_done": 2,
+        "batches_spawned": 0,
         "batches_extra": 0,
     }
 
 
-def test_batch_markers_do_not_show_up_as_jobs(store: JobStore) -> None:
+def test_batches_and_counters_do_not_show_up_as_jobs(store: JobStore) -> None:
     store.create_job(job_record("job-1"))
-    store.count_batch("job-1", "job-1:000000000", copied=1, failed=0, bytes_copied=1)
-    store.failures.put("job-1", [FailureRecord(key="k", code="NoSuchKey", message="gone")])
+    counted_batch(store, "job-1", "job-1:000000000", copied=1, failed=1, bytes_copied=1)
     assert [j.job_id for j in store.list_jobs()] == ["job-1"]
 
 
@@ -168,27 +168,27 @@ def test_list_jobs_returns_every_job_oldest_first(store: JobStore) -> None:
     assert [j.job_id for j in jobs] == ["job-0", "job-1", "job-2"]
 
 
-def test_failures_roundtrip_and_are_idempotent_per_key(store: JobStore) -> None:
-    # GIVEN 30 failure records (more than one BatchWriteItem), one stored twice
+def test_failures_are_what_the_counted_batches_left_failed(store: JobStore) -> None:
+    # GIVEN two batches with 30 failures between them (more than one page), one counted twice
     store.create_job(job_record("job-1"))
-    failures = [
-        FailureRecord(key=f"k/{i:02d}", code="NoSuchKey", message="gone", http_status=404)
-        for i in range(30)
+    first = [FailureRecord(key=f"job-1:a/{i}", code="NoSuchKey", message="gone") for i in range(20)]
+    second = [
+        FailureRecord(key=f"job-1:b/{i}", code="AccessDenied", message="no") for i in range(10)
     ]
-    # WHEN stored, and the first one stored again
-    store.failures.put("job-1", failures)
-    store.failures.put("job-1", failures[:1])
-    # THEN each key is stored once, and the limit is honoured
-    assert sorted(store.failures.of_job("job-1"), key=lambda f: f.key) == failures
-    assert len(list(store.failures.of_job("job-1", limit=5))) == 5
-    assert list(store.failures.of_job("other-job")) == []
+    counted_batch(store, "job-1", "job-1:a", copied=0, failed=20, failures=first)
+    counted_batch(store, "job-1", "job-1:a", copied=0, failed=20, failures=first)
+    counted_batch(store, "job-1", "job-1:b", copied=5, failed=10, failures=second)
+    # THEN each failed key is there once, and another job has none
+    assert store.batches.failures("job-1") == sorted(first + second, key=lambda f: f.key)
+    assert store.batches.failures("other-job") == []
 
 
 def test_failure_of_a_maximum_length_key_can_be_recorded(store: JobStore) -> None:
     # GIVEN an object key of 1024 bytes, the longest S3 allows
     store.create_job(job_record("job-1"))
     key = "k" * 1024
-    # WHEN its failure is recorded (sk = "FAIL#" + key exceeds DynamoDB's 1024-byte sort key)
-    store.failures.put("job-1", [FailureRecord(key=key, code="AccessDenied", message="no")])
+    # WHEN its failure is counted
+    failure = FailureRecord(key=key, code="AccessDenied", message="no")
+    counted_batch(store, "job-1", "job-1:long", copied=0, failed=1, failures=[failure])
     # THEN it can be read back
-    assert [f.key for f in store.failures.of_job("job-1")] == [key]
+    assert [f.key for f in store.batches.failures("job-1")] == [key]

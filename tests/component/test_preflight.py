@@ -40,6 +40,7 @@ JOB_ACTIONS = [
     "s3:GetObject",
     "s3:PutObject",
     "s3:CreateBucket",
+    "s3:PutLifecycleConfiguration",
     "s3:GetBucketLocation",
     "s3:HeadBucket",
 ]

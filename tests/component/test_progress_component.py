@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from moto_helpers import fill, job_message, job_record
+from moto_helpers import counted_batch, fill, job_message, job_record
 
 from progress.refresh import refresh
 from s3migrator.jobstore import JobStore
@@ -56,7 +56,7 @@ def test_job_is_not_finished_while_the_listing_is_incomplete(
 ) -> None:
     # GIVEN every listed object counted, but the listing still running
     copying_job(store, ListingCheckpoint(start_after="k", next_seq=1, objects=3, bytes=3))
-    store.count_batch("job-1", "job-1:000000000", copied=3, failed=0, bytes_copied=3)
+    counted_batch(store, "job-1", "job-1:000000000", copied=3, failed=0, bytes_copied=3)
     # WHEN refreshed
     (status,) = refresh(store, sqs, resources, job_id="job-1")
     # THEN the job keeps running, one short of the copy step's end, and that percent is stored
@@ -83,7 +83,7 @@ def test_job_is_not_finished_while_a_batch_is_uncounted(
     copying_job(
         store, ListingCheckpoint(start_after="z", next_seq=2, objects=4, bytes=4, complete=True)
     )
-    store.count_batch("job-1", "job-1:000000000", copied=2, failed=0, bytes_copied=2)
+    counted_batch(store, "job-1", "job-1:000000000", copied=2, failed=0, bytes_copied=2)
     # WHEN refreshed
     (status,) = refresh(store, sqs, resources)
     # THEN the job runs on at a copy-step percent below 100
@@ -100,8 +100,9 @@ def test_job_with_failed_objects_completes_with_failures(
         store, ListingCheckpoint(start_after="b", next_seq=1, objects=2, bytes=2, complete=True)
     )
     failure = FailureRecord(key="b", code="AccessDenied", message="denied", http_status=403)
-    store.failures.put("job-1", [failure])
-    store.count_batch("job-1", "job-1:000000000", copied=1, failed=1, bytes_copied=1)
+    counted_batch(
+        store, "job-1", "job-1:000000000", copied=1, failed=1, bytes_copied=1, failures=[failure]
+    )
     # WHEN refreshed
     (status,) = refresh(store, sqs, resources)
     # THEN it completed with failures, at 100 %, reporting the failure
@@ -118,7 +119,7 @@ def test_count_that_disagrees_with_the_listing_is_reported(
     copying_job(
         store, ListingCheckpoint(start_after="e", next_seq=1, objects=5, bytes=5, complete=True)
     )
-    store.count_batch("job-1", "job-1:000000000", copied=4, failed=0, bytes_copied=4)
+    counted_batch(store, "job-1", "job-1:000000000", copied=4, failed=0, bytes_copied=4)
     # WHEN refreshed
     (status,) = refresh(store, sqs, resources)
     # THEN the mismatch is not hidden

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from moto_helpers import counted_batch
 
 from progress.handler import lambda_handler
 from s3migrator.jobstore import JobStore
@@ -46,7 +47,7 @@ def listed_job(store: JobStore, job_id: str, *, batches: int, counted: int) -> N
     )
     store.save_checkpoint(job_id, "me", checkpoint, 60, seq=0)
     for seq in range(counted):
-        assert store.count_batch(job_id, f"{job_id}:{seq}", copied=3, failed=0, bytes_copied=30)
+        assert counted_batch(store, job_id, f"{job_id}:{seq}", copied=3, failed=0, bytes_copied=30)
 
 
 def emf_records(out: str) -> list[dict[str, Any]]:

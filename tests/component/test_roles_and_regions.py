@@ -19,10 +19,11 @@ from copier.objects import ObjectCopier
 from progress.refresh import refresh
 from s3migrator.aws import Aws
 from s3migrator.jobstore import JobStore
-from s3migrator.models import CopySpec, JobMessage, JobState, Location, Mode, WorkItem
+from s3migrator.models import CopySpec, JobMessage, JobState, Location, Mode
 from s3migrator.resources import Resources
 from s3migrator.sessions import RoleSessions, S3Clients
 from s3migrator.settings import MiB
+from s3migrator.work import WorkItem
 
 SOURCE_ROLE = role_arn(SOURCE_ACCOUNT, "lister")
 DESTINATION_ROLE = role_arn(DESTINATION_ACCOUNT, "migrator")

@@ -94,10 +94,21 @@ class Stack:
         assert result.returncode in (0, 1), result.stderr
         return dict(json.loads(result.stdout))
 
+    def progress(self) -> None:
+        """One run of the progress function, as its schedule runs it on AWS."""
+        ran = self.cli("progress")
+        assert ran.returncode == 0, ran.stderr
+
+    def start_progress(self) -> subprocess.Popen[bytes]:
+        """The progress function on a one-second timer, as `local up` runs it."""
+        return self.start("progress", "progress", "--every", "1")
+
     def wait_for_state(self, job_id: str, timeout_s: float = 240) -> dict[str, Any]:
+        """Run the progress function and look at the job until it ends."""
         deadline = time.monotonic() + timeout_s
         status = None
         while time.monotonic() < deadline:
+            self.progress()
             status = self.status(job_id)
             if status is not None:
                 assert 0 <= status["percent"] <= 100
@@ -114,7 +125,8 @@ class Stack:
         return JobStore(self.client("dynamodb"), self.resources().table_name)
 
     def refresh(self) -> list[JobStatus]:
-        """Run the progress function once (what `s3migrator status` does) and read every job."""
+        """Run the progress function once, then read every job."""
+        self.progress()
         result = self.cli("status", "--json")
         assert result.returncode == 0, result.stderr
         return [JobStatus.model_validate(status) for status in json.loads(result.stdout)]

@@ -131,7 +131,13 @@ def test_deleted_archived_and_denied_objects_are_reported_then_redriven_once_fix
         }
         assert {row["TaskStatus"] for row in rows.values()} == {"failed"}
         assert all(row["Bucket"] == "troubled-source" for row in rows.values())
-        # AND the same report was written to the job's report location
+        # AND the same report was written to the job's report location, by the coordinator
+        # once the job had finished
+        deadline = time.monotonic() + 60
+        while (written := stack.status("troubled")) and written["report"] == "pending":
+            assert time.monotonic() < deadline, stack.dump_logs()
+            time.sleep(0.5)
+        assert written["report"] == "s3://reports/runs/troubled/failures.csv"
         body = s3.get_object(Bucket="reports", Key="runs/troubled/failures.csv")["Body"].read()
         assert {r["Key"] for r in csv.DictReader(io.StringIO(body.decode()))} == set(rows)
 
@@ -143,6 +149,7 @@ def test_deleted_archived_and_denied_objects_are_reported_then_redriven_once_fix
         s3.put_object(
             Bucket="troubled-source", Key="doomed/gone.bin", Body=objects["doomed/gone.bin"]
         )
+        stack.start_progress()
         redriven = stack.cli("redrive", "troubled", "--wait", timeout_s=240)
 
         # THEN the job succeeded: failed went down, copied went up, exactly

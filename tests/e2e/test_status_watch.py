@@ -79,6 +79,7 @@ def test_status_watch_on_a_terminal_draws_a_live_table_until_the_job_ends(stack:
     send_job(stack, "watched", "watched-source", "watched-destination")
     stack.start("coordinator", "coordinator")
     stack.start("copier", "copier")
+    stack.start_progress()
     # WHEN a user watches it on a terminal
     code, screen = run_on_a_terminal(stack, "status", "watched", "--watch", "--interval", "0.5")
     # THEN the live table showed the job with its bar, and ended on it succeeded at 100%
@@ -107,6 +108,7 @@ def test_watching_a_job_still_on_the_jobs_queue_waits_for_the_coordinator(stack:
     assert watcher.poll() is None, "an unknown job with a message on the way is waited for"
     stack.start("coordinator", "coordinator")
     stack.start("copier", "copier")
+    stack.start_progress()
     out, err = watcher.communicate(timeout=120)
     # THEN it said it was waiting, then printed one plain line per change, the last one final
     assert watcher.returncode == 0, out + err

@@ -13,7 +13,8 @@ from coordinator.batching import (
     group_for_send,
     pack,
 )
-from s3migrator.models import CopySpec, Location, WorkBatch, WorkItem
+from s3migrator.models import CopySpec, Location
+from s3migrator.work import WorkBatch, WorkItem
 
 SPEC = CopySpec(
     job_id="job-1",
@@ -30,7 +31,7 @@ def items(count: int, key_len: int = 20, prefix: str = "in/") -> list[WorkItem]:
 
 
 def wire_bytes(batch: WorkBatch) -> int:
-    return len(batch.model_dump_json().encode())
+    return len(batch.body().encode())
 
 
 def test_batches_hold_at_most_max_keys_and_keep_every_item_in_order() -> None:
@@ -69,21 +70,21 @@ def test_byte_cap_closes_batches_that_are_nearly_full() -> None:
 
 
 def test_every_batch_fits_max_bytes_with_non_ascii_prefixes_and_keys() -> None:
-    # GIVEN a spec whose prefixes hold multi-byte characters (serialized raw as UTF-8)
+    # GIVEN a spec whose prefixes hold multi-byte characters (escaped in the ASCII body)
     spec = CopySpec(
         job_id="job-utf8",
         source=Location(bucket="src-bucket", prefix="données/"),
         destination=Location(bucket="dst-bucket", prefix="archivé/€/"),
     )
     source = [WorkItem(key=f"données/{i:04d}-ü€", size=1, etag='"e"') for i in range(200)]
-    base = len(WorkBatch(batch_id=batch_id("job-utf8", 0), spec=spec, items=[]).model_dump_json())
+    base = len(WorkBatch.of(batch_id("job-utf8", 0), spec, []).body())
     # WHEN packed under every cap in a range, so some batch lands exactly on the limit
     too_big = []
-    for max_bytes in range(base + 60, base + 600):
+    for max_bytes in range(base + 80, base + 600):
         for batch in pack(source, spec, first_seq=0, max_keys=10_000, max_bytes=max_bytes):
             if wire_bytes(batch) > max_bytes:
                 too_big.append((max_bytes, wire_bytes(batch)))
-    # THEN no batch's UTF-8 encoding exceeds its cap
+    # THEN no batch's body exceeds its cap
     assert too_big == []
 
 
@@ -149,3 +150,29 @@ def test_group_for_send_caps_total_bytes_of_each_group() -> None:
 
 def test_group_for_send_of_nothing_yields_nothing() -> None:
     assert list(group_for_send([], max_total_bytes=1000)) == []
+
+
+def test_batches_are_bounded_by_the_bytes_they_copy_and_large_objects_travel_alone() -> None:
+    # GIVEN objects of 1, 1, 1 GiB, one of 6 GiB, and five small ones
+    gib = 1024**3
+    sizes = [gib, gib, gib, 6 * gib, *[1024] * 5]
+    source = [WorkItem(key=f"in/{i:02d}", size=size, etag='"e"') for i, size in enumerate(sizes)]
+    # WHEN packed with at most 2.5 GiB to copy per batch, objects of 5 GiB and more alone
+    batches = list(
+        pack(
+            source,
+            SPEC,
+            first_seq=0,
+            max_keys=100,
+            max_bytes=256 * 1024,
+            max_object_bytes=5 * gib // 2,
+            solo_object_bytes=5 * gib,
+        )
+    )
+    # THEN no batch copies more than the bound, and the large object has a batch of its own
+    assert [[item.size for item in b.items] for b in batches] == [
+        [gib, gib],
+        [gib],
+        [6 * gib],
+        [1024] * 5,
+    ]

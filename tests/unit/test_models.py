@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from s3migrator.models import CopySpec, JobMessage, Location, Mode, WorkBatch
+from s3migrator.models import CopySpec, JobMessage, Location, Mode
+from s3migrator.work import WorkBatch
 
 MINIMAL = {"mode": "copy", "source": {"bucket": "src"}, "destination": {"bucket": "dst"}}
 

@@ -9,6 +9,7 @@ import pytest
 from cfnlint.decode import decode_str
 
 from s3migrator.resources import OUTPUT_SOURCES, OUTPUTS
+from s3migrator.settings import Settings
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
 
@@ -61,9 +62,15 @@ def test_coordinator_scales_between_zero_and_one_on_the_jobs_queue(
         queues = {
             str(m["MetricStat"]["Metric"]["Dimensions"][0]["Value"])
             for m in properties["Metrics"]
-            if "MetricStat" in m
+            if "MetricStat" in m and m["MetricStat"]["Metric"]["Namespace"] == "AWS/SQS"
         }
         assert queues == {str({"Fn::GetAtt": ["JobsQueue", "QueueName"]})}
+    # A job still listing has no message left; the progress function's metric keeps the
+    # coordinator up for it.
+    drained = resource(template, "JobsDrained")["Properties"]["Metrics"]
+    assert "JobsNeedingCoordinator" in {
+        m["MetricStat"]["Metric"]["MetricName"] for m in drained if "MetricStat" in m
+    }
 
 
 def test_progress_function_runs_every_minute_and_is_allowed_to_be_invoked(
@@ -132,3 +139,16 @@ def test_copier_stops_within_the_ecs_stop_timeout_and_runs_as_non_root(
         assert container["ReadonlyRootFilesystem"] is True
         names = {e["Name"] for e in container["Environment"]}
         assert {f"S3MIGRATOR_{field.upper()}" for field in OUTPUTS.values()} <= names
+
+
+def test_a_dead_copiers_batches_are_back_in_play_within_30_seconds(
+    template: dict[str, Any],
+) -> None:
+    # A batch stays invisible for the work queue's visibility timeout (the copier extends it
+    # every third while it lives), and a copier holds few batches ahead of its copies.
+    settings = Settings()
+    assert settings.work_visibility_s <= 30 and settings.messages_in_flight <= 2
+    assert template["Parameters"]["WorkVisibilityTimeout"]["Default"] <= 30
+    copier = resource(template, "CopierTask")["Properties"]["ContainerDefinitions"][0]
+    environment = {e["Name"]: e["Value"] for e in copier["Environment"]}
+    assert environment["S3MIGRATOR_WORK_VISIBILITY_S"] == {"Ref": "WorkVisibilityTimeout"}

@@ -1,0 +1,201 @@
+"""Batches as the job table keeps them: records, counting once, counters, the failures view.
+
+Each batch has one record (``BatchRecord``) in its counter shard's partition. Counting is one
+transaction that turns the record ``counted`` (only from ``defined``, and only for the digest it
+was defined with), stores the batch's failures in it, adds to the shard's counters, and may
+define the remainder batch of objects that failed transiently. Nothing is written outside that
+transaction, so no interleaving of copiers, the dead-letter sweep and a redrive can count an
+object twice or leave a failure without its count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from s3migrator.aws_errors import translated
+from s3migrator.jobstore.codec import (
+    SHARD_COUNTERS,
+    batch_item,
+    batch_key,
+    batch_record,
+    failures_json,
+    n,
+    s,
+    shard_key,
+    shard_pk,
+)
+from s3migrator.jobstore.writes import Table
+from s3migrator.models import Counters, FailureRecord
+from s3migrator.work import SHARDS, BatchOutcome, BatchRecord, BatchState, WorkBatch, shard_of
+
+if TYPE_CHECKING:
+    from s3migrator.jobstore.codec import Item
+
+_BATCH_GET_LIMIT = 100
+
+
+class BatchStore(Table):
+    def get(self, job_id: str, batch_id: str) -> BatchRecord | None:
+        with translated():
+            item = self._ddb.get_item(
+                TableName=self._table, Key=batch_key(job_id, batch_id), ConsistentRead=True
+            ).get("Item")
+        return batch_record(item) if item else None
+
+    def get_many(self, job_id: str, batch_ids: list[str]) -> dict[str, BatchRecord]:
+        found: dict[str, BatchRecord] = {}
+        for start in range(0, len(batch_ids), _BATCH_GET_LIMIT):
+            keys = [batch_key(job_id, b) for b in batch_ids[start : start + _BATCH_GET_LIMIT]]
+            for item in self._get_items(keys):
+                record = batch_record(item)
+                found[record.batch_id] = record
+        return found
+
+    def of_job(self, job_id: str) -> Iterator[BatchRecord]:
+        """Every batch record of the job, shard by shard."""
+        for shard in range(SHARDS):
+            kwargs: dict[str, Any] = {
+                "TableName": self._table,
+                "KeyConditionExpression": "pk = :pk AND begins_with(sk, :batch)",
+                "ExpressionAttributeValues": {
+                    ":pk": shard_pk(job_id, shard),
+                    ":batch": s("BATCH#"),
+                },
+                "ConsistentRead": True,
+            }
+            while True:
+                with translated():
+                    page = self._ddb.query(**kwargs)
+                yield from (batch_record(item) for item in page.get("Items", []))
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def counters(self, job_id: str) -> Counters:
+        """The sum of the job's counter shards (batches_extra is the job item's)."""
+        totals = dict.fromkeys(SHARD_COUNTERS, 0)
+        for item in self._get_items([shard_key(job_id, shard) for shard in range(SHARDS)]):
+            for name in SHARD_COUNTERS:
+                totals[name] += int(item.get(name, {}).get("N", "0"))
+        return Counters.model_validate(totals)
+
+    def count(
+        self, batch: WorkBatch, outcome: BatchOutcome, remainder: WorkBatch | None = None
+    ) -> bool:
+        """Count the batch's decided objects once; False when it was counted (or replaced).
+
+        A redrive batch's objects were counted failed already: each copied now moves over.
+        """
+        copied, failed = len(outcome.copied), len(outcome.failures)
+        values: Item = {
+            ":counted": s("counted"),
+            ":defined": s("defined"),
+            ":digest": s(batch.digest),
+            ":copied": n(copied),
+            ":failures": failures_json(outcome.failures),
+            ":now": n(self.now()),
+        }
+        expression = (
+            "SET #state = :counted, copied = :copied, failures = :failures, counted_at = :now"
+        )
+        if remainder is not None:
+            expression += ", #remainder = :remainder"
+            values[":remainder"] = s(remainder.batch_id)
+        adds: Item = {
+            ":oc": n(copied),
+            ":of": n(-copied if batch.redrive else failed),
+            ":bc": n(outcome.bytes_copied),
+            ":one": n(1),
+            ":spawned": n(1 if remainder is not None else 0),
+        }
+        actions: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "Key": batch_key(batch.job_id, batch.batch_id),
+                    "UpdateExpression": expression,
+                    "ConditionExpression": "#state = :defined AND digest = :digest",
+                    "ExpressionAttributeNames": {
+                        "#state": "state",
+                        **({"#remainder": "remainder"} if remainder is not None else {}),
+                    },
+                    "ExpressionAttributeValues": values,
+                }
+            },
+            {
+                "Update": {
+                    "Key": shard_key(batch.job_id, shard_of(batch.batch_id)),
+                    "UpdateExpression": (
+                        "ADD objects_copied :oc, objects_failed :of, bytes_copied :bc,"
+                        " batches_done :one, batches_spawned :spawned"
+                    ),
+                    "ExpressionAttributeValues": adds,
+                }
+            },
+        ]
+        if remainder is not None:
+            actions.append(
+                {
+                    "Put": {
+                        "Item": batch_item(remainder, after=None, last=None, listed=False),
+                        "ConditionExpression": "attribute_not_exists(sk)",
+                    }
+                }
+            )
+        return self._transact(actions)
+
+    def claim(self, job_id: str, batch_id: str, owner: str, until: float) -> bool:
+        """Claim a batch being copied for a long time, so that no one takes it for dead; False
+        when another live copier holds it (or it was counted meanwhile)."""
+        return self._update(
+            batch_key(job_id, batch_id),
+            "SET claim_owner = :me, claim_until = :until",
+            "#state = :defined AND (attribute_not_exists(claim_owner) OR claim_owner = :me"
+            " OR claim_until < :now)",
+            {
+                ":me": s(owner),
+                ":until": n(until),
+                ":now": n(self.now()),
+                ":defined": s("defined"),
+            },
+            {"#state": "state"},
+        )
+
+    def failures(self, job_id: str, limit: int | None = None) -> list[FailureRecord]:
+        """The objects failed now, by key (see ``failures_now``); at most ``limit`` of them."""
+        found = sorted(self.failures_now(job_id), key=lambda f: f.key)
+        return found if limit is None else found[:limit]
+
+    def failures_now(self, job_id: str) -> Iterator[FailureRecord]:
+        """The objects failed now: each key as the latest batch that covered it left it.
+
+        A batch that carries its items (a redrive's, a remainder's, a replacement's) covers
+        them, so an object a redrive copied is no longer failed; batches come in the job's
+        order (runs, then remainders after their parents). Streams: what is held in memory is
+        only which keys such batches covered, never the failures themselves.
+        """
+        latest: dict[str, tuple[int, int]] = {}
+        for record in self._counted(job_id, with_items=True):
+            for item in record.items or []:
+                order = (record.epoch, record.attempt)
+                latest[item.key] = max(order, latest.get(item.key, order))
+        for record in self._counted(job_id, with_items=False):
+            order = (record.epoch, record.attempt)
+            for failure in record.failures:
+                if latest.get(failure.key, order) <= order:
+                    yield failure
+
+    def _counted(self, job_id: str, *, with_items: bool) -> Iterator[BatchRecord]:
+        for record in self.of_job(job_id):
+            if record.state is BatchState.COUNTED and (not with_items or record.items):
+                yield record
+
+    def _get_items(self, keys: list[Item]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+        while request:
+            with translated():
+                result = self._ddb.batch_get_item(RequestItems=request)
+            items.extend(result.get("Responses", {}).get(self._table, []))
+            request = dict(result.get("UnprocessedKeys", {}))
+        return items

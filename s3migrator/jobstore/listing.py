@@ -1,0 +1,257 @@
+"""The coordinator's side of the job table: the run's lease, batch definitions, checkpoints,
+resumes.
+
+A run holds the job's lease with a token of its own. Before it sends a group of batches it
+defines them: one transaction records each batch (its range and digest) and moves the checkpoint
+past them, so a batch id names one set of keys before any copier can see it, and a run that
+dies after defining and before sending leaves the group for the next run to send again
+(``ListingCheckpoint.group_start``).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from s3migrator.aws_errors import translated
+from s3migrator.errors import ConditionFailedError, LeaseLostError
+from s3migrator.jobstore.codec import (
+    Item,
+    batch_item,
+    batch_key,
+    job_key,
+    listing_attributes,
+    n,
+    s,
+    shard_key,
+)
+from s3migrator.jobstore.writes import Table
+from s3migrator.models import JobState, ListingCheckpoint
+from s3migrator.work import BatchRecord, WorkBatch, shard_of
+
+MAX_ERROR_CHARS = 2000
+_RUNNING = s(JobState.RUNNING.value)
+
+
+class ListingWrites(Table):
+    def acquire_lease(self, job_id: str, token: str, lease_s: float) -> bool:
+        """Take the right to list this job for one run (``token``); False while another run
+        holds a live lease. A run's token is its own: no other run, even in the same process,
+        can renew or use it."""
+        now = self._clock()
+        return self._update(
+            job_key(job_id),
+            "SET lease_owner = :me, lease_until = :until",
+            "attribute_exists(pk) AND (attribute_not_exists(lease_owner)"
+            " OR lease_owner = :me OR lease_until < :now)",
+            {":me": s(token), ":until": n(now + lease_s), ":now": n(now)},
+        )
+
+    def renew_lease(self, job_id: str, token: str, lease_s: float) -> None:
+        """Keep the lease during long steps; LeaseLostError when another run took it."""
+        if not self._update(
+            job_key(job_id),
+            "SET lease_until = :until",
+            "lease_owner = :me",
+            {":me": s(token), ":until": n(self._clock() + lease_s)},
+        ):
+            raise LeaseLostError(job_id)
+
+    def release_lease(self, job_id: str, token: str) -> None:
+        """Give the lease up at once (on a graceful stop) so another coordinator need not wait."""
+        self._update(
+            job_key(job_id),
+            "SET lease_until = :zero",
+            "lease_owner = :me",
+            {":zero": n(0), ":me": s(token)},
+        )
+
+    def lease_until(self, job_id: str) -> float:
+        with translated():
+            item = self._ddb.get_item(
+                TableName=self._table, Key=job_key(job_id), ProjectionExpression="lease_until"
+            ).get("Item", {})
+        return float(item["lease_until"]["N"]) if "lease_until" in item else 0.0
+
+    def save_checkpoint(
+        self, job_id: str, token: str, checkpoint: ListingCheckpoint, lease_s: float, seq: int
+    ) -> None:
+        """Move the listing from ``seq`` batches to the checkpoint's and renew the lease.
+
+        Only forward, and only by the run holding the lease: a run whose lease was taken over,
+        or whose idea of the listing is behind, gets LeaseLostError and writes nothing.
+        """
+        update = self._checkpoint_update(job_id, token, checkpoint, lease_s, seq)
+        if not self._write_if(lambda: self._ddb.update_item(TableName=self._table, **update)):
+            raise LeaseLostError(job_id)
+
+    def schedule_resume(self, job_id: str, due: float, error: str | None = None) -> int:
+        """Record that a resume message is on its way (due then), and why; returns how many
+        resumes the job has had since its listing last moved."""
+        values: Item = {":due": n(due), ":one": n(1), ":running": _RUNNING}
+        expression = "SET resume_due = :due ADD resumes :one"
+        if error is not None:
+            expression = "SET resume_due = :due, last_error = :error ADD resumes :one"
+            values[":error"] = s(error[:MAX_ERROR_CHARS])
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": job_key(job_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": "#state = :running",
+            "ExpressionAttributeNames": {"#state": "state"},
+            "ExpressionAttributeValues": values,
+            "ReturnValues": "UPDATED_NEW",
+        }
+        try:
+            with translated():
+                updated = self._ddb.update_item(**kwargs)
+        except ConditionFailedError:
+            return 0  # finished meanwhile: nothing to resume
+        return int(updated["Attributes"]["resumes"]["N"])
+
+    def claim_stalled(self, job_id: str, seen_due: float | None, due: float) -> bool:
+        """The watchdog's claim on a job nobody lists: only if its lease has run out and no
+        other watchdog claimed it since ``seen_due`` was read."""
+        now = self._clock()
+        condition = (
+            "#state = :running AND (attribute_not_exists(lease_until) OR lease_until < :now)"
+        )
+        values: Item = {":due": n(due), ":now": n(now), ":running": _RUNNING, ":one": n(1)}
+        if seen_due is None:
+            condition += " AND attribute_not_exists(resume_due)"
+        else:
+            condition += " AND resume_due = :seen"
+            values[":seen"] = n(seen_due)
+        return self._update(
+            job_key(job_id),
+            "SET resume_due = :due ADD resumes :one",
+            condition,
+            values,
+            {"#state": "state"},
+        )
+
+    def define_group(
+        self,
+        job_id: str,
+        token: str,
+        checkpoint: ListingCheckpoint,
+        lease_s: float,
+        seq: int,
+        group: list[tuple[WorkBatch, str | None]],
+    ) -> None:
+        """Record a group of listing batches (each with the key its range starts after) and
+        move the checkpoint past them, in one transaction; LeaseLostError if the run lost the
+        lease or its idea of the listing is behind."""
+        actions: list[dict[str, Any]] = [
+            {"Update": self._checkpoint_update(job_id, token, checkpoint, lease_s, seq)}
+        ]
+        for batch, after in group:
+            actions.append(
+                {
+                    "Put": {
+                        "Item": batch_item(batch, after=after, last=None, listed=True),
+                        "ConditionExpression": "attribute_not_exists(sk)",
+                    }
+                }
+            )
+        if not self._transact(actions):
+            raise LeaseLostError(job_id)
+
+    def define_batches(self, batches: list[WorkBatch]) -> None:
+        """Record batches that carry their own items (a redrive's); one defined the same way
+        before (a redrive run again) is left as it is."""
+        for batch in batches:
+            put = partial(
+                self._ddb.put_item,
+                TableName=self._table,
+                Item=batch_item(batch, after=None, last=None, listed=False),
+                ConditionExpression="attribute_not_exists(sk)",
+            )
+            self._write_if(put)
+
+    def void_and_replace(
+        self,
+        job_id: str,
+        token: str,
+        old: BatchRecord,
+        replacements: list[WorkBatch],
+        lease_s: float,
+    ) -> bool:
+        """Replace a batch defined but not counted whose range changed at the source: the old
+        record becomes void (done, counting nothing), the replacements are defined, and the
+        listing's totals follow; False when the old batch was counted (or voided) meanwhile."""
+        delta_objects = sum(len(b.items) for b in replacements) - old.count
+        delta_bytes = sum(i.size for b in replacements for i in b.items) - old.bytes
+        actions: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "Key": batch_key(job_id, old.batch_id),
+                    "UpdateExpression": "SET #state = :void",
+                    "ConditionExpression": "#state = :defined AND digest = :digest",
+                    "ExpressionAttributeNames": {"#state": "state"},
+                    "ExpressionAttributeValues": {
+                        ":void": s("void"),
+                        ":defined": s("defined"),
+                        ":digest": s(old.digest),
+                    },
+                }
+            },
+            {
+                "Update": {
+                    "Key": shard_key(job_id, shard_of(old.batch_id)),
+                    "UpdateExpression": "ADD batches_done :one, batches_spawned :spawned",
+                    "ExpressionAttributeValues": {":one": n(1), ":spawned": n(len(replacements))},
+                }
+            },
+            {
+                "Update": {
+                    "Key": job_key(job_id),
+                    "UpdateExpression": (
+                        "ADD l_objects :objects, l_bytes :bytes SET lease_until = :until"
+                    ),
+                    "ConditionExpression": "lease_owner = :me",
+                    "ExpressionAttributeValues": {
+                        ":objects": n(delta_objects),
+                        ":bytes": n(delta_bytes),
+                        ":me": s(token),
+                        ":until": n(self.now() + lease_s),
+                    },
+                }
+            },
+        ]
+        for batch in replacements:
+            actions.append(
+                {
+                    "Put": {
+                        "Item": batch_item(batch, after=None, last=None, listed=False),
+                        "ConditionExpression": "attribute_not_exists(sk)",
+                    }
+                }
+            )
+        return self._transact(actions)
+
+    def _checkpoint_update(
+        self, job_id: str, token: str, checkpoint: ListingCheckpoint, lease_s: float, seq: int
+    ) -> dict[str, Any]:
+        now = self.now()
+        attributes = listing_attributes(checkpoint)
+        values: Item = {f":{name}": value for name, value in attributes.items()}
+        values.update(
+            {
+                ":me": s(token),
+                ":until": n(now + lease_s),
+                ":now": n(now),
+                ":seen": n(seq),
+                ":no": {"BOOL": False},
+                ":zero": n(0),
+            }
+        )
+        assignments = ", ".join(f"{name} = :{name}" for name in attributes)
+        return {
+            "Key": job_key(job_id),
+            "UpdateExpression": (
+                f"SET {assignments}, lease_until = :until, updated_at = :now, resumes = :zero"
+            ),
+            "ConditionExpression": "lease_owner = :me AND l_next_seq = :seen AND l_complete = :no",
+            "ExpressionAttributeValues": values,
+        }

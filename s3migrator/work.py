@@ -1,0 +1,135 @@
+"""What copiers work on: batches of keys, and what becomes of each batch in the job table.
+
+A batch id names one set of keys for ever. The coordinator records a batch (``BatchRecord``,
+state ``defined``, with the digest of its items) before it sends it; counting it turns the
+record ``counted`` exactly once, and only if the message's digest is the record's, so a message
+that no longer matches its record (a re-listing found the source changed) is never counted.
+Message bodies are JSON with every non-ASCII character escaped, so any key S3 accepts travels
+through SQS, whose bodies refuse some characters (U+FFFE, U+FFFF, most C0 controls).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from s3migrator.models import CopySpec, FailureRecord
+
+SHARDS = 16  # counter shards per job: the job's counting writes spread over this many items
+
+
+class WorkItem(BaseModel):
+    """One source object to copy, as the listing saw it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str
+    size: int = Field(ge=0)
+    etag: str
+
+
+def batch_digest(items: list[WorkItem]) -> str:
+    """What identifies a batch's content: its keys, sizes and ETags, in order."""
+    text = "\n".join(f"{i.key}\t{i.size}\t{i.etag}" for i in items)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def shard_of(batch_id: str) -> int:
+    """The counter shard a batch is counted in (and its record kept in)."""
+    return zlib.crc32(batch_id.encode()) % SHARDS
+
+
+class WorkBatch(BaseModel):
+    """Many keys in one SQS message.
+
+    ``attempt`` counts the deliveries of these keys across remainder batches (a batch whose
+    objects failed transiently is counted with the rest, and those objects go on alone in a
+    remainder batch with ``attempt + 1``). ``epoch`` is the job's run: 0, or the redrive's.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["keys"] = "keys"
+    batch_id: str
+    spec: CopySpec
+    items: list[WorkItem]
+    digest: str = ""
+    attempt: int = Field(default=1, ge=1)
+    epoch: int = Field(default=0, ge=0)
+    # Items of a redrive batch were counted as failed; copying one moves it to copied.
+    redrive: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        batch_id: str,
+        spec: CopySpec,
+        items: list[WorkItem],
+        *,
+        attempt: int = 1,
+        epoch: int = 0,
+        redrive: bool = False,
+    ) -> WorkBatch:
+        """A batch with its digest filled in."""
+        return cls(
+            batch_id=batch_id,
+            spec=spec,
+            items=items,
+            digest=batch_digest(items),
+            attempt=attempt,
+            epoch=epoch,
+            redrive=redrive,
+        )
+
+    def body(self) -> str:
+        """The SQS message body: compact JSON, ASCII only (see the module's docstring)."""
+        return json.dumps(self.model_dump(mode="json"), ensure_ascii=True, separators=(",", ":"))
+
+    @property
+    def job_id(self) -> str:
+        return self.spec.job_id
+
+
+class BatchState(StrEnum):
+    DEFINED = "defined"  # recorded, not yet counted
+    COUNTED = "counted"  # its outcome is in the counters, once
+    VOID = "void"  # replaced before it was counted (its range changed at the source)
+
+
+class BatchOutcome(BaseModel):
+    """What counting a batch records: decided objects only (the rest go on in a remainder)."""
+
+    copied: list[WorkItem] = []
+    bytes_copied: int = 0
+    failures: list[FailureRecord] = []
+
+
+class BatchRecord(BaseModel):
+    """A batch as the job table keeps it."""
+
+    batch_id: str
+    state: BatchState
+    digest: str
+    epoch: int = 0
+    attempt: int = 1
+    count: int = 0
+    bytes: int = 0
+    # Listing batches: the listing range they were cut from (after, last], to list them again.
+    after: str | None = None
+    last: str | None = None
+    # Batches not cut from a listing (remainders, redrives, replacements) carry their items.
+    items: list[WorkItem] | None = None
+    redrive: bool = False
+    # Once counted.
+    copied: int = 0
+    failures: list[FailureRecord] = []
+    copied_keys: list[str] = []
+    remainder: str | None = None
+    # A copier that has held the batch long claims it, so it is not taken for dead meanwhile.
+    claim_owner: str | None = None
+    claim_until: float = 0.0
