@@ -250,27 +250,9 @@ class Worker:
                 log.warning("batch %s: claimed by another copier meanwhile", batch.batch_id)
 
     def _send_remainder_of(self, batch: WorkBatch, record: BatchRecord) -> None:
-        if record.remainder is None:
-            return
-        remainder = self.store.batches.get(batch.job_id, record.remainder)
-        if (
-            remainder is None
-            or remainder.state is not BatchState.DEFINED
-            or remainder.items is None
-        ):
-            return
-        self._send(
-            WorkBatch(
-                batch_id=remainder.batch_id,
-                spec=batch.spec,
-                items=remainder.items,
-                digest=remainder.digest,
-                attempt=remainder.attempt,
-                epoch=remainder.epoch,
-                redrive=remainder.redrive,
-            ),
-            0,
-        )
+        remainder = self.store.batches.remainder_to_send(batch, record)
+        if remainder is not None:
+            self._send(remainder, 0)
 
     def _send(self, batch: WorkBatch, delay_s: int) -> None:
         with translated():

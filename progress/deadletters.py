@@ -31,7 +31,8 @@ DEAD_LETTERED = "DeadLettered"
 
 def dead_letter_failures(batch: WorkBatch, deliveries: int) -> list[FailureRecord]:
     reason = (
-        f"batch {batch.batch_id} failed {deliveries} deliveries and was dead-lettered;"
+        f"batch {batch.batch_id} failed {deliveries} deliveries and was dead-lettered"
+        " (the object may have been copied before its copier stopped; a redrive settles it);"
         " see the copier logs for its errors"
     )
     return [
@@ -48,9 +49,12 @@ def dead_letter_failures(batch: WorkBatch, deliveries: int) -> list[FailureRecor
 
 
 def sweep_dead_letters(
-    store: JobStore, sqs: SQSClient, dlq_url: str, *, max_messages: int = 200
+    store: JobStore, sqs: SQSClient, dlq_url: str, work_queue_url: str, *, max_messages: int = 200
 ) -> int:
-    """Count and remove up to ``max_messages`` dead-lettered batches; returns how many."""
+    """Count and remove up to ``max_messages`` dead-lettered batches; returns how many.
+
+    A batch counted before it was dead-lettered (its copier died between counting it and
+    sending the remainder it spawned) has its remainder sent to ``work_queue_url`` here."""
     swept = 0
     while swept < max_messages:
         with translated():
@@ -87,6 +91,12 @@ def sweep_dead_letters(
                 failures = dead_letter_failures(batch, deliveries)
                 if store.batches.count(batch, BatchOutcome(failures=failures)):
                     log.warning("job %s: batch %s dead-lettered", batch.job_id, batch.batch_id)
+            elif record.state is BatchState.COUNTED:
+                remainder = store.batches.remainder_to_send(batch, record)
+                if remainder is not None:
+                    with translated():
+                        sqs.send_message(QueueUrl=work_queue_url, MessageBody=remainder.body())
+                    log.warning("job %s: remainder %s sent", batch.job_id, remainder.batch_id)
             with translated():
                 sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
             swept += 1

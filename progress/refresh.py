@@ -78,10 +78,11 @@ def refresh(
     settings: Settings | None = None,
 ) -> list[JobStatus]:
     """Sweep dead letters, then resume, advance and send the report of one job (by id) or of
-    every job."""
+    every job. The statuses it returns carry no failure samples: this run serves every job each
+    minute, and reading a job's failures reads all its batch records."""
     settings = settings or Settings()
     try:
-        sweep_dead_letters(store, sqs, resources.work_dlq_url)
+        sweep_dead_letters(store, sqs, resources.work_dlq_url, resources.work_queue_url)
     except Exception:
         log.exception("the dead-letter sweep failed; it runs again next time")
     if job_id is not None:
@@ -91,8 +92,7 @@ def refresh(
         records = store.list_jobs()
     depths = read_depths(sqs, resources)
     return [
-        to_status(_handle(store, sqs, resources, record, settings), depths, store)
-        for record in records
+        to_status(_handle(store, sqs, resources, record, settings), depths) for record in records
     ]
 
 

@@ -138,7 +138,7 @@ def redrive_job(
     store: JobStore, sqs: SQSClient, resources: Resources, job_id: str, settings: Settings
 ) -> int:
     """What ``s3migrator redrive`` does: dead letters into failure records, then the redrive."""
-    sweep_dead_letters(store, sqs, resources.work_dlq_url)
+    sweep_dead_letters(store, sqs, resources.work_dlq_url, resources.work_queue_url)
     return redrive(store, sqs, resources.work_queue_url, job_id, settings)
 
 

@@ -80,6 +80,25 @@ class BatchStore(Table):
                 totals[name] += int(item.get(name, {}).get("N", "0"))
         return Counters.model_validate(totals)
 
+    def remainder_to_send(self, batch: WorkBatch, record: BatchRecord) -> WorkBatch | None:
+        """The remainder a counted batch spawned, while it is still to be done: whoever finds
+        the counted batch again (a redelivery, the dead-letter sweep) sends it, since the copier
+        that counted it may have died before sending it."""
+        if record.remainder is None:
+            return None
+        remainder = self.get(batch.job_id, record.remainder)
+        if remainder is None or remainder.state is not BatchState.DEFINED or not remainder.items:
+            return None
+        return WorkBatch(
+            batch_id=remainder.batch_id,
+            spec=batch.spec,
+            items=remainder.items,
+            digest=remainder.digest,
+            attempt=remainder.attempt,
+            epoch=remainder.epoch,
+            redrive=remainder.redrive,
+        )
+
     def count(
         self, batch: WorkBatch, outcome: BatchOutcome, remainder: WorkBatch | None = None
     ) -> bool:

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import pytest
 from botocore.exceptions import ClientError
 from copier_drain import drain
 from moto_helpers import fill, job_message, receive_all
@@ -96,7 +97,7 @@ def test_a_dead_letter_sweep_racing_a_late_copier_never_counts_an_object_twice(
             drain(aws, resources, store)
 
     sweeping._ddb.meta.events.register("after-call.dynamodb", late_copier_finishes)
-    sweep_dead_letters(sweeping, sqs, resources.work_dlq_url)
+    sweep_dead_letters(sweeping, sqs, resources.work_dlq_url, resources.work_queue_url)
     # THEN each object is counted once, as copied or as failed, never both
     (status,) = refresh(store, sqs, resources)
     failures = list(store.batches.failures("job-1"))
@@ -235,7 +236,9 @@ def test_a_batch_copied_past_its_claim_time_is_neither_copied_again_nor_taken_fo
         copier_b = aws.s3()
         copies_b = record_calls(copier_b, "s3.CopyObject")
         drain(aws, resources, store, copier_b)
-        swept_while_copying = sweep_dead_letters(store, sqs, resources.work_dlq_url)
+        swept_while_copying = sweep_dead_letters(
+            store, sqs, resources.work_dlq_url, resources.work_queue_url
+        )
         # THEN B copied nothing, the sweep left the dead letter, and nothing was counted
         assert copies_b == []
         assert swept_while_copying == 0
@@ -251,10 +254,60 @@ def test_a_batch_copied_past_its_claim_time_is_neither_copied_again_nor_taken_fo
     # THEN the dead letter is cleared without a failure, and the job succeeded with the object
     # copied once
     # (the sweep hid it until A's claim ran out)
-    wait_for(lambda: sweep_dead_letters(store, sqs, resources.work_dlq_url) or None, bool)
+    wait_for(
+        lambda: (
+            sweep_dead_letters(store, sqs, resources.work_dlq_url, resources.work_queue_url) or None
+        ),
+        bool,
+    )
     (status,) = refresh(store, sqs, resources)
     assert (status.state, status.objects_copied, status.objects_failed) == (
         JobState.SUCCEEDED,
         1,
+        0,
+    )
+
+
+def test_a_remainder_whose_parent_was_dead_lettered_after_counting_is_still_sent(
+    aws: Aws, s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
+) -> None:
+    # GIVEN a batch whose three copies failed transiently, counted with a remainder batch by a
+    # copier that died before it could send the remainder
+    fill(s3, "src-bucket", source_objects(3))
+    make_runner().run(job_message("job-1"))
+    (message,) = receive_all(sqs, resources.work_queue_url)
+    failing_s3 = aws.s3()
+
+    def unreachable(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "InternalError"}}, "CopyObject")
+
+    failing_s3.meta.events.register("before-call.s3.CopyObject", unreachable)
+    settings = Settings(copy_concurrency=1, max_item_attempts=3, retry_delay_base_s=0)
+    with built_worker(settings, aws, resources, store=store, s3=failing_s3) as worker:
+        worker.sqs = aws.sqs()
+
+        def died(**_: Any) -> None:
+            raise RuntimeError("the copier died here")
+
+        worker.sqs.meta.events.register("before-call.sqs.SendMessage", died)
+        with pytest.raises(RuntimeError):
+            worker.handle(message)
+    (counted,) = [b for b in store.batches.of_job("job-1") if b.remainder is not None]
+    # AND whose message then ran out of receives and was dead-lettered
+    sqs.send_message(QueueUrl=resources.work_dlq_url, MessageBody=message["Body"])
+    sqs.delete_message(QueueUrl=resources.work_queue_url, ReceiptHandle=message["ReceiptHandle"])
+    # WHEN the dead letters are swept
+    sweep_dead_letters(store, sqs, resources.work_dlq_url, resources.work_queue_url)
+    # THEN the remainder goes to work, and the job finishes with every object copied
+    (sent,) = receive_all(sqs, resources.work_queue_url)
+    assert WorkBatch.model_validate_json(sent["Body"]).batch_id == counted.remainder
+    sqs.change_message_visibility(
+        QueueUrl=resources.work_queue_url, ReceiptHandle=sent["ReceiptHandle"], VisibilityTimeout=0
+    )
+    drain(aws, resources, store)
+    (status,) = refresh(store, sqs, resources)
+    assert (status.state, status.objects_copied, status.objects_failed) == (
+        JobState.SUCCEEDED,
+        3,
         0,
     )

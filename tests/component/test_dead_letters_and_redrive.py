@@ -114,7 +114,7 @@ def test_dead_lettered_batch_is_counted_failed_once_and_the_job_completes_at_100
     # WHEN the same batch turns up in the DLQ twice more and is swept again
     sqs.send_message(QueueUrl=resources.work_dlq_url, MessageBody=poisoned.model_dump_json())
     sqs.send_message(QueueUrl=resources.work_dlq_url, MessageBody=poisoned.model_dump_json())
-    swept = sweep_dead_letters(store, sqs, resources.work_dlq_url)
+    swept = sweep_dead_letters(store, sqs, resources.work_dlq_url, resources.work_queue_url)
     # THEN both copies are removed but nothing more is counted
     assert swept == 2
     assert depth(sqs, resources.work_dlq_url) == 0
