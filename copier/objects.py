@@ -108,6 +108,20 @@ class ObjectCopier:
         self._copy(spec, current)
         return current.size
 
+    def landed(self, spec: CopySpec, item: WorkItem) -> bool:
+        """Whether an earlier attempt already copied ``item`` (its answer lost to a crash or a
+        timeout): the destination holds an object of its size and ETag. Asked only before an
+        object is recorded failed; False when it cannot tell (a multipart copy's ETag differs,
+        so only single-part copies are recognised)."""
+        s3 = self.clients.for_location(spec.destination)
+        try:
+            head = s3.head_object(
+                Bucket=spec.destination.bucket, Key=spec.destination_key(item.key)
+            )
+        except PROVIDER_ERRORS:
+            return False
+        return head.get("ContentLength") == item.size and head.get("ETag") == item.etag
+
     def _copy(self, spec: CopySpec, item: WorkItem) -> None:
         size = len(spec.destination_key(item.key).encode())
         if size > MAX_KEY_BYTES:

@@ -184,6 +184,11 @@ class Worker:
             copied=result.copied, bytes_copied=result.bytes_copied, failures=result.failures
         )
         if not batches.count(batch, outcome, remainder):
+            # By another delivery of it, whose copier may have died before sending the
+            # remainder it spawned: this message is deleted next, so the remainder goes now.
+            counted = batches.get(batch.job_id, batch.batch_id)
+            if counted is not None:
+                self._send_remainder_of(batch, counted)
             return Decision(Fate.DELETE, f"batch {batch.batch_id} was counted meanwhile")
         if remainder is not None:
             delay = backoff_s(
@@ -222,6 +227,10 @@ class Worker:
             if isinstance(copy_error, TransientError) and not last_attempt:
                 result.transient.append(item)
                 result.first_transient = result.first_transient or str(copy_error)
+                continue
+            if isinstance(copy_error, TransientError) and self.copier.landed(batch.spec, item):
+                result.copied.append(item)  # an earlier attempt's copy, its answer lost
+                result.bytes_copied += item.size
                 continue
             result.failures.append(
                 FailureRecord(

@@ -91,7 +91,9 @@ def sweep_dead_letters(
                 failures = dead_letter_failures(batch, deliveries)
                 if store.batches.count(batch, BatchOutcome(failures=failures)):
                     log.warning("job %s: batch %s dead-lettered", batch.job_id, batch.batch_id)
-            elif record.state is BatchState.COUNTED:
+                else:  # a late copier counted it meanwhile
+                    record = store.batches.get(batch.job_id, batch.batch_id) or record
+            if record.state is BatchState.COUNTED:
                 remainder = store.batches.remainder_to_send(batch, record)
                 if remainder is not None:
                     with translated():

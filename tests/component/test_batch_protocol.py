@@ -311,3 +311,80 @@ def test_a_remainder_whose_parent_was_dead_lettered_after_counting_is_still_sent
         3,
         0,
     )
+
+
+def failing_copies(aws: Aws) -> Any:
+    """An S3 client whose every CopyObject fails transiently."""
+    client = aws.s3()
+
+    def internal_error(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "InternalError"}}, "CopyObject")
+
+    client.meta.events.register("before-call.s3.CopyObject", internal_error)
+    return client
+
+
+def test_a_remainder_counted_by_a_duplicate_delivery_whose_copier_died_is_still_sent(
+    aws: Aws, s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
+) -> None:
+    # GIVEN one batch delivered twice at once: copier A, whose copies fail transiently, counts
+    # it with a remainder and dies before sending the remainder, while copier B copies it
+    fill(s3, "src-bucket", source_objects(3))
+    make_runner().run(job_message("job-1"))
+    (message,) = receive_all(sqs, resources.work_queue_url)
+    settings = Settings(copy_concurrency=1, max_item_attempts=3, retry_delay_base_s=0)
+    with (
+        built_worker(settings, aws, resources, store=store, s3=failing_copies(aws)) as a,
+        built_worker(settings, aws, resources, store=store, s3=aws.s3()) as b,
+    ):
+        a.sqs = aws.sqs()
+
+        def died(**_: Any) -> None:
+            raise RuntimeError("copier A died here")
+
+        a.sqs.meta.events.register("before-call.sqs.SendMessage", died)
+        copied = Counter[str]()
+
+        def a_counts_first(**_: Any) -> None:
+            copied["b"] += 1
+            if copied["b"] == 3:
+                with pytest.raises(RuntimeError):
+                    a.handle(message)
+
+        b.copier.clients.for_location(job_message("job-1").destination).meta.events.register(
+            "after-call.s3.CopyObject", a_counts_first
+        )
+        # WHEN B finds the batch counted meanwhile and deletes the message (its duplicate)
+        b.handle(message)
+    # THEN the remainder was sent all the same, and the job finishes with every object copied
+    drain(aws, resources, store)
+    (status,) = refresh(store, sqs, resources)
+    assert (status.state, status.objects_copied, status.objects_failed) == (
+        JobState.SUCCEEDED,
+        3,
+        0,
+    )
+
+
+def test_an_object_whose_last_attempt_fails_after_an_earlier_copy_landed_counts_as_copied(
+    aws: Aws, s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
+) -> None:
+    # GIVEN a batch whose first object an earlier attempt copied (its answer lost), and whose
+    # last attempt now fails transiently for every object
+    fill(s3, "src-bucket", source_objects(2))
+    make_runner().run(job_message("job-1"))
+    s3.create_bucket(Bucket="dst-bucket")
+    s3.copy_object(
+        Bucket="dst-bucket",
+        Key="data/0000.txt",
+        CopySource={"Bucket": "src-bucket", "Key": "data/0000.txt"},
+    )
+    (message,) = receive_all(sqs, resources.work_queue_url)
+    settings = Settings(copy_concurrency=1, max_item_attempts=1)
+    # WHEN a copier takes it
+    with built_worker(settings, aws, resources, store=store, s3=failing_copies(aws)) as worker:
+        worker.handle(message)
+    # THEN the landed object counts as copied, and only the other one as failed
+    (status,) = refresh(store, sqs, resources)
+    assert (status.objects_copied, status.objects_failed) == (1, 1)
+    assert [f.key for f in store.batches.failures("job-1")] == ["data/0001.txt"]
