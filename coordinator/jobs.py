@@ -129,7 +129,13 @@ class JobRunner:
             return self._work(run)
         except InvalidJobError as exc:
             log.warning("job %s failed: %s", run.job_id, exc)
-            self.store.finish(run.job_id, JobState.FAILED, run.record.percent, error=str(exc))
+            self.store.finish(
+                run.job_id,
+                JobState.FAILED,
+                run.record.percent,
+                error=str(exc),
+                epoch=run.record.epoch,
+            )
             return RunEnd.FAILED
         except LeaseLostError as exc:
             log.warning("%s; leaving the job to it", exc)
@@ -173,7 +179,13 @@ class JobRunner:
         self.store.release_lease(run.job_id, run.token)
         if resumes > self.settings.max_resumes:
             reason = f"the coordinator could not get on with the job {resumes} times: {error}"
-            self.store.finish(run.job_id, JobState.FAILED, run.record.percent, error=reason)
+            self.store.finish(
+                run.job_id,
+                JobState.FAILED,
+                run.record.percent,
+                error=reason,
+                epoch=run.record.epoch,
+            )
             return RunEnd.FAILED
         send_resume(self.sqs, self.jobs_queue_url, run.job_id, delay_s=delay)
         return RunEnd.RETRYING

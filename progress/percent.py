@@ -42,15 +42,13 @@ def percent(
 ) -> int:
     """Percent for a phase; 100 only when finished, never above the step's last value.
 
-    While the listing is still running the total is a lower bound, so the copy step stops one
-    short of its end until enumeration completes.
+    While the listing is still running the total is unknown (what is listed so far only grows),
+    and any fraction of it could fall as it grows: the copy step then shows its first value,
+    and moves on from there once the total is known. So a percent never goes back.
     """
     step = table[phase]
-    if step.first == step.last:
-        return step.first
-    if total <= 0:
+    if step.first == step.last or not enumeration_complete or total <= 0:
         return step.first
     fraction = min(done, total) / total
     value = step.first + int(fraction * (step.last - step.first))
-    ceiling = step.last if enumeration_complete else step.last - 1
-    return max(step.first, min(value, ceiling))
+    return max(step.first, min(value, step.last))

@@ -45,7 +45,16 @@ def resume_stalled(
         reason = f"no coordinator got on with the job after {record.resumes} resumes" + (
             f"; last error: {record.last_error}" if record.last_error else ""
         )
-        if store.finish(record.job_id, JobState.FAILED, record.percent, error=reason):
+        # Only the run it read, and only while no coordinator has come back to it.
+        failed = store.finish(
+            record.job_id,
+            JobState.FAILED,
+            record.percent,
+            error=reason,
+            epoch=record.epoch,
+            unleased=True,
+        )
+        if failed:
             log.error("job %s failed: %s", record.job_id, reason)
         return False
     if not store.claim_stalled(record.job_id, record.resume_due, due=now):

@@ -154,12 +154,15 @@ class JobStore(ListingWrites):
         state: JobState,
         percent: int,
         error: str | None = None,
-        epoch: int | None = None,
+        *,
+        epoch: int,
         report: bool = False,
+        unleased: bool = False,
     ) -> bool:
-        """Move a running job to a final state; False if it had already finished, or (with
-        ``epoch``) if it was reopened since it was read. With ``report``, its completion report
-        becomes due (``JobRecord.report_due``)."""
+        """Move a running job to a final state; False if it had already finished, or if it was
+        reopened since it was read (``epoch``: the run the caller read), or (``unleased``) if a
+        coordinator holds it now. With ``report``, its completion report becomes due
+        (``JobRecord.report_due``)."""
         now = self._clock()
         values: Item = {
             ":state": s(state.value),
@@ -179,11 +182,11 @@ class JobStore(ListingWrites):
             expression += ", #error = :error"
             values[":error"] = s(error)
             names["#error"] = "error"
-        condition = "#state = :running"
-        if epoch is not None:
-            condition += " AND (epoch = :epoch OR (attribute_not_exists(epoch) AND :epoch = :zero))"
-            values[":epoch"] = n(epoch)
-            values[":zero"] = n(0)
+        condition = "#state = :running AND (epoch = :epoch OR (attribute_not_exists(epoch) AND :epoch = :zero))"
+        values[":epoch"] = n(epoch)
+        values[":zero"] = n(0)
+        if unleased:
+            condition += " AND (attribute_not_exists(lease_until) OR lease_until < :now)"
         return self._update_job(job_id, expression, condition, values, names)
 
     # --- completion reports --------------------------------------------------------------------

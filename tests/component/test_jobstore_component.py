@@ -119,8 +119,8 @@ def test_a_job_finishes_only_once(store: JobStore) -> None:
     # GIVEN a running job
     store.create_job(job_record("job-1"))
     # WHEN it is finished twice with different outcomes
-    first = store.finish("job-1", JobState.SUCCEEDED, 100)
-    second = store.finish("job-1", JobState.FAILED, 3, error="late")
+    first = store.finish("job-1", JobState.SUCCEEDED, 100, epoch=0)
+    second = store.finish("job-1", JobState.FAILED, 3, error="late", epoch=0)
     # THEN the first outcome stands
     job = store.get_job("job-1")
     assert (first, second) == (True, False)
@@ -136,7 +136,7 @@ def test_a_job_finishes_only_once(store: JobStore) -> None:
 
 def test_finish_records_the_error(store: JobStore) -> None:
     store.create_job(job_record("job-1"))
-    assert store.finish("job-1", JobState.FAILED, 0, error="source bucket missing")
+    assert store.finish("job-1", JobState.FAILED, 0, error="source bucket missing", epoch=0)
     assert store.get_job("job-1").error == "source bucket missing"  # type: ignore[union-attr]
 
 
@@ -144,13 +144,13 @@ def test_finish_with_an_empty_error_message_does_not_crash(store: JobStore) -> N
     # `finish` adds `#error` to the expression when error is not None, but names it only when
     # error is truthy, so an empty string yields an unresolvable expression.
     store.create_job(job_record("job-1"))
-    assert store.finish("job-1", JobState.FAILED, 0, error="")
+    assert store.finish("job-1", JobState.FAILED, 0, error="", epoch=0)
     assert store.get_job("job-1").state is JobState.FAILED  # type: ignore[union-attr]
 
 
 def test_finished_job_ignores_phase_and_percent_updates(store: JobStore) -> None:
     store.create_job(job_record("job-1"))
-    store.finish("job-1", JobState.SUCCEEDED, 100)
+    store.finish("job-1", JobState.SUCCEEDED, 100, epoch=0)
     assert store.set_percent("job-1", 42) is False
     assert store.set_phase("job-1", Phase.COPYING) is False
     job = store.get_job("job-1")

@@ -60,10 +60,10 @@ def test_job_is_not_finished_while_the_listing_is_incomplete(
     counted_batch(store, "job-1", "job-1:000000000", copied=3, failed=0, bytes_copied=3)
     # WHEN refreshed
     (status,) = refresh(store, sqs, resources, job_id="job-1")
-    # THEN the job keeps running, one short of the copy step's end, and that percent is stored
+    # THEN the job keeps running, at the copy step's first value (its total is not known yet)
     assert status.state is JobState.RUNNING
-    assert status.percent == 98
-    assert store.get_job("job-1").percent == 98  # type: ignore[union-attr]
+    assert status.percent == 6
+    assert store.get_job("job-1").percent == 6  # type: ignore[union-attr]
     # WHEN the listing then completes with nothing more
     store.save_checkpoint(
         "job-1",
@@ -133,7 +133,7 @@ def test_count_that_disagrees_with_the_listing_is_reported(
 
 def test_failed_job_keeps_its_percent(sqs: Any, store: JobStore, resources: Resources) -> None:
     store.create_job(job_record("job-1"))
-    store.finish("job-1", JobState.FAILED, 5, error="boom")
+    store.finish("job-1", JobState.FAILED, 5, error="boom", epoch=0)
     (status,) = refresh(store, sqs, resources)
     assert (status.state, status.percent, status.error) == (JobState.FAILED, 5, "boom")
 

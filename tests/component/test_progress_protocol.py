@@ -12,6 +12,7 @@ from copier_drain import drain
 from moto_helpers import fill, job_message, job_record, receive_all
 
 from progress.refresh import advance, refresh
+from progress.watchdog import resume_stalled
 from progress.status import statuses
 from s3migrator.aws import Aws
 from s3migrator.cli.jobs import redrive_job as redrive
@@ -98,20 +99,24 @@ def test_one_jobs_error_never_stops_the_progress_run_for_the_others(
 def test_percent_never_goes_back_while_the_listing_grows(
     s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any, copy_all: Any
 ) -> None:
-    # GIVEN a listing stopped after 10 batches, all copied: the job shows near the end
+    # GIVEN a listing stopped after 10 batches, all copied, and looked at
     fill(s3, "src-bucket", {f"k{i:03d}": b"x" for i in range(200)})
     stopped = make_runner(batch_max_keys=10)
     stopped.stop.set()
     stopped.run(job_message("job-1"))
     copy_all()
+    (looked_before,) = statuses(store, sqs, resources)
     (before,) = refresh(store, sqs, resources)
-    # WHEN the listing goes on (the total grows tenfold) and progress runs again
+    # WHEN the listing goes on (the total grows tenfold), then the copies
     make_runner(batch_max_keys=10).run(job_message("job-1"))
-    (after,) = refresh(store, sqs, resources)
-    (looked,) = statuses(store, sqs, resources)
-    # THEN the percent shown never went back
-    assert before.percent == 98
-    assert after.percent >= before.percent and looked.percent >= before.percent
+    (looked_during,) = statuses(store, sqs, resources)
+    copy_all()
+    (looked_after,) = statuses(store, sqs, resources)
+    # THEN what was shown never went back: the copy step's first value while the total was
+    # unknown, then the fraction of it
+    shown = [looked_before.percent, before.percent, looked_during.percent, looked_after.percent]
+    assert shown[:2] == [6, 6]
+    assert shown == sorted(shown) and shown[-1] == 99
 
 
 def test_a_redrive_reopening_a_job_is_shown_as_a_phase_of_its_own(
@@ -258,3 +263,64 @@ def test_a_batch_body_carries_any_key_s3_accepts(sqs: Any, resources: Resources)
     # THEN the body is plain ASCII, and the keys arrive exactly
     assert body.isascii()
     assert WorkBatch.model_validate_json(message["Body"]) == batch
+
+
+def stalled_view(record: Any) -> Any:
+    """What a progress run read of a job whose coordinator had gone: run 0, still listing,
+    its lease run out, no resume due."""
+    return record.model_copy(
+        update={
+            "state": JobState.RUNNING,
+            "phase": Phase.COPYING,
+            "epoch": 0,
+            "lease_until": 0.0,
+            "resume_due": None,
+            "resumes": 5,
+            "listing": record.listing.model_copy(update={"complete": False}),
+        }
+    )
+
+
+def test_a_stale_watchdog_never_fails_a_job_a_redrive_reopened(
+    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any, copy_all: Any
+) -> None:
+    # GIVEN a progress run that read job-1 stalled in its first run, after too many resumes
+    job_with_failures(s3, sqs, store, resources, make_runner, copy_all)
+    record = store.get_job("job-1")
+    assert record is not None
+    stale = stalled_view(record)
+    # AND meanwhile the job ended and a redrive reopened it
+    s3.put_object(Bucket="src-bucket", Key="b", Body=b"22")
+    s3.put_object(Bucket="src-bucket", Key="c", Body=b"333")
+    redrive(store, sqs, resources, "job-1", Settings())
+    # WHEN that progress run gets to act on what it read
+    resume_stalled(store, sqs, resources.jobs_queue_url, stale, Settings(max_resumes=5))
+    # THEN the reopened run goes on, and ends as its copies say
+    after = store.get_job("job-1")
+    assert after is not None and (after.state, after.epoch) == (JobState.RUNNING, 1)
+    copy_all()
+    (status,) = refresh(store, sqs, resources)
+    assert (status.state, status.objects_copied) == (JobState.SUCCEEDED, 3)
+
+
+def test_a_stale_watchdog_never_fails_a_job_a_coordinator_came_back_to(
+    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
+) -> None:
+    # GIVEN a progress run that read job-1 stalled after too many resumes
+    fill(s3, "src-bucket", {f"k{i:04d}": b"x" for i in range(2500)})
+    stopped = make_runner(batch_max_keys=10)
+    stopped.stop.set()
+    stopped.run(job_message("job-1"))
+    record = store.get_job("job-1")
+    assert record is not None and record.state is JobState.RUNNING
+    assert record.needs_coordinator
+    stale = stalled_view(record)
+    # AND a coordinator that took the job up again meanwhile (it holds the lease)
+    runner = make_runner()
+    run = runner.take("job-1")
+    assert run is not None
+    # WHEN that progress run acts on what it read
+    resume_stalled(store, sqs, resources.jobs_queue_url, stale, Settings(max_resumes=5))
+    # THEN the job is not failed: the coordinator goes on with it
+    after = store.get_job("job-1")
+    assert after is not None and after.state is JobState.RUNNING
