@@ -8,7 +8,7 @@ CHECKOV_VENV ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 IMAGE ?= s3migrator:latest
 
-.PHONY: venv demo test lint format unit component e2e image clean
+.PHONY: venv demo test lint format unit component schedules e2e image clean
 
 venv: $(STAMP)
 
@@ -45,13 +45,17 @@ unit: venv
 component: venv
 	$(BIN)/python -m pytest tests/component -q
 
+# The randomized schedules of the protocol; S3MIGRATOR_SCHEDULE_SEEDS=N (or N-M) replays some.
+schedules: venv
+	$(BIN)/python -m pytest tests/schedules -q -n 2
+
 e2e: venv
 	$(BIN)/python -m pytest tests/e2e -q
 
-# Unit and component tests (in-process moto) on both cores; the end-to-end stories, which run
-# several processes each, one at a time.
+# Unit, component and schedule tests (in-process moto) on both cores; the end-to-end stories,
+# which run several processes each, one at a time.
 test: lint
-	$(BIN)/python -m pytest -q -n 2 tests/unit tests/component
+	$(BIN)/python -m pytest -q -n 2 tests/unit tests/component tests/schedules
 	$(BIN)/python -m pytest -q tests/e2e
 
 # Needs a Docker engine (none runs on the CI machines; the image is built where one does).

@@ -182,7 +182,10 @@ class JobStore(ListingWrites):
             expression += ", #error = :error"
             values[":error"] = s(error)
             names["#error"] = "error"
-        condition = "#state = :running AND (epoch = :epoch OR (attribute_not_exists(epoch) AND :epoch = :zero))"
+        condition = (
+            "#state = :running"
+            " AND (epoch = :epoch OR (attribute_not_exists(epoch) AND :epoch = :zero))"
+        )
         values[":epoch"] = n(epoch)
         values[":zero"] = n(0)
         if unleased:

@@ -12,8 +12,8 @@ from copier_drain import drain
 from moto_helpers import fill, job_message, job_record, receive_all
 
 from progress.refresh import advance, refresh
-from progress.watchdog import resume_stalled
 from progress.status import statuses
+from progress.watchdog import resume_stalled
 from s3migrator.aws import Aws
 from s3migrator.cli.jobs import redrive_job as redrive
 from s3migrator.jobstore import JobStore
