@@ -78,8 +78,11 @@ def write_csv(out: TextIO, record: JobRecord, failures: Iterable[FailureRecord])
 
 
 def report_key(record: JobRecord) -> str:
+    """Each run of a job has its own key, so a slow writer of an earlier run (a redrive has
+    reopened the job since) can only overwrite that run's report, never the one recorded."""
     assert record.report is not None
-    return f"{record.report.prefix}{record.job_id}/failures.csv"
+    run = f"redrive-{record.epoch}/" if record.epoch else ""
+    return f"{record.report.prefix}{record.job_id}/{run}failures.csv"
 
 
 def upload_report(

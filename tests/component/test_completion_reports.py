@@ -315,5 +315,40 @@ def test_redriven_job_that_succeeds_keeps_no_error_from_its_first_finish(
     done = settle(store, sqs, resources, make_coordinator())
     # THEN it succeeded, its report (now empty) was written, and no stale error remains
     assert (done.state, done.objects_copied, done.objects_failed) == (JobState.SUCCEEDED, 2, 0)
-    assert read_report(s3) == [HEADER]
+    assert read_report(s3, "r/job-1/redrive-1/failures.csv") == [HEADER]
     assert done.error is None
+
+
+def test_a_slow_report_writer_of_an_earlier_run_never_overwrites_the_recorded_report(
+    aws: Aws, s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
+) -> None:
+    # GIVEN a job that completed with one failure, whose report writer is slow to upload
+    fill(s3, "src-bucket", {"a": b"A", "b": b"B"})
+    s3.create_bucket(Bucket="reports-bucket")
+    report = ReportLocation(bucket="reports-bucket", prefix="r/")
+    make_runner().run(job_message("job-1", report=report))
+    s3.delete_object(Bucket="src-bucket", Key="b")
+    drain(aws, resources, store)
+    refresh(store, sqs, resources)
+    slow_s3 = aws.s3()
+    meanwhile_done: list[ReportEnd] = []
+
+    def meanwhile(**_: Any) -> None:
+        if meanwhile_done:
+            return
+        # the cause is fixed, a redrive succeeds, and its own report is written
+        s3.put_object(Bucket="src-bucket", Key="b", Body=b"B")
+        redrive(store, sqs, resources, "job-1", Settings())
+        drain(aws, resources, store)
+        refresh(store, sqs, resources)
+        meanwhile_done.append(write_report(store, s3, "job-1"))
+
+    slow_s3.meta.events.register("before-call.s3.PutObject", meanwhile)
+    # WHEN the slow writer of the first run uploads after all that
+    write_report(store, slow_s3, "job-1")
+    # THEN the recorded report is the second run's, with no failure in it
+    record = store.get_job("job-1")
+    assert record is not None and record.state is JobState.SUCCEEDED
+    assert meanwhile_done == [ReportEnd.WRITTEN]
+    assert record.report_url == "s3://reports-bucket/r/job-1/redrive-1/failures.csv"
+    assert read_report(s3, "r/job-1/redrive-1/failures.csv")[1:] == []

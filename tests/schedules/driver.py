@@ -107,9 +107,9 @@ class Observer:
             body = world.s3.get_object(Bucket=world.destination, Key=key)["Body"].read()
             assert body == world.bodies[key], f"{key} holds {body!r}"
         assert record.report_url is not None, f"no report: {record.error}"
-        report = world.s3.get_object(
-            Bucket=world.reports, Key=f"s3migrator-reports/{self.job_id}/failures.csv"
-        )
+        bucket, _, key = record.report_url.removeprefix("s3://").partition("/")
+        assert bucket == world.reports, record.report_url
+        report = world.s3.get_object(Bucket=bucket, Key=key)
         rows = list(csv.DictReader(io.StringIO(report["Body"].read().decode())))
         assert {row["Key"] for row in rows} == failed
 
