@@ -10,7 +10,7 @@ object twice or leave a failure without its count.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from s3migrator.aws_errors import translated
@@ -71,14 +71,6 @@ class BatchStore(Table):
                 if "LastEvaluatedKey" not in page:
                     break
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def counters(self, job_id: str) -> Counters:
-        """The sum of the job's counter shards (batches_extra is the job item's)."""
-        totals = dict.fromkeys(SHARD_COUNTERS, 0)
-        for item in self._get_items([shard_key(job_id, shard) for shard in range(SHARDS)]):
-            for name in SHARD_COUNTERS:
-                totals[name] += int(item.get(name, {}).get("N", "0"))
-        return Counters.model_validate(totals)
 
     def remainder_to_send(self, batch: WorkBatch, record: BatchRecord) -> WorkBatch | None:
         """The remainder a counted batch spawned, while it is still to be done: whoever finds
@@ -218,3 +210,12 @@ class BatchStore(Table):
             items.extend(result.get("Responses", {}).get(self._table, []))
             request = dict(result.get("UnprocessedKeys", {}))
         return items
+
+
+def sum_shards(shards: Iterable[dict[str, Any]]) -> Counters:
+    """The sum of a job's counter shards (batches_extra is the job item's)."""
+    totals = dict.fromkeys(SHARD_COUNTERS, 0)
+    for item in shards:
+        for name in SHARD_COUNTERS:
+            totals[name] += int(item.get(name, {}).get("N", "0"))
+    return Counters.model_validate(totals)

@@ -10,11 +10,21 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from s3migrator.aws_errors import translated
-from s3migrator.jobstore.batches import BatchStore
-from s3migrator.jobstore.codec import JOBS_INDEX, Item, job_item, job_key, job_record, n, s
+from s3migrator.jobstore.batches import BatchStore, sum_shards
+from s3migrator.jobstore.codec import (
+    JOBS_INDEX,
+    Item,
+    job_item,
+    job_key,
+    job_record,
+    n,
+    s,
+    shard_key,
+)
 from s3migrator.jobstore.listing import MAX_ERROR_CHARS, ListingWrites
 from s3migrator.jobstore.writes import Clock
 from s3migrator.models import JobRecord, JobState, Phase
+from s3migrator.work import SHARDS
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -50,15 +60,15 @@ class JobStore(ListingWrites):
         )
 
     def get_job(self, job_id: str) -> JobRecord | None:
-        """The job as it stands now (consistent reads), its counters summed from the shards."""
-        with translated():
-            item = self._ddb.get_item(
-                TableName=self._table, Key=job_key(job_id), ConsistentRead=True
-            ).get("Item")
+        """The job as it stands now, its counters summed from the shards. The job item and its
+        shards are read at one moment: shards read apart could show a batch's remainder counted
+        and not the batch, and a job would be finished on counts that never were."""
+        shards = [shard_key(job_id, shard) for shard in range(SHARDS)]
+        item, *counted = self._read_together([job_key(job_id), *shards])
         if not item:
             return None
         record = job_record(item)
-        counters = self.batches.counters(job_id)
+        counters = sum_shards(shard for shard in counted if shard)
         record.counters = counters.model_copy(
             update={"batches_extra": record.counters.batches_extra}
         )

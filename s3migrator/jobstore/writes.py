@@ -52,6 +52,21 @@ class Table:
             time.sleep(random.uniform(0, CONFLICT_PAUSE_S * 2**attempt))
         raise AssertionError("unreachable")
 
+    def _read_together(self, keys: list[Item]) -> list[dict[str, Any] | None]:
+        """The items as they stood at one moment (one transaction; at most 100 keys), None for
+        each that does not exist; a read cancelled by a conflicting write is tried again."""
+        gets: Any = [{"Get": {"TableName": self._table, "Key": key}} for key in keys]
+        for attempt in range(CONFLICT_ATTEMPTS):
+            try:
+                result = self._ddb.transact_get_items(TransactItems=gets)
+                return [answer.get("Item") for answer in result.get("Responses", [])]
+            except PROVIDER_ERRORS as exc:
+                error = translate(exc)
+                if not isinstance(error, TransientError) or attempt == CONFLICT_ATTEMPTS - 1:
+                    raise error from exc
+            time.sleep(random.uniform(0, CONFLICT_PAUSE_S * 2**attempt))
+        raise AssertionError("unreachable")
+
     def _update(
         self,
         key: Item,

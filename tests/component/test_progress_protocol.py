@@ -4,10 +4,13 @@ is idempotent and resumable."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from copier_drain import drain
 from moto_helpers import fill, job_message, job_record, receive_all
 
@@ -17,10 +20,11 @@ from progress.watchdog import resume_stalled
 from s3migrator.aws import Aws
 from s3migrator.cli.jobs import redrive_job as redrive
 from s3migrator.jobstore import JobStore
+from s3migrator.jobstore.codec import shard_key
 from s3migrator.models import JobState, Phase
 from s3migrator.resources import Resources
 from s3migrator.settings import Settings
-from s3migrator.work import WorkBatch, WorkItem
+from s3migrator.work import WorkBatch, WorkItem, shard_of
 
 
 @pytest.fixture
@@ -324,3 +328,57 @@ def test_a_stale_watchdog_never_fails_a_job_a_coordinator_came_back_to(
     # THEN the job is not failed: the coordinator goes on with it
     after = store.get_job("job-1")
     assert after is not None and after.state is JobState.RUNNING
+
+
+def test_a_progress_run_never_finishes_a_job_on_counters_read_apart(
+    aws: Aws, s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
+) -> None:
+    # GIVEN one batch of three objects, and a copier for which "c" first fails transiently (so
+    # the batch is counted with "c" left to a remainder batch, which is counted in another shard)
+    fill(s3, "src-bucket", {"a": b"A", "b": b"B", "c": b"C"})
+    make_runner().run(job_message("job-1"))
+    copier_s3 = aws.s3()
+    slowed: list[str] = []
+
+    def slow_down_once(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Key") == "c" and not slowed:
+            slowed.append("c")
+            raise ClientError({"Error": {"Code": "SlowDown"}}, "CopyObject")
+
+    copier_s3.meta.events.register("before-parameter-build.s3.CopyObject", slow_down_once)
+    # AND a progress run whose read of the counter shards DynamoDB answers in two parts (as
+    # BatchGetItem may: the rest comes back as UnprocessedKeys), the batch and its remainder
+    # both counted in between
+    progress_ddb = aws.dynamodb()
+    late = shard_key("job-1", shard_of("job-1:000000000~2"))
+    split: list[bool] = []
+
+    def answer_in_two_parts(params: dict[str, Any], **_: Any) -> Any:
+        ((table, request),) = json.loads(params["body"])["RequestItems"].items()
+        if split or late not in request["Keys"] or len(request["Keys"]) == 1:
+            return None
+        split.append(True)
+        first = [key for key in request["Keys"] if key != late]
+        answered = aws.dynamodb().batch_get_item(
+            RequestItems={table: {"Keys": first, "ConsistentRead": True}}
+        )
+        drain(aws, resources, store, copier_s3, retry_delay_base_s=0.0, idle_exit_s=2.0)
+        parsed = {
+            "Responses": answered["Responses"],
+            "UnprocessedKeys": {table: {"Keys": [late], "ConsistentRead": True}},
+        }
+        return SimpleNamespace(status_code=200, headers={}, content=b""), parsed
+
+    progress_ddb.meta.events.register("before-call.dynamodb.BatchGetItem", answer_in_two_parts)
+    progress_store = JobStore(progress_ddb, resources.table_name)
+    # WHEN that progress run and the copiers go on to the end
+    refresh(progress_store, sqs, resources)
+    drain(aws, resources, store, copier_s3, retry_delay_base_s=0.0, idle_exit_s=2.0)
+    (status,) = refresh(store, sqs, resources)
+    # THEN the job succeeded with every object copied, as it was
+    assert (status.state, status.objects_copied, status.objects_failed, status.error) == (
+        JobState.SUCCEEDED,
+        3,
+        0,
+        None,
+    )
