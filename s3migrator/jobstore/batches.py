@@ -178,28 +178,34 @@ class BatchStore(Table):
         return found if limit is None else found[:limit]
 
     def failures_now(self, job_id: str) -> Iterator[FailureRecord]:
-        """The objects failed now: each key as the latest batch that covered it left it.
+        """The objects failed now: each key as the latest batch that decided it left it.
 
-        A batch that carries its items (a redrive's, a remainder's, a replacement's) covers
-        them, so an object a redrive copied is no longer failed; batches come in the job's
-        order (runs, then remainders after their parents). Streams: what is held in memory is
-        only which keys such batches covered, never the failures themselves.
+        A batch that carries its items (a redrive's, a remainder's, a replacement's) decides
+        them, all but those it passed on to its remainder, so an object a redrive copied is no
+        longer failed, and one the redrive has not decided yet still is. Batches come in the
+        job's order (runs, then remainders after their parents). Streams: what is held in
+        memory is only which keys such batches decided, never the failures themselves.
         """
+        carried: dict[str, tuple[BatchRecord, list[str]]] = {}
+        for record in self.of_job(job_id):
+            if record.items:
+                carried[record.batch_id] = (record, [item.key for item in record.items])
         latest: dict[str, tuple[int, int]] = {}
-        for record in self._counted(job_id, with_items=True):
-            for item in record.items or []:
-                order = (record.epoch, record.attempt)
-                latest[item.key] = max(order, latest.get(item.key, order))
-        for record in self._counted(job_id, with_items=False):
+        for record, keys in carried.values():
+            if record.state is not BatchState.COUNTED:
+                continue
+            passed_on = set(carried[record.remainder][1]) if record.remainder in carried else set()
+            order = (record.epoch, record.attempt)
+            for key in keys:
+                if key not in passed_on:
+                    latest[key] = max(order, latest.get(key, order))
+        for record in self.of_job(job_id):
+            if record.state is not BatchState.COUNTED:
+                continue
             order = (record.epoch, record.attempt)
             for failure in record.failures:
                 if latest.get(failure.key, order) <= order:
                     yield failure
-
-    def _counted(self, job_id: str, *, with_items: bool) -> Iterator[BatchRecord]:
-        for record in self.of_job(job_id):
-            if record.state is BatchState.COUNTED and (not with_items or record.items):
-                yield record
 
     def _get_items(self, keys: list[Item]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

@@ -382,3 +382,31 @@ def test_a_progress_run_never_finishes_a_job_on_counters_read_apart(
         0,
         None,
     )
+
+
+def test_a_failure_a_redrive_has_not_decided_yet_is_still_listed(
+    aws: Aws, s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
+) -> None:
+    # GIVEN a job whose "b" failed for good, then was redriven; the redrive batch's copy of "b"
+    # fails transiently, so the batch is counted with "b" passed on to a remainder
+    fill(s3, "src-bucket", {"a": b"A", "b": b"B"})
+    make_runner().run(job_message("job-1"))
+    s3.delete_object(Bucket="src-bucket", Key="b")
+    drain(aws, resources, store)
+    refresh(store, sqs, resources)
+    s3.put_object(Bucket="src-bucket", Key="b", Body=b"B")
+    redrive(store, sqs, resources, "job-1", Settings())
+    copier_s3 = aws.s3()
+
+    def slow_down(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Key") == "b":
+            raise ClientError({"Error": {"Code": "SlowDown"}}, "CopyObject")
+
+    copier_s3.meta.events.register("before-parameter-build.s3.CopyObject", slow_down)
+    drain(aws, resources, store, copier_s3)
+    # WHEN the job is looked at meanwhile
+    (status,) = statuses(store, sqs, resources)
+    # THEN "b" is still counted failed, and still listed as failed
+    assert status.objects_failed == 1
+    assert [f.key for f in store.batches.failures("job-1")] == ["b"]
+    assert [f.key for f in status.first_failures] == ["b"]

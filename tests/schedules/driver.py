@@ -35,8 +35,8 @@ class Observer:
     batch_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
     percent: dict[int, int] = field(default_factory=dict)  # per run (epoch): highest shown
     ended: dict[int, JobState] = field(default_factory=dict)
-    # Reading failures reads every batch record: read them again only when the failed count or
-    # the run changes (check_end compares the final sets exactly).
+    # Reading failures reads every batch record: read them again only when they may have
+    # changed (check_end compares the final sets exactly).
     _failures_at: tuple[int, ...] | None = None
     seen: str = ""  # the job as last logged
     _writes_seen: int = -1
@@ -70,7 +70,9 @@ class Observer:
             self.seen = seen
         assert c.objects_copied >= 0 and c.objects_failed >= 0, f"negative counters: {c}"
         assert c.done <= listing.objects <= OBJECTS, f"counted {c} of {listing.objects} listed"
-        counted = (record.epoch, c.objects_failed)
+        # In a redrive's run, a batch counted with nothing decided changes no count but may
+        # change which failures show: read them at every count there.
+        counted = (record.epoch, c.objects_failed, c.batches_done if record.epoch else 0)
         if counted != self._failures_at:
             failures = self.world.store.batches.failures(self.job_id)
             assert len(failures) == c.objects_failed, f"{len(failures)} failures, counted {c}"
