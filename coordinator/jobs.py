@@ -30,7 +30,7 @@ from s3migrator.backoff import backoff_s
 from s3migrator.errors import InvalidJobError, LeaseLostError, OperationError
 from s3migrator.models import CopySpec, JobMessage, JobRecord, JobState, ListingCheckpoint, Phase
 from s3migrator.sqs.queues import MAX_ENTRIES_PER_SEND, queue_depth, send_resume
-from s3migrator.work import BatchState, WorkBatch, batch_digest
+from s3migrator.work import BatchRecord, BatchState, WorkBatch, batch_digest
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -316,6 +316,15 @@ class JobRunner:
             self.sqs, self.work_queue_url, batches, max_total_bytes=self.settings.message_max_bytes
         )
 
+    def _replacements_left(self, job_id: str, spec: CopySpec, void: BatchRecord) -> list[WorkBatch]:
+        ids = [f"{void.batch_id}+{n}" for n in range(void.replacements)]
+        found = self.store.batches.get_many(job_id, ids)
+        return [
+            record.carried(spec)
+            for record in found.values()
+            if record.state is BatchState.DEFINED and record.items
+        ]
+
     def _send_last_group_again(
         self, run: Run, spec: CopySpec, checkpoint: ListingCheckpoint
     ) -> None:
@@ -331,6 +340,10 @@ class JobRunner:
         again: list[WorkBatch] = []
         for id_ in ids:
             record = records.get(id_)
+            if record is not None and record.state is BatchState.VOID and record.replacements:
+                # Replaced by a run that may have died before sending the replacements.
+                again.extend(self._replacements_left(run.job_id, spec, record))
+                continue
             if record is None or record.state is not BatchState.DEFINED or record.last is None:
                 continue
             items = list_range(source, spec.source, record.after, record.last)

@@ -133,3 +133,18 @@ class BatchRecord(BaseModel):
     # A copier that has held the batch long claims it, so it is not taken for dead meanwhile.
     claim_owner: str | None = None
     claim_until: float = 0.0
+    # A void batch: how many batches replaced it (ids ``{batch_id}+0`` and on).
+    replacements: int = 0
+
+    def carried(self, spec: CopySpec) -> WorkBatch:
+        """The batch to send again, as it was defined (for a batch that carries its items)."""
+        assert self.items is not None
+        return WorkBatch(
+            batch_id=self.batch_id,
+            spec=spec,
+            items=self.items,
+            digest=self.digest,
+            attempt=self.attempt,
+            epoch=self.epoch,
+            redrive=self.redrive,
+        )

@@ -81,15 +81,7 @@ class BatchStore(Table):
         remainder = self.get(batch.job_id, record.remainder)
         if remainder is None or remainder.state is not BatchState.DEFINED or not remainder.items:
             return None
-        return WorkBatch(
-            batch_id=remainder.batch_id,
-            spec=batch.spec,
-            items=remainder.items,
-            digest=remainder.digest,
-            attempt=remainder.attempt,
-            epoch=remainder.epoch,
-            redrive=remainder.redrive,
-        )
+        return remainder.carried(batch.spec)
 
     def count(
         self, batch: WorkBatch, outcome: BatchOutcome, remainder: WorkBatch | None = None

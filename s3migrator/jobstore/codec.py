@@ -123,6 +123,7 @@ def batch_record(item: dict[str, Any]) -> BatchRecord:
         remainder=raw.get("remainder"),
         claim_owner=raw.get("claim_owner"),
         claim_until=float(raw.get("claim_until", 0)),
+        replacements=int(raw.get("replacements", 0)),
     )
 
 

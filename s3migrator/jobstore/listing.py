@@ -186,11 +186,13 @@ class ListingWrites(Table):
             {
                 "Update": {
                     "Key": batch_key(job_id, old.batch_id),
-                    "UpdateExpression": "SET #state = :void",
+                    # How many replaced it, so a run that finds it void sends them again.
+                    "UpdateExpression": "SET #state = :void, replacements = :count",
                     "ConditionExpression": "#state = :defined AND digest = :digest",
                     "ExpressionAttributeNames": {"#state": "state"},
                     "ExpressionAttributeValues": {
                         ":void": s("void"),
+                        ":count": n(len(replacements)),
                         ":defined": s("defined"),
                         ":digest": s(old.digest),
                     },

@@ -388,3 +388,38 @@ def test_an_object_whose_last_attempt_fails_after_an_earlier_copy_landed_counts_
     (status,) = refresh(store, sqs, resources)
     assert (status.objects_copied, status.objects_failed) == (1, 1)
     assert [f.key for f in store.batches.failures("job-1")] == ["data/0001.txt"]
+
+
+def test_replacement_batches_whose_sender_died_are_sent_by_the_next_run(
+    aws: Aws, s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
+) -> None:
+    # GIVEN a run that defined batches [a] [b] [c] and could not send them
+    fill(s3, "src-bucket", {"a": b"A", "b": b"B", "c": b"C"})
+    runner = make_runner(batch_max_keys=1)
+    sends_to_fail = Counter[str]()
+
+    def failing_send(**_: Any) -> None:
+        if sends_to_fail["left"]:
+            sends_to_fail["left"] -= 1
+            raise ClientError({"Error": {"Code": "InternalError"}}, "SendMessageBatch")
+
+    runner.sqs.meta.events.register("before-call.sqs.SendMessageBatch", failing_send)
+    sends_to_fail["left"] = 1
+    runner.run(job_message("job-1"))
+    # AND a second run that found [b] changed at the source, replaced it, and could not send
+    s3.put_object(Bucket="src-bucket", Key="b", Body=b"B, changed")
+    sends_to_fail["left"] = 1
+    run = runner.take("job-1")
+    assert run is not None
+    runner.work(run)
+    assert any(r.state is BatchState.VOID for r in store.batches.of_job("job-1"))
+    # WHEN a third run resumes the job, and the copiers and the progress function run
+    run = runner.take("job-1")
+    assert run is not None
+    runner.work(run)
+    drain(aws, resources, store)
+    (status,) = refresh(store, sqs, resources)
+    # THEN every object was copied (b as it is now) and the job succeeded
+    assert (status.state, status.objects_copied, status.objects_total) == (JobState.SUCCEEDED, 3, 3)
+    body = s3.get_object(Bucket="dst-bucket", Key="b")["Body"].read()
+    assert body == b"B, changed"
