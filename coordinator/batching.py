@@ -96,6 +96,14 @@ class Limits(TypedDict):
     solo_object_bytes: int
 
 
+def fixed_limits() -> Limits:
+    """The default bounds, whatever this process's settings say: what a redrive packs with, so
+    two redrives of the same failures (run with other settings, or at once) define the same
+    batches under the same ids."""
+    defaults = {name: field.default for name, field in Settings.model_fields.items()}
+    return limits(Settings.model_construct(**defaults))
+
+
 def limits(settings: Settings) -> Limits:
     """The bounds of a batch as the settings give them (``pack``'s keyword arguments)."""
     return {

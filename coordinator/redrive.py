@@ -1,7 +1,8 @@
 """Redrive: send a job's failed objects back to work once their cause is fixed.
 
-The redrive's batches are defined first (their ids follow the job's earlier redrives, so two
-redrives of the same failures define the same batches), then the job is reopened, only if it is
+The redrive's batches are defined first (their ids follow the job's earlier redrives, and they
+are packed with the default bounds whatever the settings, so two redrives of the same failures
+define the same batches), then the job is reopened, only if it is
 still the run the redrive read (two redrives never both reopen it), and the batches are sent
 through the same path as the listing's. A redrive run again while its job is redriving (one
 interrupted after reopening, or a second one started meanwhile) sends the batches not counted
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from coordinator.batching import limits, pack
+from coordinator.batching import fixed_limits, pack
 from coordinator.sending import send_batches
 from s3migrator.errors import JobNotFoundError, S3MigratorError
 from s3migrator.models import JobRecord, JobState, Phase
@@ -54,7 +55,7 @@ def redrive(
             items,
             record.spec,
             first_seq=record.counters.batches_extra,
-            **limits(settings),
+            **fixed_limits(),
             redrive=True,
             epoch=record.epoch + 1,
         )

@@ -410,3 +410,36 @@ def test_a_failure_a_redrive_has_not_decided_yet_is_still_listed(
     assert status.objects_failed == 1
     assert [f.key for f in store.batches.failures("job-1")] == ["b"]
     assert [f.key for f in status.first_failures] == ["b"]
+
+
+def test_a_redrive_killed_after_defining_its_batches_and_run_again_with_other_settings_ends(
+    aws: Aws, s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
+) -> None:
+    # GIVEN a job with two failures, both fixed, and a redrive run with one key per batch that
+    # was killed once it had defined its batches, before it reopened the job
+    fill(s3, "src-bucket", {"a": b"A", "b": b"B", "c": b"C"})
+    make_runner().run(job_message("job-1"))
+    for key in ("b", "c"):
+        s3.delete_object(Bucket="src-bucket", Key=key)
+    drain(aws, resources, store)
+    refresh(store, sqs, resources)
+    for key in ("b", "c"):
+        s3.put_object(Bucket="src-bucket", Key=key, Body=key.encode())
+    killed_store = JobStore(aws.dynamodb(), resources.table_name)
+
+    def killed(**_: Any) -> None:
+        raise RuntimeError("killed before reopening")
+
+    killed_store._ddb.meta.events.register("before-call.dynamodb.UpdateItem", killed)
+    with pytest.raises(RuntimeError, match="killed"):
+        redrive(killed_store, sqs, resources, "job-1", Settings(batch_max_keys=1))
+    # WHEN the redrive is run again with the default settings, and the copiers run
+    redrive(store, sqs, resources, "job-1", Settings())
+    drain(aws, resources, store)
+    (status,) = refresh(store, sqs, resources)
+    # THEN the job succeeded with every object copied
+    assert (status.state, status.objects_copied, status.objects_failed) == (
+        JobState.SUCCEEDED,
+        3,
+        0,
+    )
