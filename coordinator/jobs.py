@@ -190,6 +190,12 @@ class JobRunner:
         send_resume(self.sqs, self.jobs_queue_url, run.job_id, delay_s=delay)
         return RunEnd.RETRYING
 
+    def _gone(self, run: Run) -> RunEnd:
+        """The job is no longer as this run read it (finished, reopened, moved on): the run
+        lets it go, to whoever it now needs."""
+        self.store.release_lease(run.job_id, run.token)
+        return RunEnd.GONE
+
     def _stop(self, run: Run) -> RunEnd:
         """Asked to stop: another coordinator takes the job up at once from the checkpoint."""
         self.store.schedule_resume(run.job_id, self.store.now())
@@ -221,12 +227,16 @@ class JobRunner:
                 spec.destination.bucket,
                 "created" if created else "exists",
             )
-            if not self.store.set_phase(run.job_id, Phase.DESTINATION_READY):
-                return RunEnd.GONE
+            if not self.store.set_phase(
+                run.job_id, run.token, record.epoch, Phase.STARTED, Phase.DESTINATION_READY
+            ):
+                return self._gone(run)
             record.phase = Phase.DESTINATION_READY
         if record.phase is Phase.DESTINATION_READY:
-            if not self.store.set_phase(run.job_id, Phase.COPYING):
-                return RunEnd.GONE
+            if not self.store.set_phase(
+                run.job_id, run.token, record.epoch, Phase.DESTINATION_READY, Phase.COPYING
+            ):
+                return self._gone(run)
             record.phase = Phase.COPYING
         return self._enumerate(run, spec)
 

@@ -138,13 +138,24 @@ class JobStore(ListingWrites):
 
     # --- state changes -------------------------------------------------------------------------
 
-    def set_phase(self, job_id: str, phase: Phase) -> bool:
-        """Move a running job to ``phase``; False when the job is no longer running."""
+    def set_phase(self, job_id: str, token: str, epoch: int, before: Phase, after: Phase) -> bool:
+        """Move a running job from ``before`` to ``after`` for the run holding the lease
+        (``token``) in ``epoch``; False when the job is no longer as that run read it (it
+        finished, was reopened, or moved on), so a stale run never sets a phase back."""
         return self._update_job(
             job_id,
-            "SET #phase = :phase, updated_at = :now",
-            "#state = :running",
-            {":phase": s(phase.value), ":now": n(self._clock()), ":running": _RUNNING},
+            "SET #phase = :after, updated_at = :now",
+            "#state = :running AND #phase = :before AND lease_owner = :me"
+            " AND (epoch = :epoch OR (attribute_not_exists(epoch) AND :epoch = :zero))",
+            {
+                ":after": s(after.value),
+                ":before": s(before.value),
+                ":me": s(token),
+                ":epoch": n(epoch),
+                ":zero": n(0),
+                ":now": n(self._clock()),
+                ":running": _RUNNING,
+            },
             {"#state": "state", "#phase": "phase"},
         )
 

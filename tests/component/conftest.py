@@ -139,3 +139,9 @@ def run_copier(aws: Aws, resources: Resources, store: JobStore) -> Callable[...,
         )
 
     return run
+
+
+@pytest.fixture
+def copy_all(aws: Aws, resources: Resources, store: JobStore) -> Callable[[], Worker]:
+    """Drain the work queue with a real copier (built by the copier's factory)."""
+    return lambda: drain(aws, resources, store)

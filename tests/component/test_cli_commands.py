@@ -29,7 +29,7 @@ def listed_job(store: JobStore, job_id: str, objects: int = 3) -> None:
     """A copying job whose listing is complete: one batch of ``objects`` objects."""
     store.create_job(job_record(job_id))
     store.acquire_lease(job_id, OWNER, lease_s=60)
-    store.set_phase(job_id, Phase.COPYING)
+    store.set_phase(job_id, OWNER, 0, Phase.STARTED, Phase.COPYING)
     checkpoint = ListingCheckpoint(start_after="k", next_seq=1, objects=objects, bytes=objects)
     store.save_checkpoint(
         job_id, OWNER, checkpoint.model_copy(update={"complete": True}), 60, seq=0

@@ -19,7 +19,7 @@ def copying_job(store: JobStore, listing: ListingCheckpoint, job_id: str = "job-
     """A job in the copy phase whose listing stands at ``listing``."""
     store.create_job(job_record(job_id))
     store.acquire_lease(job_id, OWNER, lease_s=60)
-    store.set_phase(job_id, Phase.COPYING)
+    store.set_phase(job_id, OWNER, 0, Phase.STARTED, Phase.COPYING)
     store.save_checkpoint(job_id, OWNER, listing, lease_s=60, seq=0)
 
 

@@ -40,8 +40,8 @@ def listed_job(store: JobStore, job_id: str, *, batches: int, counted: int) -> N
     store.create_job(
         JobRecord(job_id=job_id, mode=Mode.COPY, spec=spec, created_at=1.0, updated_at=1.0)
     )
-    store.set_phase(job_id, Phase.COPYING)
     store.acquire_lease(job_id, "me", 60)
+    store.set_phase(job_id, "me", 0, Phase.STARTED, Phase.COPYING)
     checkpoint = ListingCheckpoint(
         start_after="k", next_seq=batches, objects=3 * batches, bytes=30 * batches, complete=True
     )
