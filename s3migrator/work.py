@@ -128,7 +128,6 @@ class BatchRecord(BaseModel):
     # Once counted.
     copied: int = 0
     failures: list[FailureRecord] = []
-    copied_keys: list[str] = []
     remainder: str | None = None
     # A copier that has held the batch long claims it, so it is not taken for dead meanwhile.
     claim_owner: str | None = None
