@@ -152,3 +152,31 @@ def test_a_dead_copiers_batches_are_back_in_play_within_30_seconds(
     copier = resource(template, "CopierTask")["Properties"]["ContainerDefinitions"][0]
     environment = {e["Name"]: e["Value"] for e in copier["Environment"]}
     assert environment["S3MIGRATOR_WORK_VISIBILITY_S"] == {"Ref": "WorkVisibilityTimeout"}
+
+
+def allowed(template: dict[str, Any], role: str) -> set[tuple[str, str]]:
+    """(action, resource logical id) pairs a role's policies allow."""
+    pairs: set[tuple[str, str]] = set()
+    for policy in resource(template, role)["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            actions = statement["Action"]
+            resources = statement["Resource"]
+            for action in actions if isinstance(actions, list) else [actions]:
+                for target in resources if isinstance(resources, list) else [resources]:
+                    name = target.get("Fn::GetAtt", ["?"])[0] if isinstance(target, dict) else "?"
+                    pairs.add((action, name))
+    return pairs
+
+
+def test_the_progress_function_may_do_what_its_dead_letter_sweep_does(
+    template: dict[str, Any],
+) -> None:
+    # The sweep receives, hides (a claimed batch) and deletes dead letters, counts batches in a
+    # transaction (governed by UpdateItem and PutItem), reads jobs in one (GetItem), and sends
+    # a counted batch's remainder to the work queue.
+    granted = allowed(template, "ProgressRole")
+    for action in ("sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage"):
+        assert (action, "WorkDeadLetterQueue") in granted, action
+    assert ("sqs:SendMessage", "WorkQueue") in granted
+    for action in ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"):
+        assert (action, "JobTable") in granted, action
