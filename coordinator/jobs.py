@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING
 from coordinator.batching import batch_id, limits, pack
 from coordinator.buckets import ensure_bucket
 from coordinator.listing import list_range, list_source
-from coordinator.preflight import as_text, passed, run_checks
+from coordinator.preflight import as_text, inconclusive, passed, run_checks
 from coordinator.redrive import send_again
 from coordinator.sending import send_batches
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate
 from s3migrator.backoff import backoff_s
-from s3migrator.errors import InvalidJobError, LeaseLostError, OperationError
+from s3migrator.errors import InvalidJobError, LeaseLostError, OperationError, TransientError
 from s3migrator.models import CopySpec, JobMessage, JobRecord, JobState, ListingCheckpoint, Phase
 from s3migrator.sqs.queues import MAX_ENTRIES_PER_SEND, queue_depth, send_resume
 from s3migrator.work import BatchRecord, BatchState, WorkBatch, batch_digest
@@ -214,6 +214,8 @@ class JobRunner:
             return RunEnd.LISTED
         if record.phase is Phase.STARTED:
             checks = run_checks(self.clients, spec)
+            if inconclusive(checks):
+                raise TransientError("Preflight", "preflight could not finish:\n" + as_text(checks))
             if not passed(checks):
                 raise InvalidJobError("preflight failed:\n" + as_text(checks))
             self.store.renew_lease(run.job_id, run.token, self.settings.lease_s)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from coordinator.source_grant import grant_statements
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate
-from s3migrator.errors import AccessDeniedError, NotFoundError, PermanentError
+from s3migrator.errors import AccessDeniedError, NotFoundError, PermanentError, TransientError
 
 if TYPE_CHECKING:
     from s3migrator.models import CopySpec, Location
@@ -35,6 +35,12 @@ class Check:
     result: CheckResult
     detail: str
     fix: str = ""
+    # MISSING for a reason that may pass (throttling, 5xx, a timeout): worth trying again.
+    transient: bool = False
+
+
+def _transient(exc: Exception) -> bool:
+    return isinstance(translate(exc), TransientError)
 
 
 def _denied(exc: Exception) -> bool:
@@ -68,6 +74,7 @@ def _check_role(clients: S3Clients, side: str, location: Location) -> Check:
             detail,
             f"let the task role assume {location.role_arn} (sts:AssumeRole in its policy, and"
             " the task role as a principal in the role's trust policy)",
+            transient=_transient(exc),
         )
     return Check(f"assume {side} role", CheckResult.OK, identity["Arn"])
 
@@ -98,7 +105,8 @@ def run_checks(clients: S3Clients, spec: CopySpec) -> list[Check]:
             checks.append(Check("list source", CheckResult.MISSING, missing, fix))
         else:
             fix = f"allow s3:ListBucket on {bucket_arn} to {_who(source)}"
-            checks.append(Check("list source", CheckResult.MISSING, detail, fix))
+            transient = isinstance(error, TransientError)
+            checks.append(Check("list source", CheckResult.MISSING, detail, fix, transient))
     checks.append(_check_read(clients, spec, sample))
     checks.append(_check_destination(clients, destination))
     if destination.kms_key_id:
@@ -142,7 +150,9 @@ def _check_read(clients: S3Clients, spec: CopySpec, sample: str | None) -> Check
                 f"allow s3:GetObject on arn:aws:s3:::{source.bucket}/{source.prefix}* to"
                 " the task's own role"
             )
-        return Check("read source as destination", CheckResult.MISSING, detail, fix)
+        return Check(
+            "read source as destination", CheckResult.MISSING, detail, fix, _transient(exc)
+        )
     return Check("read source as destination", CheckResult.OK, f"s3:GetObject on {sample!r}")
 
 
@@ -165,6 +175,7 @@ def _check_destination(clients: S3Clients, destination: Location) -> Check:
             detail,
             f"allow s3:ListBucket and s3:PutObject on arn:aws:s3:::{destination.bucket} to"
             f" {_who(destination)}, or choose a bucket name not owned by another account",
+            transient=isinstance(error, TransientError),
         )
     return Check(
         "destination bucket", CheckResult.OK, f"{destination.bucket} exists and is reachable"
@@ -185,6 +196,7 @@ def _check_kms(clients: S3Clients, destination: Location) -> Check:
             detail,
             f"allow kms:GenerateDataKey and kms:Decrypt on {destination.kms_key_id} to"
             f" {_who(destination)}",
+            transient=_transient(exc),
         )
     return Check(
         "destination KMS key", CheckResult.OK, f"kms:GenerateDataKey on {destination.kms_key_id}"
@@ -193,6 +205,12 @@ def _check_kms(clients: S3Clients, destination: Location) -> Check:
 
 def passed(checks: list[Check]) -> bool:
     return all(check.result is not CheckResult.MISSING for check in checks)
+
+
+def inconclusive(checks: list[Check]) -> bool:
+    """Some check failed for a reason that may pass (throttling, 5xx, a timeout): the job is
+    tried again later rather than failed."""
+    return any(check.result is CheckResult.MISSING and check.transient for check in checks)
 
 
 def as_text(checks: list[Check]) -> str:

@@ -7,10 +7,13 @@ import threading
 from collections import Counter
 from typing import Any
 
+from botocore.exceptions import ClientError
 from moto_helpers import fill, job_message, receive_all
 
+from coordinator.jobs import RunEnd
 from progress.refresh import refresh
 from s3migrator.jobstore import JobStore
+from s3migrator.models import JobState, Phase
 from s3migrator.resources import Resources
 from s3migrator.work import WorkBatch
 
@@ -172,3 +175,32 @@ def test_the_listing_waits_while_the_work_queue_is_full(
     assert seen_depths and max(seen_depths) == 10
     keys = Counter(item.key for batch in drained for item in batch.items)
     assert set(keys) == set(objects) and set(keys.values()) == {1}
+
+
+def test_a_preflight_that_meets_a_passing_error_is_tried_again_not_failed(
+    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any, copy_all: Any
+) -> None:
+    # GIVEN a source that answers the preflight's first listing with a 500 (botocore's retries
+    # spent)
+    fill(s3, "src-bucket", source_objects(3))
+    runner = make_runner()
+    failed_once: list[bool] = []
+
+    def internal_error_once(**_: Any) -> None:
+        if not failed_once:
+            failed_once.append(True)
+            raise ClientError({"Error": {"Code": "InternalError"}}, "ListObjectsV2")
+
+    runner.clients.default.meta.events.register("before-call.s3.ListObjectsV2", internal_error_once)
+    # WHEN the coordinator runs the job, then runs it again as its resume asks
+    first = runner.run(job_message("job-1"))
+    record = store.get_job("job-1")
+    assert record is not None
+    assert (first, record.state, record.phase) == (RunEnd.RETRYING, JobState.RUNNING, Phase.STARTED)
+    again = make_runner().take("job-1")
+    assert again is not None
+    make_runner().work(again)
+    copy_all()
+    (status,) = refresh(store, sqs, resources)
+    # THEN the job was not failed for it, and succeeded
+    assert (status.state, status.objects_copied) == (JobState.SUCCEEDED, 3)
