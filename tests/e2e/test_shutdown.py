@@ -42,8 +42,10 @@ def _wait_until_batches_are_held(stack: Stack) -> None:
 
 @pytest.mark.parametrize("grace_s", ["0", "25"], ids=["released", "finished"])
 def test_sigterm_stops_a_copier_cleanly_and_nothing_is_lost(stack: Stack, grace_s: str) -> None:
-    # GIVEN a copier holding batches of a running job
+    # GIVEN a copier holding batches of a running job (copying one object at a time, so that
+    # its batches are certainly unfinished when the signal comes)
     stack.env["S3MIGRATOR_STOP_GRACE_S"] = grace_s
+    stack.env["S3MIGRATOR_COPY_CONCURRENCY"] = "1"
     _start_job(stack, "drain", 400)
     first = stack.start("copier", "copier")
     _wait_until_batches_are_held(stack)
@@ -60,6 +62,7 @@ def test_sigterm_stops_a_copier_cleanly_and_nothing_is_lost(stack: Stack, grace_
     assert took_s < 30
     if grace_s == "0":
         assert "unfinished batches on stop" in stack.dump_logs()
+    del stack.env["S3MIGRATOR_COPY_CONCURRENCY"]
     stack.start("copier", "copier")
     status = stack.wait_for_state("drain")
     assert status["state"] == "succeeded", stack.dump_logs()
