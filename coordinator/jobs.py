@@ -135,6 +135,7 @@ class JobRunner:
                 run.record.percent,
                 error=str(exc),
                 epoch=run.record.epoch,
+                leased_by=run.token,
             )
             return RunEnd.FAILED
         except LeaseLostError as exc:
@@ -174,9 +175,10 @@ class JobRunner:
     def _resume_later(self, run: Run, error: str) -> RunEnd:
         """After an error: give the lease up and send a resume after a backoff, or fail the
         job once it has been tried too often without its listing moving."""
-        resumes = self.store.schedule_resume(run.job_id, self.store.now(), error)
-        delay = backoff_s(max(1, resumes), cap_s=900)
-        self.store.release_lease(run.job_id, run.token)
+        resumes = self.store.schedule_resume(run.job_id, run.token, self.store.now(), error)
+        if not resumes:
+            return RunEnd.LOST  # another run holds the job now (or it ended): it is theirs
+        delay = backoff_s(resumes, cap_s=900)
         if resumes > self.settings.max_resumes:
             reason = f"the coordinator could not get on with the job {resumes} times: {error}"
             self.store.finish(
@@ -185,8 +187,11 @@ class JobRunner:
                 run.record.percent,
                 error=reason,
                 epoch=run.record.epoch,
+                leased_by=run.token,
             )
+            self.store.release_lease(run.job_id, run.token)
             return RunEnd.FAILED
+        self.store.release_lease(run.job_id, run.token)
         send_resume(self.sqs, self.jobs_queue_url, run.job_id, delay_s=delay)
         return RunEnd.RETRYING
 
@@ -198,7 +203,8 @@ class JobRunner:
 
     def _stop(self, run: Run) -> RunEnd:
         """Asked to stop: another coordinator takes the job up at once from the checkpoint."""
-        self.store.schedule_resume(run.job_id, self.store.now())
+        if not self.store.schedule_resume(run.job_id, run.token, self.store.now(), failed=False):
+            return RunEnd.LOST
         self.store.release_lease(run.job_id, run.token)
         send_resume(self.sqs, self.jobs_queue_url, run.job_id, delay_s=0)
         return RunEnd.STOPPED

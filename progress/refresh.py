@@ -65,7 +65,7 @@ def advance(store: JobStore, record: JobRecord) -> JobRecord:
             log.info("job %s finished: %s", record.job_id, state.value)
         return store.get_job(record.job_id) or record
     value = current_percent(record)
-    if value != record.percent and store.set_percent(record.job_id, value):
+    if value > record.percent and store.set_percent(record.job_id, value, record.epoch):
         record.percent = value
     return record
 
@@ -85,15 +85,24 @@ def refresh(
         sweep_dead_letters(store, sqs, resources.work_dlq_url, resources.work_queue_url)
     except Exception:
         log.exception("the dead-letter sweep failed; it runs again next time")
-    if job_id is not None:
-        one = store.get_job(job_id)
-        records = [one] if one else []
-    else:
-        records = store.list_jobs()
+    ids = [job_id] if job_id is not None else store.job_ids()
     depths = read_depths(sqs, resources)
-    return [
-        to_status(_handle(store, sqs, resources, record, settings), depths) for record in records
-    ]
+    statuses = []
+    for id_ in ids:
+        record = _read(store, id_)
+        if record is not None:
+            statuses.append(to_status(_handle(store, sqs, resources, record, settings), depths))
+    return statuses
+
+
+def _read(store: JobStore, job_id: str) -> JobRecord | None:
+    """The job as it stands; None, logged, when it cannot be read now (it is read again next
+    run): one job's reads failing never stops the run for the others."""
+    try:
+        return store.get_job(job_id)
+    except Exception as exc:
+        log.error("job %s: the progress run could not read it: %s", job_id, translate(exc))
+        return None
 
 
 def _handle(

@@ -85,29 +85,44 @@ class ListingWrites(Table):
         if not self._write_if(lambda: self._ddb.update_item(TableName=self._table, **update)):
             raise LeaseLostError(job_id)
 
-    def schedule_resume(self, job_id: str, due: float, error: str | None = None) -> int:
-        """Record that a resume message is on its way (due then), and why; returns how many
-        resumes the job has had since its listing last moved."""
-        values: Item = {":due": n(due), ":one": n(1), ":running": _RUNNING}
-        expression = "SET resume_due = :due ADD resumes :one"
+    def schedule_resume(
+        self,
+        job_id: str,
+        token: str,
+        due: float,
+        error: str | None = None,
+        *,
+        failed: bool = True,
+    ) -> int:
+        """Record, for the run holding the lease (``token``), that a resume message is on its
+        way (due then), and why; returns how many failed resumes the job has had since its
+        listing last moved, or 0 when the run no longer holds the job (another run took it
+        over, or it ended): that run then sends nothing. A graceful stop (``failed`` False) is
+        not counted as a failure."""
+        values: Item = {":due": n(due), ":running": _RUNNING, ":me": s(token)}
+        sets = ["resume_due = :due"]
         if error is not None:
-            expression = "SET resume_due = :due, last_error = :error ADD resumes :one"
+            sets.append("last_error = :error")
             values[":error"] = s(error[:MAX_ERROR_CHARS])
+        expression = "SET " + ", ".join(sets)
+        if failed:
+            expression += " ADD resumes :one"
+            values[":one"] = n(1)
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "Key": job_key(job_id),
             "UpdateExpression": expression,
-            "ConditionExpression": "#state = :running",
+            "ConditionExpression": "#state = :running AND lease_owner = :me",
             "ExpressionAttributeNames": {"#state": "state"},
             "ExpressionAttributeValues": values,
-            "ReturnValues": "UPDATED_NEW",
+            "ReturnValues": "ALL_NEW",
         }
         try:
             with translated():
                 updated = self._ddb.update_item(**kwargs)
         except ConditionFailedError:
-            return 0  # finished meanwhile: nothing to resume
-        return int(updated["Attributes"]["resumes"]["N"])
+            return 0
+        return max(1, int(updated["Attributes"].get("resumes", {}).get("N", "0")))
 
     def claim_stalled(self, job_id: str, seen_due: float | None, due: float) -> bool:
         """The watchdog's claim on a job nobody lists: only if its lease has run out and no
@@ -254,6 +269,10 @@ class ListingWrites(Table):
             "UpdateExpression": (
                 f"SET {assignments}, lease_until = :until, updated_at = :now, resumes = :zero"
             ),
-            "ConditionExpression": "lease_owner = :me AND l_next_seq = :seen AND l_complete = :no",
-            "ExpressionAttributeValues": values,
+            "ConditionExpression": (
+                "#state = :running AND lease_owner = :me AND l_next_seq = :seen"
+                " AND l_complete = :no"
+            ),
+            "ExpressionAttributeNames": {"#state": "state"},
+            "ExpressionAttributeValues": {**values, ":running": _RUNNING},
         }

@@ -74,9 +74,8 @@ class JobStore(ListingWrites):
         )
         return record
 
-    def list_jobs(self) -> list[JobRecord]:
-        """Every job, oldest first. The index only finds them (it lags behind writes); each
-        job is then read as it stands."""
+    def job_ids(self) -> list[str]:
+        """Every job's id, oldest first, from the index (which lags behind writes)."""
         ids: list[str] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
@@ -91,9 +90,12 @@ class JobStore(ListingWrites):
                 page = self._ddb.query(**kwargs)
             ids.extend(item["job_id"]["S"] for item in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
-                break
+                return ids
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return [record for job_id in ids if (record := self.get_job(job_id)) is not None]
+
+    def list_jobs(self) -> list[JobRecord]:
+        """Every job, oldest first, each read as it stands."""
+        return [record for job_id in self.job_ids() if (record := self.get_job(job_id)) is not None]
 
     def reopen(self, job_id: str, epoch: int, extra_batches: int, base_done: int) -> bool:
         """Reopen a job that completed with failures for a redrive's ``extra_batches``, only if
@@ -159,13 +161,15 @@ class JobStore(ListingWrites):
             {"#state": "state", "#phase": "phase"},
         )
 
-    def set_percent(self, job_id: str, percent: int) -> bool:
-        """Store a running job's percent; False when the job is no longer running."""
+    def set_percent(self, job_id: str, percent: int, epoch: int) -> bool:
+        """Store a running job's percent for the run (``epoch``) it was computed in, only
+        upwards; False when the job is no longer running, was reopened, or shows more."""
         return self._update_job(
             job_id,
             "SET #percent = :percent",
-            "#state = :running",
-            {":percent": n(percent), ":running": _RUNNING},
+            "#state = :running AND #percent < :percent"
+            " AND (epoch = :epoch OR (attribute_not_exists(epoch) AND :epoch = :zero))",
+            {":percent": n(percent), ":running": _RUNNING, ":epoch": n(epoch), ":zero": n(0)},
             {"#state": "state", "#percent": "percent"},
         )
 
@@ -179,11 +183,12 @@ class JobStore(ListingWrites):
         epoch: int,
         report: bool = False,
         unleased: bool = False,
+        leased_by: str | None = None,
     ) -> bool:
         """Move a running job to a final state; False if it had already finished, or if it was
         reopened since it was read (``epoch``: the run the caller read), or (``unleased``) if a
-        coordinator holds it now. With ``report``, its completion report becomes due
-        (``JobRecord.report_due``)."""
+        coordinator holds it now, or (``leased_by``) if that run no longer holds it. With
+        ``report``, its completion report becomes due (``JobRecord.report_due``)."""
         now = self._clock()
         values: Item = {
             ":state": s(state.value),
@@ -211,6 +216,9 @@ class JobStore(ListingWrites):
         values[":zero"] = n(0)
         if unleased:
             condition += " AND (attribute_not_exists(lease_until) OR lease_until < :now)"
+        if leased_by is not None:
+            condition += " AND lease_owner = :me"
+            values[":me"] = s(leased_by)
         return self._update_job(job_id, expression, condition, values, names)
 
     # --- completion reports --------------------------------------------------------------------

@@ -151,7 +151,7 @@ def test_finish_with_an_empty_error_message_does_not_crash(store: JobStore) -> N
 def test_finished_job_ignores_phase_and_percent_updates(store: JobStore) -> None:
     store.create_job(job_record("job-1"))
     store.finish("job-1", JobState.SUCCEEDED, 100, epoch=0)
-    assert store.set_percent("job-1", 42) is False
+    assert store.set_percent("job-1", 42, epoch=0) is False
     assert store.set_phase("job-1", "me", 0, Phase.STARTED, Phase.COPYING) is False
     job = store.get_job("job-1")
     assert job is not None

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from moto_helpers import fill, job_message, job_record, receive_all
 
 from progress.refresh import advance, refresh
@@ -86,6 +87,29 @@ def test_one_jobs_error_never_stops_the_progress_run_for_the_others(
         "job-1": JobState.RUNNING,
         "job-2": JobState.SUCCEEDED,
     }
+
+
+def test_a_job_that_cannot_be_read_never_stops_the_progress_run_for_the_others(
+    aws: Aws, s3: Any, sqs: Any, resources: Resources, make_runner: Any, copy_all: Any
+) -> None:
+    # GIVEN two jobs whose copies are done, and a table whose reads of the first one fail
+    fill(s3, "src-bucket", {"a": b"1"})
+    make_runner().run(job_message("job-1"))
+    make_runner().run(job_message("job-2", destination="other-bucket"))
+    copy_all()
+    progress_ddb = aws.dynamodb()
+
+    def unreadable_job_1(params: dict[str, Any], **_: Any) -> None:
+        if "job-1" in str(params.get("TransactItems", "")):
+            raise ClientError({"Error": {"Code": "ValidationException"}}, "TransactGetItems")
+
+    progress_ddb.meta.events.register(
+        "before-parameter-build.dynamodb.TransactGetItems", unreadable_job_1
+    )
+    # WHEN the progress function runs
+    reported = refresh(JobStore(progress_ddb, resources.table_name), sqs, resources)
+    # THEN it finishes the second job all the same
+    assert {s.job_id: s.state for s in reported} == {"job-2": JobState.SUCCEEDED}
 
 
 def test_percent_never_goes_back_while_the_listing_grows(

@@ -15,7 +15,8 @@ from copier_drain import drain
 from moto_helpers import fill, job_message
 from test_progress_protocol import job_with_failures
 
-from progress.refresh import refresh
+from coordinator.jobs import RunEnd
+from progress.refresh import advance, refresh
 from progress.status import statuses
 from progress.watchdog import resume_stalled
 from s3migrator.aws import Aws
@@ -248,3 +249,89 @@ def test_a_stale_coordinator_run_never_sets_a_redriving_job_back_to_copying(
         3,
         0,
     )
+
+
+def test_a_coordinator_run_that_lost_its_lease_never_fails_the_job(
+    s3: Any,
+    sqs: Any,
+    store: JobStore,
+    resources: Resources,
+    clock: Any,
+    make_runner: Any,
+    copy_all: Any,
+) -> None:
+    # GIVEN a job whose first run met a passing error (one resume left before it fails)
+    fill(s3, "src-bucket", {"a": b"A", "b": b"B", "c": b"C"})
+    runner_a = make_runner(max_resumes=1)
+    errors_left = [1]
+
+    def internal_error(**_: Any) -> None:
+        if errors_left[0]:
+            errors_left[0] -= 1
+            raise ClientError({"Error": {"Code": "InternalError"}}, "ListObjectsV2")
+
+    runner_a.clients.default.meta.events.register("before-call.s3.ListObjectsV2", internal_error)
+    runner_a.run(job_message("job-1"))
+    # AND a run A that took the job up again and stalled past its lease, while run B took over
+    run_a = runner_a.take("job-1")
+    assert run_a is not None
+    clock.advance(Settings().lease_s + 1)
+    runner_b = make_runner()
+    run_b = runner_b.take("job-1")
+    assert run_b is not None
+    # WHEN run A meets another passing error
+    errors_left[0] = 1
+    ended = runner_a.work(run_a)
+    # THEN it leaves the job to B, which copies it to the end
+    record = store.get_job("job-1")
+    assert record is not None and (ended, record.state) == (RunEnd.LOST, JobState.RUNNING)
+    runner_b.work(run_b)
+    copy_all()
+    (status,) = refresh(store, sqs, resources)
+    assert (status.state, status.objects_copied) == (JobState.SUCCEEDED, 3)
+
+
+def test_graceful_stops_are_not_counted_as_failed_resumes(
+    s3: Any, store: JobStore, make_runner: Any
+) -> None:
+    # GIVEN a job whose coordinator runs are asked to stop again and again (scale-in, deploys,
+    # a long wait for the work queue to drain)
+    fill(s3, "src-bucket", {f"k{i:04d}": b"x" for i in range(2500)})
+    for _ in range(3):
+        stopped = make_runner(batch_max_keys=10)
+        stopped.stop.set()
+        run = stopped.take("job-1") if store.get_job("job-1") else None
+        if run is None:
+            stopped.run(job_message("job-1"))
+        else:
+            stopped.work(run)
+    # THEN none of them counts toward failing the job
+    record = store.get_job("job-1")
+    assert record is not None and record.state is JobState.RUNNING
+    assert record.resumes == 0
+
+
+def test_a_stale_progress_run_never_sets_the_percent_of_a_reopened_run(
+    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any, copy_all: Any
+) -> None:
+    # GIVEN a progress run that read job-1 in its first run, half copied
+    job_with_failures(s3, sqs, store, resources, make_runner, copy_all)
+    record = store.get_job("job-1")
+    assert record is not None
+    half = record.counters.model_copy(
+        update={"objects_copied": 1, "objects_failed": 0, "batches_done": 0}
+    )
+    stale = record.model_copy(
+        update={"state": JobState.RUNNING, "phase": Phase.COPYING, "percent": 6, "counters": half}
+    )
+    stale.listing = stale.listing.model_copy(update={"objects": 2})
+    # AND meanwhile the job ended and a redrive reopened it
+    s3.put_object(Bucket="src-bucket", Key="b", Body=b"22")
+    s3.put_object(Bucket="src-bucket", Key="c", Body=b"333")
+    redrive(store, sqs, resources, "job-1", Settings())
+    (before,) = statuses(store, sqs, resources)
+    # WHEN that progress run stores what it computed
+    advance(store, stale)
+    # THEN the reopened run's percent is untouched
+    (after,) = statuses(store, sqs, resources)
+    assert after.percent == before.percent
