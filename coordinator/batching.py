@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import TypedDict
 
-from s3migrator.models import CopySpec
+from s3migrator.models import MAX_FAILURE_MESSAGE, CopySpec
 from s3migrator.settings import Settings
 from s3migrator.sqs.queues import MAX_ENTRIES_PER_SEND
 from s3migrator.work import WorkBatch, WorkItem
@@ -28,6 +28,16 @@ def item_bytes(item: WorkItem) -> int:
     """Size of one item inside the body's ``items`` array, comma included (ASCII JSON, as
     ``WorkBatch.body`` writes it: a non-ASCII character takes up to twelve bytes there)."""
     return len(json.dumps(item.model_dump(), ensure_ascii=True, separators=(",", ":"))) + 1
+
+
+# What a batch may grow by after it is packed: a remainder's or a replacement's longer id
+# (``~N``, ``+N``) and a larger attempt number. Reserved, so that such a batch still fits.
+GROWTH_BYTES = 32
+# A batch's record in the table holds, at most, its items and one failure record per item, and
+# a DynamoDB item holds 400 KB: a batch is closed before its items and their failures (each
+# message cut to MAX_FAILURE_MESSAGE characters, FAILURE_BYTES in all) could exceed this.
+RECORD_BYTES = 350_000
+FAILURE_BYTES = 2 * MAX_FAILURE_MESSAGE
 
 
 def empty_batch_bytes(spec: CopySpec, seq: int, *, redrive: bool = False) -> int:
@@ -49,10 +59,12 @@ def pack(
 ) -> Iterator[WorkBatch]:
     """Stream items into batches numbered from ``first_seq``; constant memory in the listing.
 
-    A batch holds at most ``max_keys`` keys, a body of ``max_bytes``, and objects adding up to
+    A batch holds at most ``max_keys`` keys, a body of ``max_bytes`` (less what its remainders
+    add), a record that fits in a DynamoDB item with all its failures, and objects adding up to
     ``max_object_bytes``, so that one batch's copies fit comfortably within SQS's 12-hour
     visibility; an object of ``solo_object_bytes`` or more travels alone.
     """
+    max_bytes -= GROWTH_BYTES
 
     def close(seq: int, items: list[WorkItem]) -> WorkBatch:
         batch = batch_id(spec.job_id, seq, redrive=redrive)
@@ -64,15 +76,17 @@ def pack(
     seq = first_seq
     current: list[WorkItem] = []
     size = base = empty_batch_bytes(spec, seq, redrive=redrive)
-    objects = 0
+    objects = stored = 0
     for item in items:
         extra = item_bytes(item)
         if base + extra > max_bytes:
             raise ValueError(f"key {item.key!r} alone exceeds the message cap of {max_bytes} bytes")
         too_much = max_object_bytes is not None and objects + item.size > max_object_bytes
+        record = extra + len(item.key.encode()) + FAILURE_BYTES
         if current and (
             len(current) >= max_keys
             or size + extra > max_bytes
+            or stored + record > RECORD_BYTES
             or too_much
             or solo(item)
             or solo(current[0])
@@ -81,9 +95,10 @@ def pack(
             seq += 1
             current = []
             size = base = empty_batch_bytes(spec, seq, redrive=redrive)
-            objects = 0
+            objects = stored = 0
         current.append(item)
         size += extra
+        stored += record
         objects += item.size
     if current:
         yield close(seq, current)

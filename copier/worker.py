@@ -172,8 +172,10 @@ class Worker:
         result = self._copy(batch)
         remainder = None
         if result.transient and batch.attempt < self.max_item_attempts:
+            # One remainder per attempt of a root batch: its id does not grow with the chain.
+            root = batch.batch_id.split("~", 1)[0]
             remainder = WorkBatch.of(
-                f"{batch.batch_id}~{batch.attempt + 1}",
+                f"{root}~{batch.attempt + 1}",
                 batch.spec,
                 result.transient,
                 attempt=batch.attempt + 1,

@@ -318,12 +318,22 @@ class JobRecord(BaseModel):
         )
 
 
+MAX_FAILURE_MESSAGE = 400
+
+
 class FailureRecord(BaseModel):
-    """Why one object could not be copied."""
+    """Why one object could not be copied. The message is cut to ``MAX_FAILURE_MESSAGE``
+    characters, so a batch's failures always fit in its record (see ``coordinator.batching``)."""
 
     key: str
     code: str
-    message: str
+    message: str = Field(max_length=MAX_FAILURE_MESSAGE)
+
+    @field_validator("message", mode="before")
+    @classmethod
+    def _cut(cls, value: object) -> object:
+        return value[:MAX_FAILURE_MESSAGE] if isinstance(value, str) else value
+
     http_status: int | None = None
     attempts: int = 1
     version_id: str | None = None

@@ -35,7 +35,9 @@ class Settings(BaseSettings):
     # must be done well within SQS's 12-hour visibility, whatever its objects weigh.
     batch_max_object_bytes: int = Field(default=64 * GiB, ge=MiB)
     solo_object_bytes: int = Field(default=5 * GiB, ge=MiB)
-    message_max_bytes: int = Field(default=256 * 1024, ge=4 * 1024, le=1024 * 1024)
+    # At most SQS's long-standing 256 KiB cap: a batch that carries its items (a remainder, a
+    # redrive's) keeps them in one DynamoDB item, which holds 400 KB.
+    message_max_bytes: int = Field(default=256 * 1024, ge=4 * 1024, le=256 * 1024)
     lease_s: int = Field(default=120, ge=5)
     # The listing waits while the work queue holds this many batches (queued or in flight),
     # looking again every backlog_poll_s: it never runs days ahead of the copiers.
@@ -63,7 +65,7 @@ class Settings(BaseSettings):
     role_session_s: int = Field(default=3600, ge=900, le=43_200)
     refresh_margin_s: int = Field(default=900, ge=60)
     # Deliveries after which an object still failing transiently is reported failed.
-    max_item_attempts: int = Field(default=5, ge=1, le=1000)
+    max_item_attempts: int = Field(default=5, ge=1, le=100)
     # Objects that failed transiently go on in a remainder batch after a backoff from this
     # base, doubling per attempt, at most SQS's 15-minute delay.
     retry_delay_base_s: float = Field(default=5.0, ge=0)

@@ -7,13 +7,14 @@ import itertools
 import pytest
 
 from coordinator.batching import (
+    GROWTH_BYTES,
     MAX_ENTRIES_PER_SEND,
     batch_id,
     empty_batch_bytes,
     group_for_send,
     pack,
 )
-from s3migrator.models import CopySpec, Location
+from s3migrator.models import CopySpec, FailureRecord, Location
 from s3migrator.work import WorkBatch, WorkItem
 
 SPEC = CopySpec(
@@ -80,7 +81,7 @@ def test_every_batch_fits_max_bytes_with_non_ascii_prefixes_and_keys() -> None:
     base = len(WorkBatch.of(batch_id("job-utf8", 0), spec, []).body())
     # WHEN packed under every cap in a range, so some batch lands exactly on the limit
     too_big = []
-    for max_bytes in range(base + 80, base + 600):
+    for max_bytes in range(base + GROWTH_BYTES + 80, base + GROWTH_BYTES + 600):
         for batch in pack(source, spec, first_seq=0, max_keys=10_000, max_bytes=max_bytes):
             if wire_bytes(batch) > max_bytes:
                 too_big.append((max_bytes, wire_bytes(batch)))
@@ -176,3 +177,33 @@ def test_batches_are_bounded_by_the_bytes_they_copy_and_large_objects_travel_alo
         [6 * gib],
         [1024] * 5,
     ]
+
+
+@pytest.mark.parametrize("key_len", [20, 300])
+def test_a_batch_still_fits_the_message_cap_as_its_deepest_remainder(key_len: int) -> None:
+    # GIVEN batches packed right up to the message cap
+    max_bytes = 16 * 1024
+    batches = list(
+        pack(items(400, key_len), SPEC, first_seq=0, max_keys=10_000, max_bytes=max_bytes)
+    )
+    # WHEN each goes on as a remainder of its last attempt (a longer id, a larger attempt)
+    deepest = [
+        WorkBatch.of(f"{b.batch_id}~100", SPEC, b.items, attempt=100, epoch=b.epoch)
+        for b in batches
+    ]
+    # THEN every one of them still fits
+    assert all(wire_bytes(b) <= max_bytes for b in deepest)
+
+
+def test_a_batch_and_all_its_failures_fit_in_one_table_item() -> None:
+    # GIVEN many short keys and a key cap that never binds
+    batches = list(pack(items(5000), SPEC, first_seq=0, max_keys=10_000, max_bytes=256 * 1024))
+    # WHEN every object of a batch fails with the longest message a failure keeps
+    for batch in batches:
+        failures = [
+            FailureRecord(key=i.key, code="AccessDenied", message="m" * 1000, http_status=403)
+            for i in batch.items
+        ]
+        stored = len(batch.body()) + sum(len(f.model_dump_json()) for f in failures)
+        # THEN the batch's record (its items and its failures) fits a DynamoDB item (400 KB)
+        assert stored < 400_000
