@@ -22,7 +22,7 @@ from s3migrator.settings import Settings
 from .driver import run_schedule
 
 SEEDS_PER_CHUNK = 10
-CHUNKS = 12
+CHUNKS = 10
 
 
 def chosen_seeds() -> list[list[int]]:
