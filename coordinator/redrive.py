@@ -21,7 +21,7 @@ from coordinator.batching import fixed_limits, pack
 from coordinator.sending import send_batches
 from s3migrator.errors import JobNotFoundError, S3MigratorError
 from s3migrator.models import JobRecord, JobState, Phase
-from s3migrator.work import BatchState, WorkBatch, WorkItem
+from s3migrator.work import BatchState, WorkItem
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -78,15 +78,7 @@ def send_again(
     """The running redrive's batches not counted yet, sent again as they were defined."""
     assert record.spec is not None
     batches = [
-        WorkBatch(
-            batch_id=b.batch_id,
-            spec=record.spec,
-            items=b.items,
-            digest=b.digest,
-            attempt=b.attempt,
-            epoch=b.epoch,
-            redrive=True,
-        )
+        b.carried(record.spec)
         for b in store.batches.of_job(record.job_id)
         if b.redrive and b.epoch == record.epoch and b.state is BatchState.DEFINED and b.items
     ]

@@ -109,8 +109,6 @@ def batch_record(item: dict[str, Any]) -> BatchRecord:
         state=raw["state"],
         digest=raw["digest"],
         epoch=int(raw.get("epoch", 0)),
-        redrive_base=int(raw.get("redrive_base", 0)),
-        redrive_sent=bool(raw.get("redrive_sent", True)),
         attempt=int(raw.get("attempt", 1)),
         count=int(raw.get("count", 0)),
         bytes=int(raw.get("bytes", 0)),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate
 from s3migrator.errors import ConditionFailedError, TransientError
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 # Seconds since the epoch; injected so tests can move time without patching modules.
 Clock = Callable[[], float]
 CONFLICT_ATTEMPTS = 10
+T = TypeVar("T")
 CONFLICT_PAUSE_S = 0.05
 
 
@@ -36,36 +37,35 @@ class Table:
         """The store's clock: what leases, checkpoints and timestamps are measured against."""
         return self._clock()
 
-    def _write_if(self, write: Callable[[], object]) -> bool:
-        """Run a conditional write; False when its condition did not hold. Conflicts and
-        throttling are retried with jitter; any other error is raised as the project's."""
+    def _retried(self, call: Callable[[], T]) -> T:
+        """Run one request; conflicts and throttling are retried with jitter, since they say
+        nothing about the request, only about its timing; any other error is raised as the
+        project's."""
         for attempt in range(CONFLICT_ATTEMPTS):
             try:
-                write()
-                return True
+                return call()
             except PROVIDER_ERRORS as exc:
                 error = translate(exc)
-                if isinstance(error, ConditionFailedError):
-                    return False
                 if not isinstance(error, TransientError) or attempt == CONFLICT_ATTEMPTS - 1:
                     raise error from exc
             time.sleep(random.uniform(0, CONFLICT_PAUSE_S * 2**attempt))
         raise AssertionError("unreachable")
 
+    def _write_if(self, write: Callable[[], object]) -> bool:
+        """Run a conditional write (retried as ``_retried`` says); False when its condition
+        did not hold."""
+        try:
+            self._retried(write)
+        except ConditionFailedError:
+            return False
+        return True
+
     def _read_together(self, keys: list[Item]) -> list[dict[str, Any] | None]:
         """The items as they stood at one moment (one transaction; at most 100 keys), None for
         each that does not exist; a read cancelled by a conflicting write is tried again."""
         gets: Any = [{"Get": {"TableName": self._table, "Key": key}} for key in keys]
-        for attempt in range(CONFLICT_ATTEMPTS):
-            try:
-                result = self._ddb.transact_get_items(TransactItems=gets)
-                return [answer.get("Item") for answer in result.get("Responses", [])]
-            except PROVIDER_ERRORS as exc:
-                error = translate(exc)
-                if not isinstance(error, TransientError) or attempt == CONFLICT_ATTEMPTS - 1:
-                    raise error from exc
-            time.sleep(random.uniform(0, CONFLICT_PAUSE_S * 2**attempt))
-        raise AssertionError("unreachable")
+        result = self._retried(lambda: self._ddb.transact_get_items(TransactItems=gets))
+        return [answer.get("Item") for answer in result.get("Responses", [])]
 
     def _update(
         self,

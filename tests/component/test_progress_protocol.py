@@ -20,18 +20,38 @@ from s3migrator.resources import Resources
 from s3migrator.settings import Settings
 from s3migrator.work import WorkBatch, WorkItem
 
+OBJECTS = {"a": b"1", "b": b"22", "c": b"333"}
+
 
 def job_with_failures(
     s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any, copy_all: Any
 ) -> None:
     """job-1: three objects, two deleted before the copy: it completes with two failures."""
-    fill(s3, "src-bucket", {"a": b"1", "b": b"22", "c": b"333"})
+    fill(s3, "src-bucket", OBJECTS)
     make_runner().run(job_message("job-1"))
     s3.delete_object(Bucket="src-bucket", Key="b")
     s3.delete_object(Bucket="src-bucket", Key="c")
     copy_all()
     (status,) = refresh(store, sqs, resources)
     assert (status.state, status.objects_failed) == (JobState.COMPLETED_WITH_FAILURES, 2)
+
+
+def put_back(s3: Any, *keys: str) -> None:
+    """The cause of job_with_failures' failures fixed: these objects are at the source again."""
+    for key in keys:
+        s3.put_object(Bucket="src-bucket", Key=key, Body=OBJECTS[key])
+
+
+def redrive_killed_after_reopening(store: JobStore, sqs: Any, resources: Resources) -> None:
+    """A redrive of job-1 killed once it had reopened the job, before it sent anything."""
+
+    def killed(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("killed")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("coordinator.redrive.send_batches", killed)
+        with pytest.raises(RuntimeError, match="killed"):
+            redrive(store, sqs, resources, "job-1", Settings())
 
 
 def test_a_stale_progress_run_never_finishes_a_job_a_redrive_reopened(
@@ -139,7 +159,7 @@ def test_a_redrive_reopening_a_job_is_shown_as_a_phase_of_its_own(
     s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any, copy_all: Any
 ) -> None:
     job_with_failures(s3, sqs, store, resources, make_runner, copy_all)
-    s3.put_object(Bucket="src-bucket", Key="b", Body=b"22")
+    put_back(s3, "b")
     redrive(store, sqs, resources, "job-1", Settings())
     (status,) = statuses(store, sqs, resources)
     assert (status.state, status.phase, status.percent) == (JobState.RUNNING, Phase.REDRIVING, 6)
@@ -158,7 +178,7 @@ def test_two_redrives_started_together_end_the_job(
     # GIVEN a job with two failures, one of them fixed, and a slow redrive that read the job
     # just before a quick one ran to its end
     job_with_failures(s3, sqs, store, resources, make_runner, copy_all)
-    s3.put_object(Bucket="src-bucket", Key="b", Body=b"22")
+    put_back(s3, "b")
     slow = JobStore(aws.dynamodb(), resources.table_name)
     reopen = slow.reopen
 
@@ -192,23 +212,12 @@ def test_a_redrive_interrupted_after_reopening_is_finished_by_running_it_again(
     resources: Resources,
     make_runner: Any,
     copy_all: Any,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN a job with two failures, both fixed, and a redrive killed once it had reopened the
     # job and before it sent anything
     job_with_failures(s3, sqs, store, resources, make_runner, copy_all)
-    s3.put_object(Bucket="src-bucket", Key="b", Body=b"22")
-    s3.put_object(Bucket="src-bucket", Key="c", Body=b"333")
-    sends = []
-
-    def killed(*args: Any, **kwargs: Any) -> None:
-        sends.append(args)
-        raise RuntimeError("killed")
-
-    monkeypatch.setattr("coordinator.redrive.send_batches", killed)
-    with pytest.raises(RuntimeError, match="killed"):
-        redrive(store, sqs, resources, "job-1", Settings())
-    monkeypatch.undo()
+    put_back(s3, "b", "c")
+    redrive_killed_after_reopening(store, sqs, resources)
     assert receive_all(sqs, resources.work_queue_url) == []
     # WHEN the redrive is run again, and the copiers and the progress function run
     sent = redrive(store, sqs, resources, "job-1", Settings())
@@ -232,21 +241,12 @@ def test_a_redrive_interrupted_after_reopening_is_finished_even_if_nobody_runs_i
     make_runner: Any,
     make_coordinator: Any,
     copy_all: Any,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN a job with two failures, both fixed, and a redrive killed once it had reopened the
     # job and before it sent anything
     job_with_failures(s3, sqs, store, resources, make_runner, copy_all)
-    s3.put_object(Bucket="src-bucket", Key="b", Body=b"22")
-    s3.put_object(Bucket="src-bucket", Key="c", Body=b"333")
-
-    def killed(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("killed")
-
-    monkeypatch.setattr("coordinator.redrive.send_batches", killed)
-    with pytest.raises(RuntimeError, match="killed"):
-        redrive(store, sqs, resources, "job-1", Settings())
-    monkeypatch.undo()
+    put_back(s3, "b", "c")
+    redrive_killed_after_reopening(store, sqs, resources)
     # WHEN progress runs within the grace, then after it, a coordinator serves the jobs queue,
     # the copiers and the progress function run
     refresh(store, sqs, resources)

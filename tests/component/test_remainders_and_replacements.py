@@ -4,7 +4,7 @@ whose sender died; and a copy that landed before its answer was lost."""
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -22,7 +22,26 @@ from s3migrator.resources import Resources
 from s3migrator.settings import Settings
 from s3migrator.work import BatchState, WorkBatch
 
-T = TypeVar("T")
+
+def failing_copies(aws: Aws) -> Any:
+    """An S3 client whose every CopyObject fails transiently."""
+    client = aws.s3()
+
+    def internal_error(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "InternalError"}}, "CopyObject")
+
+    client.meta.events.register("before-call.s3.CopyObject", internal_error)
+    return client
+
+
+def dies_before_sending(worker: Any, aws: Aws) -> None:
+    """The worker's process dies as it is about to send a message (its remainder)."""
+    worker.sqs = aws.sqs()
+
+    def died(**_: Any) -> None:
+        raise RuntimeError("the copier died here")
+
+    worker.sqs.meta.events.register("before-call.sqs.SendMessage", died)
 
 
 def test_a_remainder_whose_parent_was_dead_lettered_after_counting_is_still_sent(
@@ -33,20 +52,9 @@ def test_a_remainder_whose_parent_was_dead_lettered_after_counting_is_still_sent
     fill(s3, "src-bucket", source_objects(3))
     make_runner().run(job_message("job-1"))
     (message,) = receive_all(sqs, resources.work_queue_url)
-    failing_s3 = aws.s3()
-
-    def unreachable(**_: Any) -> None:
-        raise ClientError({"Error": {"Code": "InternalError"}}, "CopyObject")
-
-    failing_s3.meta.events.register("before-call.s3.CopyObject", unreachable)
     settings = Settings(copy_concurrency=1, max_item_attempts=3, retry_delay_base_s=0)
-    with built_worker(settings, aws, resources, store=store, s3=failing_s3) as worker:
-        worker.sqs = aws.sqs()
-
-        def died(**_: Any) -> None:
-            raise RuntimeError("the copier died here")
-
-        worker.sqs.meta.events.register("before-call.sqs.SendMessage", died)
+    with built_worker(settings, aws, resources, store=store, s3=failing_copies(aws)) as worker:
+        dies_before_sending(worker, aws)
         with pytest.raises(RuntimeError):
             worker.handle(message)
     (counted,) = [b for b in store.batches.of_job("job-1") if b.remainder is not None]
@@ -70,17 +78,6 @@ def test_a_remainder_whose_parent_was_dead_lettered_after_counting_is_still_sent
     )
 
 
-def failing_copies(aws: Aws) -> Any:
-    """An S3 client whose every CopyObject fails transiently."""
-    client = aws.s3()
-
-    def internal_error(**_: Any) -> None:
-        raise ClientError({"Error": {"Code": "InternalError"}}, "CopyObject")
-
-    client.meta.events.register("before-call.s3.CopyObject", internal_error)
-    return client
-
-
 def test_a_remainder_counted_by_a_duplicate_delivery_whose_copier_died_is_still_sent(
     aws: Aws, s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
 ) -> None:
@@ -94,12 +91,7 @@ def test_a_remainder_counted_by_a_duplicate_delivery_whose_copier_died_is_still_
         built_worker(settings, aws, resources, store=store, s3=failing_copies(aws)) as a,
         built_worker(settings, aws, resources, store=store, s3=aws.s3()) as b,
     ):
-        a.sqs = aws.sqs()
-
-        def died(**_: Any) -> None:
-            raise RuntimeError("copier A died here")
-
-        a.sqs.meta.events.register("before-call.sqs.SendMessage", died)
+        dies_before_sending(a, aws)
         copied = Counter[str]()
 
         def a_counts_first(**_: Any) -> None:

@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from copier_drain import drain
 from moto_helpers import fill, job_message
-from test_progress_protocol import job_with_failures
+from test_progress_protocol import job_with_failures, put_back, redrive_killed_after_reopening
 
 from coordinator.jobs import RunEnd
 from progress.refresh import advance, refresh
@@ -54,8 +54,7 @@ def test_a_stale_watchdog_never_fails_a_job_a_redrive_reopened(
     assert record is not None
     stale = stalled_view(record)
     # AND meanwhile the job ended and a redrive reopened it
-    s3.put_object(Bucket="src-bucket", Key="b", Body=b"22")
-    s3.put_object(Bucket="src-bucket", Key="c", Body=b"333")
+    put_back(s3, "b", "c")
     redrive(store, sqs, resources, "job-1", Settings())
     # WHEN that progress run gets to act on what it read
     resume_stalled(store, sqs, resources.jobs_queue_url, stale, Settings(max_resumes=5))
@@ -216,16 +215,8 @@ def test_a_stale_coordinator_run_never_sets_a_redriving_job_back_to_copying(
 ) -> None:
     # GIVEN a job with two failures, fixed, and a redrive killed once it had reopened the job
     job_with_failures(s3, sqs, store, resources, make_runner, copy_all)
-    s3.put_object(Bucket="src-bucket", Key="b", Body=b"22")
-    s3.put_object(Bucket="src-bucket", Key="c", Body=b"333")
-    with pytest.MonkeyPatch.context() as patch:
-
-        def killed(*args: Any, **kwargs: Any) -> None:
-            raise RuntimeError("killed")
-
-        patch.setattr("coordinator.redrive.send_batches", killed)
-        with pytest.raises(RuntimeError, match="killed"):
-            redrive(store, sqs, resources, "job-1", Settings())
+    put_back(s3, "b", "c")
+    redrive_killed_after_reopening(store, sqs, resources)
     # AND a coordinator run that read the job long ago, when it had just started, and only now
     # got its lease
     clock.advance(Settings().resume_grace_s + Settings().lease_s)
@@ -326,8 +317,7 @@ def test_a_stale_progress_run_never_sets_the_percent_of_a_reopened_run(
     )
     stale.listing = stale.listing.model_copy(update={"objects": 2})
     # AND meanwhile the job ended and a redrive reopened it
-    s3.put_object(Bucket="src-bucket", Key="b", Body=b"22")
-    s3.put_object(Bucket="src-bucket", Key="c", Body=b"333")
+    put_back(s3, "b", "c")
     redrive(store, sqs, resources, "job-1", Settings())
     (before,) = statuses(store, sqs, resources)
     # WHEN that progress run stores what it computed
