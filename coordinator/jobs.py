@@ -120,6 +120,13 @@ class JobRunner:
             if not self.store.acquire_lease(job_id, token, self.settings.lease_s):
                 log.info("job %s is held by another coordinator; it carries on", job_id)
                 return None
+            # Read again under the lease: another run may have moved the job on (listed a
+            # group, stopped, released) between the first read and the lease.
+            record = self.store.get_job(job_id)
+            if record is None or not record.needs_coordinator:
+                self.store.release_lease(job_id, token)
+                log.info("job %s needs no coordinator any more; dropping its message", job_id)
+                return None
             self._running.add(job_id)
         return Run(record, token)
 

@@ -118,8 +118,7 @@ class ListingWrites(Table):
             "ReturnValues": "ALL_NEW",
         }
         try:
-            with translated():
-                updated = self._ddb.update_item(**kwargs)
+            updated = self._retried(lambda: self._ddb.update_item(**kwargs))
         except ConditionFailedError:
             return 0
         return max(1, int(updated["Attributes"].get("resumes", {}).get("N", "0")))
