@@ -7,6 +7,7 @@ import threading
 from collections import Counter
 from typing import Any
 
+import pytest
 from botocore.exceptions import ClientError
 from moto_helpers import fill, job_message, receive_all
 
@@ -204,3 +205,81 @@ def test_a_preflight_that_meets_a_passing_error_is_tried_again_not_failed(
     (status,) = refresh(store, sqs, resources)
     # THEN the job was not failed for it, and succeeded
     assert (status.state, status.objects_copied) == (JobState.SUCCEEDED, 3)
+
+
+def test_a_run_works_from_the_job_as_it_stands_once_it_holds_the_lease(
+    s3: Any,
+    sqs: Any,
+    store: JobStore,
+    resources: Resources,
+    make_runner: Any,
+    copy_all: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a job whose listing has begun
+    fill(s3, "src-bucket", {f"k{i:04d}": b"x" for i in range(300)})
+    first = make_runner(batch_max_keys=10)
+    first.stop.set()
+    first.run(job_message("job-1"))
+    # AND a run A that read it, and before it took the lease another run listed a group more
+    # and stopped (releasing its lease)
+    acquire = store.acquire_lease
+    moved_on: list[bool] = []
+
+    def another_run_first(*args: Any, **kwargs: Any) -> bool:
+        if not moved_on:
+            moved_on.append(True)
+            other = make_runner(batch_max_keys=10)
+            other.stop.set()
+            run = other.take("job-1")
+            assert run is not None
+            assert other.work(run) is RunEnd.STOPPED
+        return acquire(*args, **kwargs)
+
+    monkeypatch.setattr(store, "acquire_lease", another_run_first)
+    runner = make_runner(batch_max_keys=10)
+    run = runner.take("job-1")
+    monkeypatch.undo()
+    # WHEN A works the job
+    assert run is not None
+    ended = runner.work(run)
+    # THEN it carried on from where the other run stopped, to the end of the listing
+    assert ended is RunEnd.LISTED
+    copy_all()
+    (status,) = refresh(store, sqs, resources)
+    assert (status.state, status.objects_copied) == (JobState.SUCCEEDED, 300)
+
+
+def test_a_resume_scheduled_while_the_table_throttles_is_tried_again(
+    s3: Any, store: JobStore, make_runner: Any
+) -> None:
+    # GIVEN a run that meets a passing S3 error, and a table that throttles its first attempt
+    # to schedule the resume
+    fill(s3, "src-bucket", {"a": b"A"})
+    runner = make_runner()
+    listings = [1]
+
+    def internal_error_once(**_: Any) -> None:
+        if listings[0]:
+            listings[0] -= 1
+            raise ClientError({"Error": {"Code": "InternalError"}}, "ListObjectsV2")
+
+    runner.clients.default.meta.events.register("before-call.s3.ListObjectsV2", internal_error_once)
+    throttles = [1]
+
+    def throttled_once(params: dict[str, Any], **_: Any) -> None:
+        if throttles[0] and "resume_due" in params.get("UpdateExpression", ""):
+            throttles[0] -= 1
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException"}}, "UpdateItem"
+            )
+
+    store._ddb.meta.events.register("before-parameter-build.dynamodb.UpdateItem", throttled_once)
+    # WHEN the run ends on the error
+    ended = runner.run(job_message("job-1"))
+    # THEN its resume is scheduled all the same and its lease given up
+    record = store.get_job("job-1")
+    assert record is not None
+    assert (ended, throttles[0]) == (RunEnd.RETRYING, 0)
+    assert record.resume_due is not None and record.resumes == 1
+    assert record.lease_until <= store.now()
