@@ -29,6 +29,19 @@ class Settings(BaseSettings):
     cluster: str | None = None
     copier_service: str | None = None
 
+    # Who may start a job, and what a job may touch (see SECURITY.md).
+    # Principals whose job messages are accepted: IAM role or user ARNs, their unique ids
+    # (AROA..., AIDA...) or account ids, comma-separated; the stack's JobSubmitters.
+    job_submitters: str = ""
+    # Accounts whose buckets a job may read or write, comma-separated; empty means the stack's
+    # own account alone (the stack's AllowedAccounts).
+    allowed_accounts: str = ""
+    # External ids for the roles jobs assume, as JSON {"role ARN": "external id"}: the stack's
+    # configuration, never the job message.
+    external_ids: str = "{}"
+    # A job's record is deleted (DynamoDB TTL) this many days after the job ends.
+    job_retention_days: int = Field(default=90, ge=1, le=3650)
+
     # Coordinator: batching and lease.
     batch_max_keys: int = Field(default=200, ge=1, le=10_000)
     # What one batch may copy in all, and the size from which an object travels alone: a batch
