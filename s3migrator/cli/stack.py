@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from s3migrator.cli.deployment import deploy, destroy
+from s3migrator.cli.deployment import deploy, destroy, security_parameters
 from s3migrator.cli.exit_codes import ExitCode
 from s3migrator.errors import UsageError
 from s3migrator.models import JobState
@@ -16,6 +16,14 @@ from s3migrator.resources import stack_outputs
 if TYPE_CHECKING:
     from s3migrator.cli.context import Context
     from s3migrator.cli.parser import Commands
+
+# The parameters with an option of their own, which checks them before anything is deployed.
+OWN_OPTIONS = {
+    "JobSubmitters": "--job-submitters",
+    "AllowedAccounts": "--allowed-accounts",
+    "RoleExternalIds": "--role-external-ids",
+    "JobRetentionDays": "--job-retention-days",
+}
 
 
 def _parameters(pairs: list[str]) -> dict[str, str]:
@@ -30,7 +38,19 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
 
 def deploy_command(context: Context) -> int:
     name = context.settings.stack_name
-    deployment = deploy(context.aws, name, parameters=_parameters(context.args.parameter))
+    args = context.args
+    parameters = _parameters(args.parameter)
+    clashes = sorted(OWN_OPTIONS.keys() & parameters.keys())
+    if clashes:
+        raise UsageError(f"set {clashes[0]} with {OWN_OPTIONS[clashes[0]]}, not --parameter")
+    parameters |= security_parameters(
+        context.aws,
+        job_submitters=args.job_submitters,
+        allowed_accounts=args.allowed_accounts,
+        role_external_ids=args.role_external_ids,
+        job_retention_days=args.job_retention_days,
+    )
+    deployment = deploy(context.aws, name, parameters=parameters)
     console = context.console
     if not deployment.changes and not deployment.created:
         console.print(f"stack {name} is up to date")
@@ -43,6 +63,8 @@ def deploy_command(context: Context) -> int:
                 f"  {change.action:<6} {change.logical_id} {change.resource_type}{replacing}",
                 highlight=False,
             )
+    submitters = parameters["JobSubmitters"].replace(",", ", ") or "the stack's own roles only"
+    console.print(f"job messages accepted from: {submitters}", highlight=False)
     table = Table(title=f"stack {name} outputs")
     table.add_column("output", no_wrap=True)
     table.add_column("value", overflow="fold")
@@ -92,12 +114,19 @@ def register(commands: Commands) -> None:
             "Create or update the stack (queues, table, tasks, progress function, alarms)\n"
             "through a change set on whatever endpoint boto3 resolves; prints what it adds,\n"
             "modifies or removes, then the outputs. Without ContainerImage the stack holds only\n"
-            "the queues, the table and the dead-letter alarms."
+            "the queues, the table and the dead-letter alarms.\n"
+            "Only --job-submitters may send job messages (by default the identity that deploys);\n"
+            "jobs read and write only --allowed-accounts' buckets. Each deploy sets these anew:\n"
+            "an option left out takes its default."
         ),
         examples=[
             "s3migrator deploy",
             "s3migrator deploy --parameter ContainerImage=REPO:1"
             " --parameter AlarmEmail=you@example.com",
+            "s3migrator deploy --job-submitters arn:aws:iam::111122223333:role/ci-jobs"
+            " --allowed-accounts 111122223333,444455556666",
+            "s3migrator deploy --role-external-ids"
+            ' \'{"arn:aws:iam::444455556666:role/s3migrator-source": "copy-2026"}\'',
         ],
         handler=deploy_command,
     )
@@ -107,6 +136,29 @@ def register(commands: Commands) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="a template parameter (repeat for more)",
+    )
+    deploy_parser.add_argument(
+        "--job-submitters",
+        metavar="ARN[,ARN...]",
+        help='IAM role or user ARNs whose job messages are accepted; "" for none but the'
+        " stack's own (default: the identity that deploys)",
+    )
+    deploy_parser.add_argument(
+        "--allowed-accounts",
+        metavar="ID[,ID...]",
+        help="accounts whose buckets jobs may read and write and whose roles they may assume"
+        " (default: the stack's account)",
+    )
+    deploy_parser.add_argument(
+        "--role-external-ids",
+        metavar="JSON",
+        help='external ids of the roles jobs assume, {"ROLE ARN": "EXTERNAL ID"} (default: none)',
+    )
+    deploy_parser.add_argument(
+        "--job-retention-days",
+        type=int,
+        metavar="N",
+        help="days a job's record is kept after it ends, 1 to 3650 (default: 90)",
     )
 
     destroy_parser = commands.add(

@@ -1,7 +1,13 @@
-"""The stack's wiring: scaling, schedules and alarms point at the right queue, service, function."""
+"""The stack's wiring: scaling, schedules and alarms point at the right queue, service, function.
+
+``Stack`` resolves the decoded template for given parameters (conditions, ``Fn::If``, ``Fn::Split``
+and the other functions it uses), so a test can state what a deployed stack would hold.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +18,102 @@ from s3migrator.resources import OUTPUT_SOURCES, OUTPUTS
 from s3migrator.settings import Settings
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
+ACCOUNT = "111122223333"
+PSEUDO = {
+    "AWS::AccountId": ACCOUNT,
+    "AWS::Partition": "aws",
+    "AWS::Region": "eu-west-1",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "s3migrator",
+}
+IMAGE = "444455556666.dkr.ecr.eu-west-1.amazonaws.com/s3migrator:1"
+NO_VALUE = object()
+
+
+@dataclass
+class Stack:
+    """The template resolved for some parameters: conditions, references and functions."""
+
+    template: dict[str, Any]
+    given: dict[str, str] = field(default_factory=dict)
+
+    def parameter(self, name: str) -> Any:
+        declared = self.template["Parameters"][name]
+        value = str(self.given.get(name, declared.get("Default", "")))
+        return value.split(",") if declared["Type"] == "CommaDelimitedList" else value
+
+    def condition(self, name: str) -> bool:
+        return bool(self.resolve(self.template["Conditions"][name]))
+
+    def resolve(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [v for v in (self.resolve(item) for item in node) if v is not NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            ((key, arg),) = node.items()
+            if key == "Ref":
+                if arg == "AWS::NoValue":
+                    return NO_VALUE
+                if arg in self.template["Resources"]:
+                    return node
+                return PSEUDO[arg] if arg in PSEUDO else self.parameter(arg)
+            if key == "Condition":
+                return self.condition(arg)
+            if key == "Fn::GetAtt":
+                return f"<{arg[0]}.{arg[1]}>"
+            if key == "Fn::If":
+                return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
+            if key == "Fn::Equals":
+                left, right = self.resolve(arg)
+                return str(left) == str(right)
+            if key == "Fn::Not":
+                return not self.resolve(arg[0])
+            if key == "Fn::And":
+                return all(self.resolve(arg))
+            if key == "Fn::Or":
+                return any(self.resolve(arg))
+            if key == "Fn::Join":
+                return arg[0].join(str(v) for v in self.resolve(arg[1]))
+            if key == "Fn::Split":
+                return str(self.resolve(arg[1])).split(arg[0])
+            if key == "Fn::Select":
+                return self.resolve(arg[1])[int(arg[0])]
+            if key == "Fn::Sub":
+                text, names = (arg, {}) if isinstance(arg, str) else arg
+                values = {k: str(self.resolve(v)) for k, v in names.items()}
+
+                def name(match: re.Match[str]) -> str:
+                    ref = match.group(1)
+                    if ref in values:
+                        return values[ref]
+                    if "." in ref:
+                        return f"<{ref}>"
+                    return str(self.resolve({"Ref": ref}))
+
+                return re.sub(r"\$\{([^}]+)\}", name, text)
+        resolved = {k: self.resolve(v) for k, v in node.items()}
+        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
+
+    def properties(self, name: str) -> dict[str, Any]:
+        resource = self.template["Resources"][name]
+        assert "Condition" not in resource or self.condition(resource["Condition"]), name
+        return dict(self.resolve(resource["Properties"]))
+
+    def exists(self, name: str) -> bool:
+        resource = self.template["Resources"][name]
+        return "Condition" not in resource or self.condition(resource["Condition"])
+
+
+def decoded_template() -> dict[str, Any]:
+    decoded, problems = decode_str(TEMPLATE.read_text())
+    assert not problems
+    return dict(decoded)
 
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    decoded, problems = decode_str(TEMPLATE.read_text())
-    assert not problems
-    return dict(decoded)
+    return decoded_template()
 
 
 def resource(template: dict[str, Any], name: str) -> dict[str, Any]:
@@ -104,22 +199,34 @@ def test_dead_letter_and_job_failure_alarms_notify_the_topic(template: dict[str,
 def test_no_policy_grants_every_action_and_roles_assume_only_the_allowed_pattern(
     template: dict[str, Any],
 ) -> None:
-    roles = {name: r for name, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
+    resources = template["Resources"].items()
+    roles = {name: r for name, r in resources if r["Type"] == "AWS::IAM::Role"}
     assert set(roles) == {
         "TaskExecutionRole",
         "CoordinatorTaskRole",
         "CopierTaskRole",
         "ProgressRole",
     }
-    for name, role in roles.items():
-        for policy in role["Properties"]["Policies"]:
-            for statement in policy["PolicyDocument"]["Statement"]:
-                actions = statement["Action"]
-                actions = actions if isinstance(actions, list) else [actions]
-                assert "*" not in actions, name
-                assert all(not a.endswith(":*") for a in actions), name
-                if "sts:AssumeRole" in actions:
-                    assert statement["Resource"] == {"Ref": "AssumableRolePattern"}, name
+    # Grants only some stacks need (customer managed keys, submitters) are policies of their own.
+    documents = [
+        (name, policy["PolicyDocument"])
+        for name, role in roles.items()
+        for policy in role["Properties"]["Policies"]
+    ] + [
+        (name, r["Properties"]["PolicyDocument"])
+        for name, r in resources
+        if r["Type"] == "AWS::IAM::Policy"
+    ]
+    for name, document in documents:
+        for statement in document["Statement"]:
+            actions = statement["Action"]
+            actions = actions if isinstance(actions, list) else [actions]
+            assert "*" not in actions, name
+            assert all(not a.endswith(":*") for a in actions), name
+            if "sts:AssumeRole" in actions:
+                assert statement["Resource"] == {
+                    "Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${AssumableRoleName}"
+                }, name
 
 
 def test_outputs_name_every_resource_the_commands_resolve(template: dict[str, Any]) -> None:
@@ -180,3 +287,53 @@ def test_the_progress_function_may_do_what_its_dead_letter_sweep_does(
     assert ("sqs:SendMessage", "WorkQueue") in granted
     for action in ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"):
         assert (action, "JobTable") in granted, action
+
+
+def test_the_progress_function_reserves_a_few_runs_unless_told_none(
+    template: dict[str, Any],
+) -> None:
+    function = Stack(template, {"ContainerImage": IMAGE}).properties("ProgressFunction")
+    assert function["ReservedConcurrentExecutions"] == "5"
+    unreserved = Stack(template, {"ContainerImage": IMAGE, "ProgressConcurrency": "0"})
+    assert "ReservedConcurrentExecutions" not in unreserved.properties("ProgressFunction")
+
+
+def test_alarms_reach_the_topic_through_a_key_cloudwatch_may_use(
+    template: dict[str, Any],
+) -> None:
+    stack = Stack(template)
+    assert stack.properties("AlarmTopic")["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
+    key = stack.properties("AlarmTopicKey")
+    assert key["EnableKeyRotation"] is True
+    assert key["KeyPolicy"] == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministers",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchPublishesAlarms",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+            },
+        ],
+    }
+
+
+def test_external_ids_are_hidden_and_job_records_expire_after_the_retention(
+    template: dict[str, Any],
+) -> None:
+    parameters = template["Parameters"]
+    external_ids, retention = parameters["RoleExternalIds"], parameters["JobRetentionDays"]
+    assert (external_ids["NoEcho"], external_ids["Default"]) == (True, "{}")
+    limits = [retention[k] for k in ("Type", "Default", "MinValue", "MaxValue")]
+    assert limits == ["Number", 90, 1, 3650]
+    table = Stack(template).properties("JobTable")
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
