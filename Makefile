@@ -58,6 +58,29 @@ test: lint
 	$(BIN)/python -m pytest -q -n 2 tests/unit tests/component tests/schedules
 	$(BIN)/python -m pytest -q tests/e2e
 
+# The image's locks: requirements/image.txt (the runtime, `.[lambda]`) and requirements/build.txt
+# (the build backend), each version pinned with the hashes of all its files, so they hold for
+# linux on arm64 and x86_64 alike. pip-compile runs from a throwaway environment on Python 3.11,
+# the image's, and sees the package index alone (PIP_INDEX_URL is kept): a local wheel folder or
+# extra index from pip's configuration may hold other builds of a version, whose hashes no image
+# build could match. `make lock` keeps the pins that still fit pyproject.toml;
+# `make lock LOCK_FLAGS=--upgrade` moves every pin to the newest release allowed.
+LOCK_PYTHON ?= python3.11
+LOCK_VENV ?= /tmp/s3migrator-lock
+LOCK_FLAGS ?=
+PIP_COMPILE := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL PIP_CONFIG_FILE=/dev/null \
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes \
+	--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_FLAGS)
+
+.PHONY: lock
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || ( $(LOCK_PYTHON) -m venv $(LOCK_VENV) \
+		&& $(LOCK_VENV)/bin/python -m pip install --quiet 'pip-tools==7.6.2' )
+	mkdir -p requirements
+	$(PIP_COMPILE) --extra lambda --output-file requirements/image.txt pyproject.toml
+	$(PIP_COMPILE) --build-deps-for wheel --only-build-deps --output-file requirements/build.txt \
+		pyproject.toml
+
 # Needs a Docker engine (none runs on the CI machines; the image is built where one does).
 image:
 	docker build --tag $(IMAGE) .
