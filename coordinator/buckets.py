@@ -1,8 +1,16 @@
-"""Creating the destination bucket at the start of a job."""
+"""The destination bucket at the start of a job: found, or created and hardened.
+
+A bucket the tool creates is set up explicitly, whatever the account's defaults: Block Public
+Access on every setting, object ownership enforced for the bucket owner (ACLs off), default
+encryption (SSE-S3, or SSE-KMS with the job's key), a policy that refuses requests without TLS,
+and a lifecycle rule that drops incomplete multipart uploads after a day (a copier killed
+outright cannot abort its own). Every request names the account expected to own the bucket.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate, translated
 from s3migrator.errors import (
@@ -16,46 +24,115 @@ from s3migrator.errors import (
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from s3migrator.models import Location
 
-def ensure_bucket(s3: S3Client, bucket: str, region: str) -> bool:
-    """Create the destination bucket when missing; True if this call created it."""
+ABORT_UPLOADS_RULE = "s3migrator-abort-incomplete-uploads"
+
+
+def bucket_exists(s3: S3Client, location: Location) -> bool:
+    """Whether the bucket exists in the expected account; InvalidJobError when a bucket of
+    that name exists but is not reachable as that account's (another owner, or no access)."""
     try:
-        s3.head_bucket(Bucket=bucket)
-        return False
+        s3.head_bucket(Bucket=location.bucket, **location.expected_owner())
+        return True
     except PROVIDER_ERRORS as exc:
         error = translate(exc)
         if isinstance(error, AccessDeniedError):
-            raise InvalidJobError(f"destination bucket {bucket!r} exists but is not ours") from exc
+            owner = location.owner or "this stack's account"
+            raise InvalidJobError(
+                f"bucket {location.bucket!r} exists but is not owned by {owner}, or that"
+                " account may not reach it; nothing was written to it"
+            ) from exc
         if not isinstance(error, NotFoundError):
             raise error from exc
+        return False
+
+
+def create_bucket(s3: S3Client, location: Location, region: str) -> None:
+    """Create the bucket, owner-enforced from its first moment; one this account already
+    owns (an earlier run's) is fine."""
+    config: dict[str, Any] = (
+        {}
+        if region == "us-east-1"
+        else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    )
     try:
-        if region == "us-east-1":
-            s3.create_bucket(Bucket=bucket)
-        else:
-            s3.create_bucket(
-                Bucket=bucket,
-                CreateBucketConfiguration={"LocationConstraint": region},  # type: ignore[typeddict-item]
-            )
+        s3.create_bucket(Bucket=location.bucket, ObjectOwnership="BucketOwnerEnforced", **config)
     except PROVIDER_ERRORS as exc:
         error = translate(exc)
         if isinstance(error, AlreadyOwnedError):
-            return False
+            return
         if isinstance(error, AlreadyExistsError):
-            raise InvalidJobError(f"destination bucket name {bucket!r} is taken") from exc
+            raise InvalidJobError(f"destination bucket name {location.bucket!r} is taken") from exc
         raise error from exc
+
+
+def tls_only_policy(bucket: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "s3migrator-tls-only",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+
+
+def default_encryption(location: Location) -> dict[str, Any]:
+    if location.kms_key_id:
+        rule: dict[str, Any] = {
+            "ApplyServerSideEncryptionByDefault": {
+                "SSEAlgorithm": "aws:kms",
+                "KMSMasterKeyID": location.kms_key_id,
+            },
+            "BucketKeyEnabled": True,
+        }
+    else:
+        rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    return {"Rules": [rule]}
+
+
+def harden(s3: S3Client, location: Location) -> None:
+    """Apply every setting a created bucket gets; each is idempotent, so a run that died
+    half-way through is finished by the next."""
+    bucket, owner = location.bucket, location.expected_owner()
     with translated():
-        # Uploads a copier could not abort (killed outright) are dropped after a day.
+        s3.put_public_access_block(
+            Bucket=bucket,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+            **owner,
+        )
+        s3.put_bucket_ownership_controls(
+            Bucket=bucket,
+            OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+            **owner,
+        )
+        encryption: Any = default_encryption(location)
+        s3.put_bucket_encryption(
+            Bucket=bucket, ServerSideEncryptionConfiguration=encryption, **owner
+        )
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(tls_only_policy(bucket)), **owner)
         s3.put_bucket_lifecycle_configuration(
             Bucket=bucket,
             LifecycleConfiguration={
                 "Rules": [
                     {
-                        "ID": "s3migrator-abort-incomplete-uploads",
+                        "ID": ABORT_UPLOADS_RULE,
                         "Filter": {"Prefix": ""},
                         "Status": "Enabled",
                         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
                     }
                 ]
             },
+            **owner,
         )
-    return True

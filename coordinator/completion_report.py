@@ -18,8 +18,9 @@ import io
 import logging
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from coordinator.csv_cells import safe_cell
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate, translated
 from s3migrator.errors import PermanentError
 from s3migrator.models import FailureRecord, JobRecord, JobState
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
     from s3migrator.jobstore import JobStore
+    from s3migrator.sessions import S3Clients
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ def rows(record: JobRecord, failures: Iterable[FailureRecord]) -> Iterator[list[
     bucket = record.spec.source.bucket if record.spec else ""
     yield COLUMNS
     for failure in failures:
-        yield [
+        cells = [
             bucket,
             failure.key,
             failure.version_id or "",
@@ -65,6 +67,7 @@ def rows(record: JobRecord, failures: Iterable[FailureRecord]) -> Iterator[list[
             str(failure.http_status) if failure.http_status is not None else "",
             f"{failure.message} (attempts: {failure.attempts})",
         ]
+        yield [safe_cell(cell) for cell in cells]
 
 
 def write_csv(out: TextIO, record: JobRecord, failures: Iterable[FailureRecord]) -> int:
@@ -94,10 +97,13 @@ def upload_report(
     """Stream the CSV to the job's report location; returns its s3:// URL.
 
     Up to one part it is a single PutObject; beyond, a multipart upload that is aborted if
-    anything fails on the way, so no half-written report stays stored and billed.
+    anything fails on the way, so no half-written report stays stored and billed. ``s3`` is
+    the destination side's client, and the report bucket must be in the destination's
+    account: a job writes its report only where it may write its copies.
     """
-    assert record.report is not None
+    assert record.report is not None and record.spec is not None
     bucket, key = record.report.bucket, report_key(record)
+    owner = record.spec.destination.expected_owner()
     text = io.StringIO(newline="")
     writer = csv.writer(text)
     upload_id: str | None = None
@@ -110,53 +116,64 @@ def upload_report(
             if upload_id is None:
                 with translated():
                     upload_id = s3.create_multipart_upload(
-                        Bucket=bucket, Key=key, ContentType="text/csv"
+                        Bucket=bucket, Key=key, ContentType="text/csv", **owner
                     )["UploadId"]
-            parts.append(_upload_part(s3, bucket, key, upload_id, len(parts) + 1, text))
+            parts.append(_upload_part(s3, bucket, key, upload_id, len(parts) + 1, text, owner))
         if upload_id is None:
             with translated():
                 s3.put_object(
-                    Bucket=bucket, Key=key, Body=text.getvalue().encode(), ContentType="text/csv"
+                    Bucket=bucket,
+                    Key=key,
+                    Body=text.getvalue().encode(),
+                    ContentType="text/csv",
+                    **owner,
                 )
         else:
             if text.tell():
-                parts.append(_upload_part(s3, bucket, key, upload_id, len(parts) + 1, text))
+                parts.append(_upload_part(s3, bucket, key, upload_id, len(parts) + 1, text, owner))
             with translated():
                 s3.complete_multipart_upload(
                     Bucket=bucket,
                     Key=key,
                     UploadId=upload_id,
                     MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
+                    **owner,
                 )
     except BaseException:
         if upload_id is not None:
-            _abort(s3, bucket, key, upload_id)
+            _abort(s3, bucket, key, upload_id, owner)
         raise
     return f"s3://{bucket}/{key}"
 
 
 def _upload_part(
-    s3: S3Client, bucket: str, key: str, upload_id: str, number: int, text: io.StringIO
+    s3: S3Client,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    number: int,
+    text: io.StringIO,
+    owner: dict[str, Any],
 ) -> dict[str, object]:
     body = text.getvalue().encode()
     text.seek(0)
     text.truncate()
     with translated():
         etag = s3.upload_part(
-            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body, **owner
         )["ETag"]
     return {"PartNumber": number, "ETag": etag}
 
 
-def _abort(s3: S3Client, bucket: str, key: str, upload_id: str) -> None:
+def _abort(s3: S3Client, bucket: str, key: str, upload_id: str, owner: dict[str, Any]) -> None:
     try:
-        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id, **owner)
     except PROVIDER_ERRORS as exc:
         # The bucket's AbortIncompleteMultipartUpload rule, if any, cleans it up later.
         log.warning("report upload %s not aborted: %s", upload_id, translate(exc))
 
 
-def write_report(store: JobStore, s3: S3Client, job_id: str) -> ReportEnd:
+def write_report(store: JobStore, clients: S3Clients, job_id: str) -> ReportEnd:
     """Write a finished job's due report and record where it is.
 
     Raises on transient errors (the report message comes back, or the progress function sends
@@ -171,6 +188,8 @@ def write_report(store: JobStore, s3: S3Client, job_id: str) -> ReportEnd:
     ):
         return ReportEnd.NOT_DUE
     try:
+        assert record.spec is not None  # a rejected job has no report
+        s3 = clients.for_location(record.spec.destination, record.spec)
         url = upload_report(s3, record, store.batches.failures_now(job_id))
     except PermanentError as exc:
         reason = f"report not written: {exc}"

@@ -19,15 +19,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from coordinator.authority import Authority
 from coordinator.batching import batch_id, limits, pack
-from coordinator.buckets import ensure_bucket
+from coordinator.destination import Destination
 from coordinator.listing import list_range, list_source
-from coordinator.preflight import as_text, inconclusive, passed, run_checks
 from coordinator.redrive import send_again
 from coordinator.sending import send_batches
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate
 from s3migrator.backoff import backoff_s
-from s3migrator.errors import InvalidJobError, LeaseLostError, OperationError, TransientError
+from s3migrator.errors import InvalidJobError, LeaseLostError, OperationError
 from s3migrator.models import CopySpec, JobMessage, JobRecord, JobState, ListingCheckpoint, Phase
 from s3migrator.sqs.queues import MAX_ENTRIES_PER_SEND, queue_depth, send_resume
 from s3migrator.work import BatchRecord, BatchState, WorkBatch, batch_digest
@@ -74,6 +74,7 @@ class JobRunner:
     jobs_queue_url: str
     settings: Settings
     region: str
+    authority: Authority
     stop: threading.Event = field(default_factory=threading.Event)
     owner: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     # Waits that long, or less when asked to stop (then True); a test passes its own.
@@ -100,14 +101,18 @@ class JobRunner:
             )
         )
 
-    def take(self, job_id: str, message: JobMessage | None = None) -> Run | None:
+    def take(
+        self, job_id: str, message: JobMessage | None = None, sender: str | None = None
+    ) -> Run | None:
         """Record the job (from its message, the first time) and take its lease for one run.
 
         None when there is nothing for a coordinator to do, or when another run holds the job
         (in another process, or in this one: a duplicate delivery), which then carries on.
+        The message's sides are bound to their accounts first (``Authority.bind``), which
+        raises InvalidJobError for a side outside the stack's accounts.
         """
         if message is not None:
-            self.store.create_job(self._new_record(job_id, message))
+            self.store.create_job(self._new_record(job_id, self.authority.bind(message), sender))
         record = self.store.get_job(job_id)
         if record is None or not record.needs_coordinator:
             log.info("job %s needs no coordinator; dropping its message", job_id)
@@ -166,13 +171,18 @@ class JobRunner:
         taken = self.take(message.job_id, message)
         return self.work(taken) if taken is not None else None
 
-    def _new_record(self, job_id: str, job: JobMessage) -> JobRecord:
+    def _new_record(self, job_id: str, job: JobMessage, sender: str | None) -> JobRecord:
         now = self.store.now()
         return JobRecord(
             job_id=job_id,
             mode=job.mode,
             spec=CopySpec(
-                job_id=job_id, source=job.source, destination=job.destination, options=job.options
+                job_id=job_id,
+                source=job.source,
+                destination=job.destination,
+                options=job.options,
+                overwrite=job.overwrite,
+                sender=sender,
             ),
             report=job.report,
             created_at=now,
@@ -225,28 +235,10 @@ class JobRunner:
             log.info("job %s: the redrive's %d objects sent again", run.job_id, sent)
             self.store.release_lease(run.job_id, run.token)
             return RunEnd.LISTED
-        if record.phase is Phase.STARTED:
-            checks = run_checks(self.clients, spec)
-            if inconclusive(checks):
-                raise TransientError("Preflight", "preflight could not finish:\n" + as_text(checks))
-            if not passed(checks):
-                raise InvalidJobError("preflight failed:\n" + as_text(checks))
-            self.store.renew_lease(run.job_id, run.token, self.settings.lease_s)
-            region = spec.destination.region or self.region
-            created = ensure_bucket(
-                self.clients.for_location(spec.destination), spec.destination.bucket, region
-            )
-            log.info(
-                "job %s: destination %s %s",
-                run.job_id,
-                spec.destination.bucket,
-                "created" if created else "exists",
-            )
-            if not self.store.set_phase(
-                run.job_id, run.token, record.epoch, Phase.STARTED, Phase.DESTINATION_READY
-            ):
+        if record.phase in (Phase.STARTED, Phase.CREATING_BUCKET):
+            destination = Destination(self.store, self.clients, self.region, self.settings.lease_s)
+            if not destination.prepare(record, run.token):
                 return self._gone(run)
-            record.phase = Phase.DESTINATION_READY
         if record.phase is Phase.DESTINATION_READY:
             if not self.store.set_phase(
                 run.job_id, run.token, record.epoch, Phase.DESTINATION_READY, Phase.COPYING
@@ -263,7 +255,7 @@ class JobRunner:
             self._send_last_group_again(run, spec, checkpoint)
         batches = pack(
             list_source(
-                self.clients.for_location(spec.source), spec.source, checkpoint.start_after
+                self.clients.for_location(spec.source, spec), spec.source, checkpoint.start_after
             ),
             spec,
             first_seq=checkpoint.next_seq,
@@ -361,7 +353,7 @@ class JobRunner:
             batch_id(run.job_id, seq) for seq in range(checkpoint.group_start, checkpoint.next_seq)
         ]
         records = self.store.batches.get_many(run.job_id, ids)
-        source = self.clients.for_location(spec.source)
+        source = self.clients.for_location(spec.source, spec)
         again: list[WorkBatch] = []
         for id_ in ids:
             record = records.get(id_)

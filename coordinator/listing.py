@@ -17,7 +17,11 @@ def list_source(s3: S3Client, source: Location, start_after: str | None) -> Iter
 
     Pages are fetched lazily, so memory stays constant however many keys the bucket holds.
     """
-    kwargs: dict[str, Any] = {"Bucket": source.bucket, "Prefix": source.prefix}
+    kwargs: dict[str, Any] = {
+        "Bucket": source.bucket,
+        "Prefix": source.prefix,
+        **source.expected_owner(),
+    }
     if start_after is not None:
         kwargs["StartAfter"] = start_after
     for page in s3.get_paginator("list_objects_v2").paginate(**kwargs):

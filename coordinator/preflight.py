@@ -57,12 +57,16 @@ def _who(location: Location) -> str:
     return location.role_arn or "the task's own role"
 
 
-def _check_role(clients: S3Clients, side: str, location: Location) -> Check:
+def _owned_by(location: Location) -> str:
+    return f", or the bucket is not owned by account {location.owner}" if location.owner else ""
+
+
+def _check_role(clients: S3Clients, spec: CopySpec, side: str, location: Location) -> Check:
     if location.role_arn is None:
         return Check(f"assume {side} role", CheckResult.SKIPPED, "no role: the task's credentials")
     try:
         identity = (
-            clients.sessions.for_location(location)
+            clients.sessions.for_location(location, spec)
             .client("sts", region_name=location.region or clients.sessions.default_region)
             .get_caller_identity()
         )
@@ -73,7 +77,8 @@ def _check_role(clients: S3Clients, side: str, location: Location) -> Check:
             CheckResult.MISSING,
             detail,
             f"let the task role assume {location.role_arn} (sts:AssumeRole in its policy, and"
-            " the task role as a principal in the role's trust policy)",
+            " the task role as a principal in the role's trust policy, with sts:AssumeRole and"
+            " sts:SetSourceIdentity: a job's sessions carry its sender as source identity)",
             transient=_transient(exc),
         )
     return Check(f"assume {side} role", CheckResult.OK, identity["Arn"])
@@ -83,14 +88,14 @@ def run_checks(clients: S3Clients, spec: CopySpec) -> list[Check]:
     """Every check, in the order a job needs them; later checks run even if earlier fail."""
     source, destination = spec.source, spec.destination
     checks = [
-        _check_role(clients, "source", source),
-        _check_role(clients, "destination", destination),
+        _check_role(clients, spec, "source", source),
+        _check_role(clients, spec, "destination", destination),
     ]
     bucket_arn = f"arn:aws:s3:::{source.bucket}"
     sample: str | None = None
     try:
-        listed = clients.for_location(source).list_objects_v2(
-            Bucket=source.bucket, Prefix=source.prefix, MaxKeys=1
+        listed = clients.for_location(source, spec).list_objects_v2(
+            Bucket=source.bucket, Prefix=source.prefix, MaxKeys=1, **source.expected_owner()
         )
         contents = listed.get("Contents", [])
         sample = contents[0]["Key"] if contents else None
@@ -104,13 +109,13 @@ def run_checks(clients: S3Clients, spec: CopySpec) -> list[Check]:
             fix = "check the source bucket's name, account and region"
             checks.append(Check("list source", CheckResult.MISSING, missing, fix))
         else:
-            fix = f"allow s3:ListBucket on {bucket_arn} to {_who(source)}"
+            fix = f"allow s3:ListBucket on {bucket_arn} to {_who(source)}{_owned_by(source)}"
             transient = isinstance(error, TransientError)
             checks.append(Check("list source", CheckResult.MISSING, detail, fix, transient))
     checks.append(_check_read(clients, spec, sample))
-    checks.append(_check_destination(clients, destination))
+    checks.append(_check_destination(clients, spec))
     if destination.kms_key_id:
-        checks.append(_check_kms(clients, destination))
+        checks.append(_check_kms(clients, spec))
     return checks
 
 
@@ -121,8 +126,8 @@ def _check_read(clients: S3Clients, spec: CopySpec, sample: str | None) -> Check
     try:
         # One byte, read by the side that copies: proves s3:GetObject and, for an SSE-KMS
         # source, kms:Decrypt on its key.
-        clients.for_location(destination).get_object(
-            Bucket=source.bucket, Key=sample, Range="bytes=0-0"
+        clients.for_location(destination, spec).get_object(
+            Bucket=source.bucket, Key=sample, Range="bytes=0-0", **source.expected_owner()
         )
     except PROVIDER_ERRORS as exc:
         detail = str(translate(exc))
@@ -156,9 +161,12 @@ def _check_read(clients: S3Clients, spec: CopySpec, sample: str | None) -> Check
     return Check("read source as destination", CheckResult.OK, f"s3:GetObject on {sample!r}")
 
 
-def _check_destination(clients: S3Clients, destination: Location) -> Check:
+def _check_destination(clients: S3Clients, spec: CopySpec) -> Check:
+    destination = spec.destination
     try:
-        clients.for_location(destination).head_bucket(Bucket=destination.bucket)
+        clients.for_location(destination, spec).head_bucket(
+            Bucket=destination.bucket, **destination.expected_owner()
+        )
     except PROVIDER_ERRORS as exc:
         error = translate(exc)
         detail = str(error)
@@ -166,7 +174,9 @@ def _check_destination(clients: S3Clients, destination: Location) -> Check:
             return Check(
                 "destination bucket",
                 CheckResult.OK,
-                f"does not exist yet: created by the job (needs s3:CreateBucket and"
+                "does not exist yet: created by the job (needs s3:CreateBucket,"
+                " s3:PutBucketPublicAccessBlock, s3:PutBucketOwnershipControls,"
+                " s3:PutEncryptionConfiguration, s3:PutBucketPolicy and"
                 f" s3:PutLifecycleConfiguration for {_who(destination)})",
             )
         return Check(
@@ -174,7 +184,8 @@ def _check_destination(clients: S3Clients, destination: Location) -> Check:
             CheckResult.MISSING,
             detail,
             f"allow s3:ListBucket and s3:PutObject on arn:aws:s3:::{destination.bucket} to"
-            f" {_who(destination)}, or choose a bucket name not owned by another account",
+            f" {_who(destination)}, or choose a bucket name not owned by another account"
+            f"{_owned_by(destination)}",
             transient=isinstance(error, TransientError),
         )
     return Check(
@@ -182,8 +193,9 @@ def _check_destination(clients: S3Clients, destination: Location) -> Check:
     )
 
 
-def _check_kms(clients: S3Clients, destination: Location) -> Check:
-    kms: Any = clients.sessions.for_location(destination).client(
+def _check_kms(clients: S3Clients, spec: CopySpec) -> Check:
+    destination = spec.destination
+    kms: Any = clients.sessions.for_location(destination, spec).client(
         "kms", region_name=destination.region or clients.sessions.default_region
     )
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from coordinator.authority import Authority
 from coordinator.jobs import JobRunner
 from coordinator.service import Coordinator
 from s3migrator.aws import Aws, task_aws
@@ -28,6 +29,7 @@ def build_runner(
         jobs_queue_url=resources.jobs_queue_url,
         settings=settings,
         region=aws.region,
+        authority=Authority.from_settings(settings, aws.session),
     )
 
 

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from coordinator.completion_report import write_report
 from coordinator.jobs import JobRunner
-from s3migrator.errors import InvalidJobMessageError
+from s3migrator.errors import InvalidJobError, InvalidJobMessageError
 from s3migrator.models import JobMessage, ReportMessage, ResumeMessage
 from s3migrator.sqs.intake import Intake
 from s3migrator.sqs.visibility import VisibilityKeeper
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_ERROR_S = 10
+SENDER_ID = "SenderId"
 
 
 @dataclass
@@ -66,6 +67,7 @@ class Coordinator:
                 slots=self.jobs_in_parallel,
                 visibility_s=self.visibility_s,
                 wait_time_s=self.wait_time_s,
+                attributes=(SENDER_ID,),
             )
             while not self.stop.is_set():
                 if not intake.turn() and not intake.active and once:
@@ -97,8 +99,20 @@ class Coordinator:
         except InvalidJobMessageError as exc:
             self._reject(message, exc)
             return
+        sender = message.get("Attributes", {}).get("SenderId")
+        if job is not None:
+            refusal = self.runner.authority.refusal(sender)
+            if refusal is not None:
+                # Nothing is recorded: an unlisted sender cannot even take a job id.
+                self._dead_letter(message, refusal)
+                return
+            try:
+                job = self.runner.authority.bind(job)
+            except InvalidJobError as exc:
+                self._reject(message, InvalidJobMessageError(str(exc), job_id))
+                return
         try:
-            run = self.runner.take(job_id, job)
+            run = self.runner.take(job_id, job, sender)
         except Exception:
             # An AWS outage or a bug must not stop other jobs; the message comes back later
             # and, after the redrive policy's limit, lands in the jobs dead-letter queue.
@@ -116,7 +130,7 @@ class Coordinator:
         """Write the report while the keeper holds the message; an error leaves the message to
         come back (and the progress function sends another while the report stays due)."""
         try:
-            end = write_report(self.runner.store, self.runner.clients.default, job_id)
+            end = write_report(self.runner.store, self.runner.clients, job_id)
         except Exception as exc:
             log.warning("job %s: report not written yet: %s", job_id, exc)
             self._retry_later(message, keeper)
@@ -160,19 +174,26 @@ class Coordinator:
         reason = str(exc)
         if exc.job_id is not None and self.runner.reject(exc.job_id, reason):
             log.error("job %s rejected: %s", exc.job_id, reason)
-        else:
-            log.error("job message %s dead-lettered: %s", message["MessageId"], reason)
-            self.sqs.send_message(
-                QueueUrl=self.resources.jobs_dlq_url,
-                MessageBody=message.get("Body", "") or "(empty)",
-                MessageAttributes={
-                    "reason": {"DataType": "String", "StringValue": reason},
-                    "original_message_id": {
-                        "DataType": "String",
-                        "StringValue": message["MessageId"],
-                    },
-                },
+            self.sqs.delete_message(
+                QueueUrl=self.resources.jobs_queue_url, ReceiptHandle=message["ReceiptHandle"]
             )
+        else:
+            self._dead_letter(message, reason)
+
+    def _dead_letter(self, message: MessageTypeDef, reason: str) -> None:
+        """Move a message to the jobs dead-letter queue with its reason, nothing recorded."""
+        log.error("job message %s dead-lettered: %s", message["MessageId"], reason)
+        self.sqs.send_message(
+            QueueUrl=self.resources.jobs_dlq_url,
+            MessageBody=message.get("Body", "") or "(empty)",
+            MessageAttributes={
+                "reason": {"DataType": "String", "StringValue": reason},
+                "original_message_id": {
+                    "DataType": "String",
+                    "StringValue": message["MessageId"],
+                },
+            },
+        )
         self.sqs.delete_message(
             QueueUrl=self.resources.jobs_queue_url, ReceiptHandle=message["ReceiptHandle"]
         )

@@ -5,6 +5,9 @@ source through two statements scoped to exactly that role, that bucket and that 
 merged into the bucket's existing policy without touching other statements, and removed alone by
 ``--revoke``. KMS-encrypted sources also need ``kms:Decrypt`` in the key's policy (see README).
 
+A prefix is the user's text inside a policy, where ``*`` and ``?`` are wildcards and ``${...}`` a
+policy variable: ``policy_literal`` writes it with IAM's escapes so it matches only itself.
+
 Example::
 
     policy = merge(existing, grant_statements(Location(bucket="src"), "arn:aws:iam::2:role/m"))
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate, translated
@@ -34,6 +38,20 @@ READ_ACTIONS = [
 
 Policy = dict[str, Any]
 
+# IAM's predefined variables for its own special characters (User Guide, "IAM policy elements:
+# Variables and tags", Special characters): ${*}, ${?} and ${$} stand for *, ? and $. Every $ is
+# escaped, not only "${", so no part of a prefix can open a variable.
+_SPECIAL = re.compile(r"[*?$]")
+
+
+def policy_literal(text: str) -> str:
+    """``text`` as it must appear in a policy's Resource or StringLike value to match itself.
+
+    >>> policy_literal("a*b?/${x}")
+    'a${*}b${?}/${$}{x}'
+    """
+    return _SPECIAL.sub(lambda found: "${" + found.group() + "}", text)
+
 
 def grant_sids(source: Location, reader_role_arn: str) -> tuple[str, str]:
     """Statement ids unique to this (role, bucket, prefix), so grants never collide."""
@@ -45,6 +63,8 @@ def grant_sids(source: Location, reader_role_arn: str) -> tuple[str, str]:
 def grant_statements(source: Location, reader_role_arn: str) -> list[dict[str, Any]]:
     list_sid, read_sid = grant_sids(source, reader_role_arn)
     bucket_arn = f"arn:aws:s3:::{source.bucket}"
+    # Bucket names cannot hold special characters; a prefix can (S3 keys are any UTF-8).
+    prefix = policy_literal(source.prefix)
     listing: dict[str, Any] = {
         "Sid": list_sid,
         "Effect": "Allow",
@@ -53,13 +73,13 @@ def grant_statements(source: Location, reader_role_arn: str) -> list[dict[str, A
         "Resource": bucket_arn,
     }
     if source.prefix:
-        listing["Condition"] = {"StringLike": {"s3:prefix": [f"{source.prefix}*"]}}
+        listing["Condition"] = {"StringLike": {"s3:prefix": [f"{prefix}*"]}}
     reading = {
         "Sid": read_sid,
         "Effect": "Allow",
         "Principal": {"AWS": reader_role_arn},
         "Action": READ_ACTIONS,
-        "Resource": f"{bucket_arn}/{source.prefix}*",
+        "Resource": f"{bucket_arn}/{prefix}*",
     }
     return [listing, reading]
 

@@ -82,7 +82,7 @@ def _sizes(s3: S3Client, location: Location, side: str) -> dict[str, int]:
     sizes = {}
     try:
         for page in s3.get_paginator("list_objects_v2").paginate(
-            Bucket=location.bucket, Prefix=location.prefix
+            Bucket=location.bucket, Prefix=location.prefix, **location.expected_owner()
         ):
             for obj in page.get("Contents", []):
                 sizes[obj["Key"][len(location.prefix) :]] = obj["Size"]
@@ -91,8 +91,8 @@ def _sizes(s3: S3Client, location: Location, side: str) -> dict[str, int]:
     return sizes
 
 
-def _digest(s3: S3Client, bucket: str, key: str) -> str:
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+def _digest(s3: S3Client, location: Location, key: str) -> str:
+    body = s3.get_object(Bucket=location.bucket, Key=key, **location.expected_owner())["Body"]
     digest = hashlib.md5(usedforsecurity=False)
     for chunk in iter(lambda: body.read(_CHUNK), b""):
         digest.update(chunk)
@@ -148,11 +148,11 @@ def verify(
 
         def compare_bytes(key: str) -> Mismatch | None:
             try:
-                ours = _digest(s3, source.bucket, source.prefix + key)
+                ours = _digest(s3, source, source.prefix + key)
             except Exception as exc:
                 return mismatch(Difference.UNREADABLE, key, f"source: {translate(exc)}")
             try:
-                theirs = _digest(dst_s3, destination.bucket, destination.prefix + key)
+                theirs = _digest(dst_s3, destination, destination.prefix + key)
             except Exception as exc:
                 return mismatch(Difference.UNREADABLE, key, f"destination: {translate(exc)}")
             return None if ours == theirs else mismatch(Difference.CONTENT, key, "bytes differ")

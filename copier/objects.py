@@ -1,7 +1,11 @@
 """Server-side copy of one object: CopyObject below the threshold, multipart copy above it.
 
 Every request names the source ETag seen at listing time (``CopySourceIfMatch``), so a copy is
-never assembled from two versions of an object. A small object costs exactly one request.
+never assembled from two versions of an object, and the account expected to own each bucket
+(``ExpectedBucketOwner``, ``ExpectedSourceBucketOwner``), so a bucket of that name in another
+account neither supplies nor receives data. An existing destination object is replaced only as
+the job's overwrite rule says (``copier.overwrite``). A small object costs exactly one request
+(``if-different`` adds one HEAD).
 """
 
 from __future__ import annotations
@@ -12,10 +16,16 @@ from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from copier.overwrite import exists_error, holds, multipart_etag, write_condition
 from copier.parts import plan_parts, use_multipart
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate
-from s3migrator.errors import ConditionFailedError, PermanentError, TransientError
-from s3migrator.models import MAX_KEY_BYTES, CopySpec, Location
+from s3migrator.errors import (
+    ConditionFailedError,
+    NotFoundError,
+    PermanentError,
+    TransientError,
+)
+from s3migrator.models import MAX_KEY_BYTES, CopySpec, Location, Overwrite
 from s3migrator.work import WorkItem
 
 if TYPE_CHECKING:
@@ -45,12 +55,19 @@ def encryption(destination: Location) -> dict[str, Any]:
     return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": destination.kms_key_id}
 
 
+def source_owner(spec: CopySpec) -> dict[str, Any]:
+    """``ExpectedSourceBucketOwner`` for a copy request (nothing when the job names none)."""
+    owner = spec.source.owner
+    return {"ExpectedSourceBucketOwner": owner} if owner else {}
+
+
 @dataclass
 class _Upload:
     s3: S3Client
     bucket: str
     key: str
     upload_id: str
+    owner: dict[str, Any] = field(default_factory=dict)
     parts: list[Future[Any]] = field(default_factory=list)
 
     def end(self, timeout_s: float | None = None) -> None:
@@ -60,7 +77,7 @@ class _Upload:
         wait(self.parts, timeout=timeout_s)
         try:
             self.s3.abort_multipart_upload(
-                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id
+                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, **self.owner
             )
         except Exception:
             log.warning("could not abort upload %s of %s", self.upload_id, self.key, exc_info=True)
@@ -93,34 +110,76 @@ class ObjectCopier:
 
         When the source changed since it was listed (its ETag no longer matches), the current
         version is read once more and copied under its own ETag, so the copy is whole and of
-        one version; a second change in between fails the object.
+        one version; a second change in between fails the object. Under ``if-different`` a
+        destination that already holds the listed object is left as it is.
         """
+        try:
+            return self._copy_current(spec, item)
+        except _Copied as copied:
+            return copied.size
+
+    def _copy_current(self, spec: CopySpec, item: WorkItem) -> int:
+        if spec.overwrite is Overwrite.IF_DIFFERENT and self.landed(spec, item):
+            return item.size
         try:
             self._copy(spec, item)
             return item.size
         except PROVIDER_ERRORS as exc:
             if not isinstance(translate(exc), ConditionFailedError):
                 raise
-        s3 = self.clients.for_location(spec.destination)
-        head = s3.head_object(Bucket=spec.source.bucket, Key=item.key)
+            if spec.overwrite is Overwrite.NEVER:
+                self._refused(spec, item)  # the destination key exists: copied, or an error
+        s3 = self.clients.for_location(spec.destination, spec)
+        head = s3.head_object(
+            Bucket=spec.source.bucket, Key=item.key, **spec.source.expected_owner()
+        )
         current = WorkItem(key=item.key, size=head["ContentLength"], etag=head["ETag"])
         log.info("%s changed after listing; copying its current version", item.key)
         self._copy(spec, current)
         return current.size
 
-    def landed(self, spec: CopySpec, item: WorkItem) -> bool:
-        """Whether an earlier attempt already copied ``item`` (its answer lost to a crash or a
-        timeout): the destination holds an object of its size and ETag. Asked only before an
-        object is recorded failed; False when it cannot tell (a multipart copy's ETag differs,
-        so only single-part copies are recognised)."""
-        s3 = self.clients.for_location(spec.destination)
+    def _refused(self, spec: CopySpec, item: WorkItem) -> None:
+        """After a 412 under ``never``: return when it was the source's condition that failed
+        (no destination object), raise when the destination holds another object; an object
+        this job copied before (as listed, or as the source is now, when an earlier attempt
+        copied the version that replaced it) is done (``_Copied``)."""
+        head = self._destination_head(spec, item)
+        if head is None:
+            return
+        if holds(head, item.size, item.etag):
+            raise _Copied(item.size)
+        s3 = self.clients.for_location(spec.destination, spec)
+        now = s3.head_object(
+            Bucket=spec.source.bucket, Key=item.key, **spec.source.expected_owner()
+        )
+        if holds(head, now["ContentLength"], now["ETag"]):
+            raise _Copied(now["ContentLength"])
+        raise exists_error(spec.destination_key(item.key))
+
+    def _destination_head(self, spec: CopySpec, item: WorkItem) -> dict[str, Any] | None:
+        s3 = self.clients.for_location(spec.destination, spec)
         try:
-            head = s3.head_object(
-                Bucket=spec.destination.bucket, Key=spec.destination_key(item.key)
+            return dict(
+                s3.head_object(
+                    Bucket=spec.destination.bucket,
+                    Key=spec.destination_key(item.key),
+                    **spec.destination.expected_owner(),
+                )
             )
+        except PROVIDER_ERRORS as exc:
+            if isinstance(translate(exc), NotFoundError):
+                return None
+            raise
+
+    def landed(self, spec: CopySpec, item: WorkItem) -> bool:
+        """Whether the destination already holds ``item`` (an earlier attempt's copy, its answer
+        lost to a crash or a timeout): an object of its size and ETag. False when it cannot
+        tell (a multipart copy's ETag differs, so only single-part copies are recognised)."""
+        try:
+            head = self._destination_head(spec, item)
         except PROVIDER_ERRORS:
             return False
-        return head.get("ContentLength") == item.size and head.get("ETag") == item.etag
+        return head is not None and holds(head, item.size, item.etag)
 
     def _copy(self, spec: CopySpec, item: WorkItem) -> None:
         size = len(spec.destination_key(item.key).encode())
@@ -132,7 +191,7 @@ class ObjectCopier:
         threshold = spec.options.multipart_threshold_bytes or self.multipart_threshold_bytes
         # The destination side copies: it owns every new object and reads the source through
         # the source bucket's policy (see `s3migrator grant`).
-        s3 = self.clients.for_location(spec.destination)
+        s3 = self.clients.for_location(spec.destination, spec)
         if use_multipart(item.size, threshold) and item.size > 0:
             self._multipart(s3, spec, item)
         else:
@@ -141,24 +200,40 @@ class ObjectCopier:
                 Key=spec.destination_key(item.key),
                 CopySource={"Bucket": spec.source.bucket, "Key": item.key},
                 CopySourceIfMatch=item.etag,
+                **write_condition(spec.overwrite),
+                **spec.destination.expected_owner(),
+                **source_owner(spec),
                 **encryption(spec.destination),
             )
 
     def _multipart(self, s3: S3Client, spec: CopySpec, item: WorkItem) -> None:
         source = {"Bucket": spec.source.bucket, "Key": item.key}
-        head = s3.head_object(Bucket=spec.source.bucket, Key=item.key, IfMatch=item.etag)
+        head = s3.head_object(
+            Bucket=spec.source.bucket,
+            Key=item.key,
+            IfMatch=item.etag,
+            **spec.source.expected_owner(),
+        )
         carried: dict[str, Any] = {
             arg: head[field]  # type: ignore[literal-required]
             for field, arg in _CARRIED_HEADERS.items()
             if head.get(field)
         }
         bucket, key = spec.destination.bucket, spec.destination_key(item.key)
+        owner = spec.destination.expected_owner()
+        if spec.overwrite is Overwrite.NEVER:
+            # One HEAD saves copying every part of an object the write is bound to be refused
+            # for; one of the same size may be this job's earlier copy, which only the parts'
+            # ETags can tell (see _complete).
+            there = self._destination_head(spec, item)
+            if there is not None and there.get("ContentLength") != item.size:
+                raise exists_error(key)
         if self._stopping.is_set():
             raise TransientError("CopierStopping", "the copier is stopping; another copies it")
         upload_id = s3.create_multipart_upload(
-            Bucket=bucket, Key=key, **carried, **encryption(spec.destination)
+            Bucket=bucket, Key=key, **carried, **owner, **encryption(spec.destination)
         )["UploadId"]
-        upload = _Upload(s3, bucket, key, upload_id)
+        upload = _Upload(s3, bucket, key, upload_id, owner)
         with self._lock:
             self._uploads[upload_id] = upload
         part_size = spec.options.part_size_bytes or self.part_size_bytes
@@ -173,6 +248,8 @@ class ObjectCopier:
                     CopySource=source,  # type: ignore[arg-type]
                     CopySourceRange=part.header,
                     CopySourceIfMatch=item.etag,
+                    **owner,
+                    **source_owner(spec),
                 )
                 for part in plan_parts(item.size, part_size)
             ]
@@ -180,9 +257,7 @@ class ObjectCopier:
                 {"PartNumber": number, "ETag": future.result()["CopyPartResult"]["ETag"]}
                 for number, future in enumerate(upload.parts, start=1)
             ]
-            s3.complete_multipart_upload(
-                Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
-            )
+            self._complete(s3, spec, item, upload_id, parts)
         except BaseException:
             with self._lock:
                 mine = self._uploads.pop(upload_id, None) is not None
@@ -191,3 +266,44 @@ class ObjectCopier:
             raise
         with self._lock:
             self._uploads.pop(upload_id, None)
+
+    def _complete(
+        self,
+        s3: S3Client,
+        spec: CopySpec,
+        item: WorkItem,
+        upload_id: str,
+        parts: list[CompletedPartTypeDef],
+    ) -> None:
+        """Complete the upload under the job's overwrite rule. Refused under ``never``: the
+        destination holds this very copy (its ETag is the one these parts make) or it fails
+        the object; either way the upload is aborted by the caller."""
+        key = spec.destination_key(item.key)
+        try:
+            s3.complete_multipart_upload(
+                Bucket=spec.destination.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+                **write_condition(spec.overwrite),
+                **spec.destination.expected_owner(),
+            )
+        except PROVIDER_ERRORS as exc:
+            if spec.overwrite is not Overwrite.NEVER or not isinstance(
+                translate(exc), ConditionFailedError
+            ):
+                raise
+            head = self._destination_head(spec, item)
+            expected = multipart_etag([part["ETag"] for part in parts])
+            if head is not None and holds(head, item.size, expected):
+                raise _Copied(item.size) from exc
+            raise exists_error(key) from exc
+
+
+class _Copied(Exception):  # noqa: N818 - an outcome, not an error
+    """The destination already holds this object (``size`` bytes), copied by an earlier
+    delivery."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size

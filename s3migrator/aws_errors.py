@@ -65,6 +65,9 @@ TRANSIENT_CODES = frozenset(
         "ServiceUnavailable",
         "ServiceUnavailableException",
         "OperationAborted",
+        # Two conditional writes of one key at once (a batch copied by two copiers): the next
+        # attempt gets 412 and is told apart like any other refusal.
+        "ConditionalRequestConflict",
         "ExpiredToken",
         "TokenRefreshRequired",
         "TransactionConflict",

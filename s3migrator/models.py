@@ -8,13 +8,11 @@ function report. What copiers work on (``WorkBatch``) is in ``work.py``.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -24,16 +22,24 @@ from pydantic import (
 )
 
 from s3migrator.errors import InvalidJobMessageError
+from s3migrator.locations import Location, ReportLocation
+from s3migrator.names import (
+    JOB_ID_PATTERN,
+    JOB_ID_RE,
+    MAX_KEY_BYTES,
+    ROLE_ARN_PATTERN,
+    split_s3_url,
+)
 
-# Bucket naming rules for general purpose buckets (3-63 chars, lowercase, digits, dots, hyphens).
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
-_RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
-_RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
-JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
-ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"
-_JOB_ID = re.compile(JOB_ID_PATTERN)
-MAX_KEY_BYTES = 1024
+# Re-exported: the models' users import the names a message is checked against from here.
+__all__ = [
+    "JOB_ID_PATTERN",
+    "MAX_KEY_BYTES",
+    "ROLE_ARN_PATTERN",
+    "Location",
+    "ReportLocation",
+    "split_s3_url",
+]
 MAX_REASON_CHARS = 2000
 
 
@@ -47,18 +53,19 @@ def explain(exc: ValidationError) -> str:
     return "; ".join(reasons)[:MAX_REASON_CHARS]
 
 
-def split_s3_url(url: str) -> tuple[str, str]:
-    """``s3://bucket/prefix`` into (bucket, prefix); raises ValueError on anything else."""
-    if not url.startswith("s3://"):
-        raise ValueError(f"expected s3://BUCKET[/PREFIX], got {url!r}")
-    bucket, _, prefix = url[len("s3://") :].partition("/")
-    if not bucket:
-        raise ValueError(f"no bucket in {url!r}")
-    return bucket, prefix
-
-
 class Mode(StrEnum):
     COPY = "copy"
+
+
+class Overwrite(StrEnum):
+    """What a job does with a destination key that already exists."""
+
+    # Never replace it (S3's conditional write): an object this job copied before counts as
+    # copied, anything else is a DestinationExists failure in the report.
+    NEVER = "never"
+    # Replace it unless it already holds the same object (size and ETag).
+    IF_DIFFERENT = "if-different"
+    ALWAYS = "always"
 
 
 class JobState(StrEnum):
@@ -76,6 +83,9 @@ class Phase(StrEnum):
     """Steps of a job, in order; the percent table maps each to a range (see progress.percent)."""
 
     STARTED = "started"
+    # The destination did not exist: it is being created and hardened (a run that dies here
+    # hardens it again when the job resumes).
+    CREATING_BUCKET = "creating_bucket"
     DESTINATION_READY = "destination_ready"
     COPYING = "copying"
     # A redrive reopened the job: its failed objects are being copied again.
@@ -92,72 +102,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _check_bucket(value: str) -> str:
-    if not _BUCKET_RE.match(value) or ".." in value or _IP_RE.match(value):
-        raise ValueError(f"invalid bucket name {value!r}")
-    if value.startswith(_RESERVED_BUCKET_PREFIXES) or value.endswith(_RESERVED_BUCKET_SUFFIXES):
-        raise ValueError(f"bucket name {value!r} uses a prefix or suffix S3 reserves")
-    return value
-
-
-BucketName = Annotated[str, AfterValidator(_check_bucket)]
-
-
-class Location(_Strict):
-    """One side of a job: a bucket, an optional key prefix, and how to reach it."""
-
-    bucket: BucketName
-    prefix: str = ""
-    region: str | None = None
-    role_arn: str | None = Field(default=None, pattern=ROLE_ARN_PATTERN)
-    external_id: str | None = None
-    session_name: str | None = Field(default=None, pattern=r"^[\w+=,.@-]{2,64}$")
-    # Destination only: encrypt new objects with this KMS key (else the bucket's default).
-    kms_key_id: str | None = None
-
-    @field_validator("prefix")
-    @classmethod
-    def _valid_prefix(cls, value: str) -> str:
-        if len(value.encode()) >= MAX_KEY_BYTES:
-            raise ValueError("prefix must be shorter than 1024 bytes")
-        return value
-
-    @property
-    def url(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}"
-
-    @classmethod
-    def from_url(cls, url: str, **fields: str | None) -> Location:
-        """``Location.from_url("s3://b/p/", region="eu-west-1")``; unset fields are left out.
-
-        Raises ValueError (pydantic's ValidationError is one) for a malformed URL or field.
-        """
-        bucket, prefix = split_s3_url(url)
-        return cls(bucket=bucket, prefix=prefix, **{k: v for k, v in fields.items() if v})
-
-
 class JobOptions(_Strict):
     """Per-job overrides of copier defaults; unset fields take the copier's settings."""
 
     multipart_threshold_bytes: int | None = Field(default=None, ge=5 * 1024**2, le=5 * 1024**3)
     part_size_bytes: int | None = Field(default=None, ge=5 * 1024**2, le=5 * 1024**3)
-
-
-class ReportLocation(_Strict):
-    """Where the job's completion report (CSV of failed objects) is written when it ends."""
-
-    bucket: BucketName
-    prefix: str = "s3migrator-reports/"
-
-    @property
-    def url(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}"
-
-    @classmethod
-    def from_url(cls, url: str) -> ReportLocation:
-        """An ``s3://BUCKET[/PREFIX]`` URL; without a prefix the default one is used."""
-        bucket, prefix = split_s3_url(url)
-        return cls(bucket=bucket, prefix=prefix) if prefix else cls(bucket=bucket)
 
 
 class JobMessage(_Strict):
@@ -175,6 +124,7 @@ class JobMessage(_Strict):
     destination: Location
     options: JobOptions = JobOptions()
     report: ReportLocation | None = None
+    overwrite: Overwrite = Overwrite.NEVER
 
     @model_validator(mode="after")
     def _not_overlapping(self) -> JobMessage:
@@ -201,7 +151,7 @@ class JobMessage(_Strict):
         except json.JSONDecodeError as exc:
             raise InvalidJobMessageError(f"not JSON: {exc}", None) from exc
         raw_id = data.get("job_id") if isinstance(data, dict) else None
-        job_id = raw_id if isinstance(raw_id, str) and _JOB_ID.fullmatch(raw_id) else None
+        job_id = raw_id if isinstance(raw_id, str) and JOB_ID_RE.fullmatch(raw_id) else None
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
@@ -239,6 +189,10 @@ class CopySpec(_Strict):
     source: Location
     destination: Location
     options: JobOptions = JobOptions()
+    overwrite: Overwrite = Overwrite.NEVER
+    # Who sent the job (the SQS SenderId of its message): the source identity of every role
+    # session the job assumes, so CloudTrail shows who started what.
+    sender: str | None = None
 
     def destination_key(self, source_key: str) -> str:
         return self.destination.prefix + source_key[len(self.source.prefix) :]
@@ -308,6 +262,10 @@ class JobRecord(BaseModel):
     report_url: str | None = None
 
     @property
+    def sender(self) -> str | None:
+        return self.spec.sender if self.spec else None
+
+    @property
     def needs_coordinator(self) -> bool:
         """Running, and its destination is not ready, its listing not complete, or its
         redrive's batches not all sent."""
@@ -373,3 +331,5 @@ class JobStatus(BaseModel):
     finished_at: float | None = None
     # The completion report: "pending" until a coordinator has written it, then its URL.
     report: str | None = None
+    # Who sent the job: the SQS SenderId of its message (a role's or user's unique id).
+    sender: str | None = None

@@ -14,6 +14,9 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +28,7 @@ import botocore.session
 from botocore.credentials import CredentialProvider, Credentials, DeferredRefreshableCredentials
 from dateutil.tz import tzlocal
 
-from s3migrator.models import Location
+from s3migrator.models import CopySpec, Location
 
 if TYPE_CHECKING:
     from botocore.config import Config
@@ -75,12 +78,51 @@ class _Provider(CredentialProvider):
         return self._credentials
 
 
+_NOT_IN_SESSION_NAMES = re.compile(r"[^\w+=,.@-]")
+MAX_SESSION_NAME = 64
+
+
+def session_name(job_id: str | None) -> str:
+    """``s3migrator-<job_id>``, within STS's 64 characters of ``[\\w+=,.@-]``: the tool sets it,
+    never a message, so CloudTrail ties every request of a job to that job."""
+    if job_id is None:
+        return DEFAULT_SESSION_NAME
+    name = f"{DEFAULT_SESSION_NAME}-{_NOT_IN_SESSION_NAMES.sub('.', job_id)}"
+    if len(name) <= MAX_SESSION_NAME:
+        return name
+    digest = hashlib.sha256(job_id.encode()).hexdigest()[:8]
+    return f"{name[: MAX_SESSION_NAME - 9]}-{digest}"
+
+
+def source_identity(sender: str | None) -> str | None:
+    """The job's sender as an STS source identity (2-64 characters of ``[\\w+=,.@-]``); it
+    stays on every session chained from this one."""
+    if not sender:
+        return None
+    identity = _NOT_IN_SESSION_NAMES.sub("@", sender)[:MAX_SESSION_NAME]
+    return identity if len(identity) >= 2 else None
+
+
+def parse_external_ids(text: str) -> dict[str, str]:
+    """``S3MIGRATOR_EXTERNAL_IDS``: a JSON object of role ARN to external id."""
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"S3MIGRATOR_EXTERNAL_IDS is not JSON: {exc}") from exc
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValueError('S3MIGRATOR_EXTERNAL_IDS must be {"role ARN": "external id", ...}')
+    return value
+
+
 @dataclass(frozen=True)
 class RoleKey:
     role_arn: str
     region: str
     external_id: str | None = None
     session_name: str = DEFAULT_SESSION_NAME
+    source_identity: str | None = None
 
 
 @dataclass
@@ -91,6 +133,8 @@ class RoleSessions:
     duration_s: int = ONE_HOUR_S
     refresh_margin_s: int = REFRESH_MARGIN_S
     clock: Callable[[], datetime] = _local_now
+    # The stack's external id for each role (a message cannot name one).
+    external_ids: dict[str, str] = field(default_factory=dict)
     _sessions: dict[RoleKey, boto3.Session] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -102,15 +146,17 @@ class RoleSessions:
     def default_region(self) -> str:
         return self.base.region_name or "us-east-1"
 
-    def for_location(self, location: Location) -> boto3.Session:
-        """The session that reaches ``location``: its role's, or the process's own."""
+    def for_location(self, location: Location, job: CopySpec | None = None) -> boto3.Session:
+        """The session that reaches ``location``: its role's, or the process's own. For a job,
+        the role's session is named after the job and carries its sender as source identity."""
         if location.role_arn is None:
             return self.base
         key = RoleKey(
             location.role_arn,
             location.region or self.default_region,
-            location.external_id,
-            location.session_name or DEFAULT_SESSION_NAME,
+            self.external_ids.get(location.role_arn),
+            session_name(job.job_id if job else None),
+            source_identity(job.sender if job else None),
         )
         with self._lock:
             if key not in self._sessions:
@@ -120,6 +166,8 @@ class RoleSessions:
     def _assumed(self, key: RoleKey) -> boto3.Session:
         sts: STSClient = self.base.client("sts", region_name=key.region)
         extra: dict[str, Any] = {"ExternalId": key.external_id} if key.external_id else {}
+        if key.source_identity:
+            extra["SourceIdentity"] = key.source_identity
 
         def fetch() -> dict[str, Any]:
             credentials = sts.assume_role(
@@ -156,14 +204,21 @@ class S3Clients:
     )
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def for_location(self, location: Location) -> S3Client:
+    def for_location(self, location: Location, job: CopySpec | None = None) -> S3Client:
+        """The client for one side; ``job`` names the role session after the job (see
+        ``RoleSessions.for_location``)."""
         region = location.region or self.sessions.default_region
         if location.role_arn is None and region == self.sessions.default_region:
             return self.default
-        key = (location.role_arn, location.external_id, location.session_name, region)
+        key = (
+            location.role_arn,
+            job.job_id if job else None,
+            job.sender if job else None,
+            region,
+        )
         with self._lock:
             if key not in self._clients:
-                session = self.sessions.for_location(location)
+                session = self.sessions.for_location(location, job)
                 self._clients[key] = session.client("s3", region_name=region, config=self.config)
             return self._clients[key]
 
@@ -177,5 +232,6 @@ def s3_clients(aws: Aws, settings: Settings, default: S3Client | None = None) ->
         base=aws.session,
         duration_s=settings.role_session_s,
         refresh_margin_s=settings.refresh_margin_s,
+        external_ids=parse_external_ids(settings.external_ids),
     )
     return S3Clients(sessions, default=default or aws.s3(), config=aws.config())

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
 
+from coordinator.authority import Authority
 from coordinator.preflight import CheckResult, passed, run_checks
 from coordinator.source_grant import (
     grant_sids,
@@ -44,8 +46,8 @@ SIDE_OPTIONS = (
     "dest_region",
     "source_role",
     "dest_role",
-    "source_external_id",
-    "dest_external_id",
+    "source_account",
+    "dest_account",
     "dest_kms_key",
 )
 
@@ -70,7 +72,10 @@ def _job_to_check(context: Context) -> JobMessage:
 
 
 def check_command(context: Context) -> int:
-    job = _job_to_check(context)
+    # Each side's bucket owner, as the coordinator binds it: a bucket of that name owned by
+    # any other account shows as MISSING.
+    authority = Authority.from_settings(context.settings, context.aws.session)
+    job = authority.bind(_job_to_check(context), enforce=False)
     spec = CopySpec(
         job_id=job.job_id or "check",
         source=job.source,
@@ -93,8 +98,17 @@ def check_command(context: Context) -> int:
 
 
 def _grant_target(context: Context) -> tuple[Location, str]:
-    """The source location and the reading role, from a job or from the options."""
+    """The source location, from a job or from the options, and the reading role as given.
+
+    The role is always the operator's own ``--reader-role``: a job record is only what someone
+    sent to the jobs queue, so its destination role is a cross-check, never the grant's subject.
+    """
     args = context.args
+    reader = args.reader_role
+    if not ROLE_ARN.fullmatch(reader):
+        raise UsageError(
+            f"--reader-role: {reader!r} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+        )
     if args.job:
         record = context.store.get_job(args.job)
         if record is None:
@@ -102,21 +116,48 @@ def _grant_target(context: Context) -> tuple[Location, str]:
         if record.spec is None:
             raise S3MigratorError(f"job {args.job} was rejected: {record.error}")
         source = record.spec.source
-        reader = args.reader_role or record.spec.destination.role_arn
+        copier = record.spec.destination.role_arn
+        if copier and copier != reader:
+            raise UsageError(
+                f"--reader-role: job {args.job} copies as {copier}, not {reader};"
+                " check who sent the job before granting either"
+            )
     elif args.source:
         source = location_option("--source", args.source, role_arn=args.source_role)
-        reader = args.reader_role
     else:
         raise UsageError("give --job JOB_ID, or --source s3://BUCKET[/PREFIX]")
-    if not reader:
-        raise UsageError("no copying role: the job has no destination role; give --reader-role ARN")
-    if not ROLE_ARN.fullmatch(reader):
-        raise UsageError(
-            f"--reader-role: {reader!r} is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
-        )
     if args.source_role:
         source = source.model_copy(update={"role_arn": args.source_role})
     return source, reader
+
+
+def _policy_text(statements: list[dict[str, Any]]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2)
+
+
+def _confirm_apply(context: Context, source: Location, statements: list[dict[str, Any]]) -> bool:
+    """True when the operator agrees to the change on a terminal, or said --yes beforehand.
+
+    A grant opens a bucket to another account, so a script or a pasted command must say so
+    with --yes; a closed or piped stdin is never taken as consent.
+    """
+    if context.args.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"--apply changes the bucket policy of s3://{source.bucket}: run it on a terminal"
+            " to confirm, or add --yes"
+        )
+    context.console.print(
+        f"These statements will be added to the bucket policy of s3://{escape(source.bucket)}"
+        " (its other statements are kept):"
+    )
+    context.console.print(_policy_text(statements), markup=False, highlight=False)
+    try:
+        answer = input("Apply? [y/N] ")
+    except EOFError:
+        answer = ""
+    return answer.strip().lower() in ("y", "yes")
 
 
 def grant_command(context: Context) -> int:
@@ -124,8 +165,11 @@ def grant_command(context: Context) -> int:
     source, reader = _grant_target(context)
     statements = grant_statements(source, reader)
     if not (args.apply or args.revoke):
-        print(json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2))
+        print(_policy_text(statements))
         return ExitCode.OK
+    if args.apply and not _confirm_apply(context, source, statements):
+        context.console.print("not applied: the bucket policy is unchanged")
+        return ExitCode.FAILED
     s3 = s3_clients(context.aws, context.settings).for_location(
         Location(bucket=source.bucket, role_arn=source.role_arn, region=source.region)
     )
@@ -173,19 +217,28 @@ def register(commands: Commands) -> None:
         description=(
             "Prints the statements (scoped to one role, one bucket and prefix, read-only\n"
             "actions); --apply merges them into the source bucket's policy, keeping every other\n"
-            "statement; --revoke removes only them. Run it with the source account's\n"
-            "credentials (or --source-role)."
+            "statement, after showing them and asking (--yes answers for a script); --revoke\n"
+            "removes only them. The reading role is always given with --reader-role; --job takes\n"
+            "the source from a job and refuses when the job names another role. Run it with the\n"
+            "source account's credentials (or --source-role)."
         ),
         examples=[
             "s3migrator grant --source s3://old-bucket/data/ --reader-role"
             " arn:aws:iam::222222222222:role/s3migrator-destination --apply",
-            "s3migrator grant --job JOB_ID --revoke",
+            "s3migrator grant --job JOB_ID --reader-role"
+            " arn:aws:iam::222222222222:role/s3migrator-destination --revoke",
         ],
         handler=grant_command,
     )
-    grant.add_argument("--job", metavar="JOB_ID", help="take the source and the role from a job")
-    grant.add_argument("--source", metavar=URL, help="the source bucket and prefix to share")
-    grant.add_argument("--reader-role", metavar="ARN", help="the role that copies (destination)")
+    where = grant.add_mutually_exclusive_group()
+    where.add_argument("--job", metavar="JOB_ID", help="take the source from a job")
+    where.add_argument("--source", metavar=URL, help="the source bucket and prefix to share")
+    grant.add_argument(
+        "--reader-role",
+        required=True,
+        metavar="ARN",
+        help="the role that copies (destination); never read from a job alone",
+    )
     grant.add_argument(
         "--source-role",
         metavar="ARN",
@@ -194,3 +247,6 @@ def register(commands: Commands) -> None:
     action = grant.add_mutually_exclusive_group()
     action.add_argument("--apply", action="store_true", help="merge into the bucket policy")
     action.add_argument("--revoke", action="store_true", help="remove our statements only")
+    grant.add_argument(
+        "--yes", action="store_true", help="apply without asking (for scripts: no terminal)"
+    )

@@ -19,7 +19,7 @@ from s3migrator.aws_errors import translated
 from s3migrator.cli.exit_codes import ExitCode
 from s3migrator.cli.watch import add_follow_options, watch
 from s3migrator.errors import JobNotFoundError, UsageError
-from s3migrator.models import JobMessage, Location, Mode, explain, split_s3_url
+from s3migrator.models import JobMessage, Location, Mode, Overwrite, explain, split_s3_url
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -44,9 +44,17 @@ def add_side_options(parser: argparse.ArgumentParser) -> None:
         metavar="ARN",
         help="role assumed to create the destination and copy into it (it reads the source)",
     )
-    sides.add_argument("--source-external-id", metavar="ID", help="external id of --source-role")
-    sides.add_argument("--dest-external-id", metavar="ID", help="external id of --dest-role")
-    sides.add_argument("--dest-kms-key", metavar="KEY", help="SSE-KMS key for the new objects")
+    sides.add_argument(
+        "--source-account",
+        metavar="ID",
+        help="account that must own the source bucket (default: --source-role's, or the stack's)",
+    )
+    sides.add_argument(
+        "--dest-account",
+        metavar="ID",
+        help="account that must own the destination (default: --dest-role's, or the stack's)",
+    )
+    sides.add_argument("--dest-kms-key", metavar="ARN", help="SSE-KMS key ARN for the new objects")
 
 
 def _side(option: str, url: str, **fields: str | None) -> dict[str, str]:
@@ -80,18 +88,20 @@ def job_from_args(args: argparse.Namespace) -> JobMessage:
             args.source,
             region=args.source_region,
             role_arn=args.source_role,
-            external_id=args.source_external_id,
+            account_id=args.source_account,
         ),
         "destination": _side(
             "--dest",
             args.dest,
             region=args.dest_region,
             role_arn=args.dest_role,
-            external_id=args.dest_external_id,
+            account_id=args.dest_account,
             kms_key_id=args.dest_kms_key,
         ),
         "options": {k: v for k, v in options.items() if v is not None},
     }
+    if getattr(args, "overwrite", None):
+        message["overwrite"] = args.overwrite
     if getattr(args, "report", None):
         report = _side("--report", args.report)
         message["report"] = report if report["prefix"] else {"bucket": report["bucket"]}
@@ -257,7 +267,14 @@ def register(commands: Commands) -> None:
     submit.add_argument(
         "--report",
         metavar=URL,
-        help="write the completion report (failed objects, CSV) here when the job ends",
+        help="write the completion report (failed objects, CSV) here when the job ends; a"
+        " bucket in the destination's account, written by the destination's side",
+    )
+    submit.add_argument(
+        "--overwrite",
+        choices=[o.value for o in Overwrite],
+        help="what to do with a destination key that exists: never replace it (the default;"
+        " it is reported as DestinationExists), replace it if-different, or always",
     )
     add_follow_options(submit, "--wait")
 

@@ -16,6 +16,8 @@ import boto3
 
 SOURCE_ACCOUNT = "111111111111"
 DESTINATION_ACCOUNT = "222222222222"
+# What a stack that copies between the two sets as its AllowedAccounts.
+BOTH_ACCOUNTS = f"{SOURCE_ACCOUNT},{DESTINATION_ACCOUNT}"
 
 TRUST_ANYONE = {
     "Version": "2012-10-17",

@@ -25,6 +25,7 @@ from copier.worker import Worker
 from s3migrator.aws import Aws, make_aws
 from s3migrator.cli.deployment import deploy
 from s3migrator.cli.local.motoserver import patch_moto
+from s3migrator.cli.local.server import LOCAL_SUBMITTER
 from s3migrator.jobstore import JobStore
 from s3migrator.resources import Resources, resolve
 from s3migrator.settings import MiB, Settings
@@ -95,7 +96,8 @@ def make_runner(aws: Aws, resources: Resources, store: JobStore) -> Callable[...
     """A job runner built by the coordinator's own factory, with these settings."""
 
     def make(**settings: Any) -> JobRunner:
-        return build_runner(Settings(stack_name=STACK, **settings), aws, resources, store=store)
+        chosen = Settings(stack_name=STACK, **{"job_submitters": LOCAL_SUBMITTER, **settings})
+        return build_runner(chosen, aws, resources, store=store)
 
     return make
 
@@ -106,7 +108,13 @@ def make_coordinator(aws: Aws, resources: Resources, store: JobStore) -> Callabl
 
     def make(**settings: Any) -> Coordinator:
         chosen = Settings(
-            stack_name=STACK, **{"jobs_visibility_s": 30, "wait_time_s": 0, **settings}
+            stack_name=STACK,
+            **{
+                "jobs_visibility_s": 30,
+                "wait_time_s": 0,
+                "job_submitters": LOCAL_SUBMITTER,
+                **settings,
+            },
         )
         return build_coordinator(chosen, aws, resources, store=store)
 

@@ -222,7 +222,7 @@ def test_errors_name_the_option_on_one_line(
     codes = [
         main(["verify", "s3://good-bucket", "s3://Bad_Bucket"]),
         main(["grant", "--source", "s3://src-bucket", "--reader-role", "notarole"]),
-        main(["grant", "--job", "ghost"]),
+        main(["grant", "--job", "ghost", "--reader-role", "arn:aws:iam::222222222222:role/r"]),
         main(["report", "job-1", "--csv", str(tmp_path / "no-such-folder" / "f.csv")]),
     ]
     # THEN each says why in one line, with the documented exit code

@@ -23,6 +23,7 @@ from s3migrator.errors import TransientError
 from s3migrator.jobstore import JobStore
 from s3migrator.models import FailureRecord, JobState, ReportLocation
 from s3migrator.resources import Resources
+from s3migrator.sessions import s3_clients
 from s3migrator.settings import Settings
 
 HEADER = [
@@ -290,7 +291,9 @@ def test_a_report_for_a_run_a_redrive_reopened_is_not_recorded(
         None,
     )
     # AND a report message handled now writes nothing
-    assert write_report(store, s3, "job-1") is ReportEnd.NOT_DUE
+    assert (
+        write_report(store, s3_clients(aws, Settings(), default=s3), "job-1") is ReportEnd.NOT_DUE
+    )
 
 
 def test_redriven_job_that_succeeds_keeps_no_error_from_its_first_finish(
@@ -341,11 +344,11 @@ def test_a_slow_report_writer_of_an_earlier_run_never_overwrites_the_recorded_re
         redrive(store, sqs, resources, "job-1", Settings())
         drain(aws, resources, store)
         refresh(store, sqs, resources)
-        meanwhile_done.append(write_report(store, s3, "job-1"))
+        meanwhile_done.append(write_report(store, s3_clients(aws, Settings(), default=s3), "job-1"))
 
     slow_s3.meta.events.register("before-call.s3.PutObject", meanwhile)
     # WHEN the slow writer of the first run uploads after all that
-    write_report(store, slow_s3, "job-1")
+    write_report(store, s3_clients(aws, Settings(), default=slow_s3), "job-1")
     # THEN the recorded report is the second run's, with no failure in it
     record = store.get_job("job-1")
     assert record is not None and record.state is JobState.SUCCEEDED

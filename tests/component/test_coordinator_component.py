@@ -264,7 +264,9 @@ def test_existing_destination_bucket_is_reused(s3: Any, store: JobStore, make_ru
 
 def receive_one(sqs: Any, queue_url: str, body: str) -> Any:
     sqs.send_message(QueueUrl=queue_url, MessageBody=body)
-    (message,) = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1)["Messages"]
+    (message,) = sqs.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=1, MessageSystemAttributeNames=["SenderId"]
+    )["Messages"]
     return message
 
 

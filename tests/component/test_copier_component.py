@@ -152,10 +152,11 @@ def test_large_object_is_copied_in_parts_with_identical_bytes_and_properties(
     assert copied["ContentType"] == "video/mp4"
     assert copied["Metadata"] == {"owner": "team-a", "take": "3"}
     assert copied["CacheControl"] == "max-age=60"
-    # AND it took one head, one create, three part copies and one complete, in that order
-    assert calls[0:2] == ["HeadObject", "CreateMultipartUpload"]
-    assert calls[2:5] == ["UploadPartCopy"] * 3
-    assert calls[5:] == ["CompleteMultipartUpload"]
+    # AND it took two heads (the source's properties, then whether the destination key is
+    # free), one create, three part copies and one complete, in that order
+    assert calls[0:3] == ["HeadObject", "HeadObject", "CreateMultipartUpload"]
+    assert calls[3:6] == ["UploadPartCopy"] * 3
+    assert calls[6:] == ["CompleteMultipartUpload"]
     # AND it was counted once with its full size, no upload left open
     job = store.get_job("job-1")
     assert job is not None
@@ -178,7 +179,7 @@ def test_job_options_override_the_copier_threshold_and_part_size(
     # small one
     assert Counter(calls) == {
         "CopyObject": 1,
-        "HeadObject": 1,
+        "HeadObject": 2,
         "CreateMultipartUpload": 1,
         "UploadPartCopy": 2,
         "CompleteMultipartUpload": 1,

@@ -27,7 +27,9 @@ def deliveries(sqs: Any, queue_url: str, count: int) -> list[dict[str, Any]]:
     """The one message on the queue, received ``count`` times (as SQS redelivers it)."""
     received = []
     for _ in range(count):
-        (message,) = sqs.receive_message(QueueUrl=queue_url, VisibilityTimeout=0)["Messages"]
+        (message,) = sqs.receive_message(
+            QueueUrl=queue_url, VisibilityTimeout=0, MessageSystemAttributeNames=["SenderId"]
+        )["Messages"]
         received.append(message)
     assert len({m["MessageId"] for m in received}) == 1
     return received
@@ -93,7 +95,11 @@ def test_a_coordinator_stopped_again_and_again_never_dead_letters_its_job(
     sqs.send_message(QueueUrl=resources.jobs_queue_url, MessageBody=body)
     # WHEN every coordinator that takes it is stopped after one send (a deploy, Spot, scale-in)
     for _ in range(20):
-        messages = sqs.receive_message(QueueUrl=resources.jobs_queue_url, VisibilityTimeout=0)
+        messages = sqs.receive_message(
+            QueueUrl=resources.jobs_queue_url,
+            VisibilityTimeout=0,
+            MessageSystemAttributeNames=["SenderId"],
+        )
         if not messages.get("Messages"):
             break
         stopping = make_coordinator(batch_max_keys=10)

@@ -15,7 +15,7 @@ import shlex
 from typing import Any
 
 import pytest
-from accounts import DESTINATION_ACCOUNT, SOURCE_ACCOUNT, Account, allow, role_arn
+from accounts import BOTH_ACCOUNTS, DESTINATION_ACCOUNT, SOURCE_ACCOUNT, Account, allow, role_arn
 from copier_drain import drain
 from moto.core import enable_iam_authentication
 from moto_helpers import depth, fill
@@ -40,6 +40,10 @@ JOB_ACTIONS = [
     "s3:GetObject",
     "s3:PutObject",
     "s3:CreateBucket",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutBucketPolicy",
     "s3:PutLifecycleConfiguration",
     "s3:GetBucketLocation",
     "s3:HeadBucket",
@@ -139,7 +143,7 @@ def test_a_job_whose_roles_pass_preflight_runs_to_success_under_enforcement(
 ) -> None:
     # WHEN the job runs with every request checked against the roles' policies
     with enable_iam_authentication():
-        make_runner().run(job_for(MIGRATOR))
+        make_runner(allowed_accounts=BOTH_ACCOUNTS).run(job_for(MIGRATOR))
         drain(aws, resources, store)
         (status,) = refresh(store, sqs, resources, "job-1")
     # THEN it succeeded: preflight asked for no less than the job uses
@@ -218,7 +222,7 @@ def test_the_coordinator_fails_a_job_whose_preflight_fails_and_creates_nothing(
 ) -> None:
     # WHEN the coordinator runs a job whose copying role cannot read the source
     with enable_iam_authentication():
-        outcome = make_runner().run(job_for(NO_READ))
+        outcome = make_runner(allowed_accounts=BOTH_ACCOUNTS).run(job_for(NO_READ))
     # THEN the message is done with, and the job failed with the preflight table as its reason
     assert outcome == RunEnd.FAILED
     job = store.get_job("job-1")
@@ -295,8 +299,9 @@ def test_the_grant_command_that_check_suggests_runs_and_grants_the_read(
     with enable_iam_authentication():
         assert main(check_args(NO_READ)) == 1
     (suggested,) = re.findall(r"`(s3migrator grant [^`]*)`", capsys.readouterr().out)
-    # WHEN the source bucket's owner runs that command as printed
-    code = main(shlex.split(suggested)[1:])
+    # WHEN the source bucket's owner runs that command as printed (confirming with --yes, as
+    # no terminal asks here)
+    code = main([*shlex.split(suggested)[1:], "--yes"])
     # THEN it succeeds, and the source bucket's policy holds the grant for that role and prefix
     assert code == 0, f"{suggested!r}: {capsys.readouterr().err}"
     s3 = accounts["source"].client("s3")
@@ -337,12 +342,12 @@ def test_grant_apply_merges_into_the_policy_once_and_revoke_leaves_the_rest(
 ) -> None:
     ours = grant_statements(Location(bucket="src-bucket", prefix="data/"), READER)
     # WHEN the grant is applied
-    assert main([*GRANT, "--apply"]) == 0
+    assert main([*GRANT, "--apply", "--yes"]) == 0
     # THEN the foreign statement is kept and ours are added
     applied = bucket_policy(policy_bucket)
     assert applied["Statement"] == [FOREIGN, *ours]
     # WHEN it is applied again
-    assert main([*GRANT, "--apply"]) == 0
+    assert main([*GRANT, "--apply", "--yes"]) == 0
     # THEN nothing is duplicated
     assert bucket_policy(policy_bucket) == applied
     # WHEN it is revoked
@@ -357,7 +362,7 @@ def test_grant_apply_merges_into_the_policy_once_and_revoke_leaves_the_rest(
 def test_grant_revoke_of_the_only_statements_deletes_the_policy(s3: Any) -> None:
     # GIVEN a bucket whose policy holds only our grant
     fill(s3, "src-bucket", {})
-    assert main([*GRANT, "--apply"]) == 0
+    assert main([*GRANT, "--apply", "--yes"]) == 0
     # WHEN it is revoked THEN the bucket has no policy at all
     assert main([*GRANT, "--revoke"]) == 0
     with pytest.raises(s3.exceptions.ClientError) as raised:

@@ -33,9 +33,11 @@ def etag(body: bytes) -> str:
 def handle_one(coordinator: Coordinator, sqs: Any, resources: Resources, body: str) -> Any:
     """Send ``body`` to the jobs queue, receive it as the coordinator does, and handle it."""
     sqs.send_message(QueueUrl=resources.jobs_queue_url, MessageBody=body)
-    (message,) = sqs.receive_message(QueueUrl=resources.jobs_queue_url, MaxNumberOfMessages=1)[
-        "Messages"
-    ]
+    (message,) = sqs.receive_message(
+        QueueUrl=resources.jobs_queue_url,
+        MaxNumberOfMessages=1,
+        MessageSystemAttributeNames=["SenderId"],
+    )["Messages"]
     coordinator.handle(message)
     return message
 

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from accounts import DESTINATION_ACCOUNT, SOURCE_ACCOUNT, Account, role_arn
+from accounts import BOTH_ACCOUNTS, DESTINATION_ACCOUNT, SOURCE_ACCOUNT, Account, role_arn
 from copier_drain import drain
 from freezegun import freeze_time
 
@@ -73,11 +73,11 @@ def test_a_multipart_copy_outliving_several_sessions_is_always_signed_with_fresh
             destination=Location(bucket="dst-bucket", role_arn=DESTINATION_ROLE),
         )
         # AND a 30 MiB + 1 byte source object in the source account (7 parts of up to 5 MiB)
-        source_s3 = clients.for_location(spec.source)
+        source_s3 = clients.for_location(spec.source, spec)
         source_s3.create_bucket(Bucket="src-bucket")
         body = os.urandom(30 * MiB + 1)
         etag = source_s3.put_object(Bucket="src-bucket", Key="big", Body=body)["ETag"]
-        destination_s3 = clients.for_location(spec.destination)
+        destination_s3 = clients.for_location(spec.destination, spec)
         destination_s3.create_bucket(Bucket="dst-bucket")
 
         # AND a clock that moves 24 minutes before each part is signed (so every other part
@@ -250,7 +250,7 @@ def test_a_job_across_accounts_and_regions_creates_the_destination_in_its_accoun
 
     # WHEN the coordinator runs the job (source role lists, destination role copies), a
     # copier drains the work queue and progress is refreshed
-    outcome = make_runner().run(_cross_account_job())
+    outcome = make_runner(allowed_accounts=BOTH_ACCOUNTS).run(_cross_account_job())
     drain(aws, resources, store)
     (status,) = refresh(store, sqs, resources, "job-x")
 
@@ -292,7 +292,7 @@ def test_new_objects_are_encrypted_with_the_destination_accounts_kms_key(
     _source_in_other_account(aws, objects)
 
     # WHEN a job naming that key runs to the end
-    make_runner().run(_cross_account_job(kms_key_id=key["KeyId"]))
+    make_runner(allowed_accounts=BOTH_ACCOUNTS).run(_cross_account_job(kms_key_id=key["Arn"]))
     drain(aws, resources, store)
     (status,) = refresh(store, sqs, resources, "job-x")
 

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from s3migrator.cli.local.server import MotoServer, local_env
+from s3migrator.cli.local.server import LOCAL_STACK_SETTINGS, MotoServer, local_env
 from s3migrator.jobstore import JobStore
 from s3migrator.models import JobStatus
 from s3migrator.resources import OUTPUTS, Resources, outputs_of
@@ -146,7 +146,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             for key, value in os.environ.items()
             if not key.startswith(("AWS_", "S3MIGRATOR_"))
         }
-        env.update(local_env(server.endpoint))
+        env.update(local_env(server.endpoint), **LOCAL_STACK_SETTINGS)
         env.update(
             {
                 # Lowered so a few test objects take the multipart path.

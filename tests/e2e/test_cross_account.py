@@ -67,6 +67,8 @@ def test_job_copies_between_accounts_and_regions_using_only_role_arns(stack: Sta
     assert "MISSING" not in checked.stdout
     submitted = stack.cli("submit", *sides, "--job-id", "merger")
     assert submitted.returncode == 0, submitted.stderr
+    # (a stack that migrates between these two accounts allows them)
+    stack.env["S3MIGRATOR_ALLOWED_ACCOUNTS"] = "111111111111,222222222222"
     stack.start("coordinator", "coordinator")
     stack.start("copier", "copier")
     stack.start("copier", "copier")

@@ -54,6 +54,7 @@ def client_error(
         ("ProvisionedThroughputExceededException", 400),
         ("RequestTimeout", 400),
         ("ExpiredToken", 400),
+        ("ConditionalRequestConflict", 409),
         ("SomethingNew", 502),
     ],
 )

@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from coordinator.source_grant import grant_sids, grant_statements, merge, revoke
+from coordinator.source_grant import (
+    grant_sids,
+    grant_statements,
+    merge,
+    policy_literal,
+    revoke,
+)
 from s3migrator.models import Location
 
 READER = "arn:aws:iam::222222222222:role/migrator"
@@ -186,3 +192,50 @@ def test_merge_and_revoke_accept_a_statement_given_as_a_single_object() -> None:
     left = revoke(existing, grant_sids(source, READER))
     assert left is not None
     assert left["Statement"] in (FOREIGN, [FOREIGN])
+
+
+# --- prefixes that hold IAM's special characters --------------------------------------------
+
+
+def unescape(text: str) -> str:
+    """What IAM reads a value as: its three escapes stand for the characters themselves."""
+    return text.replace("${*}", "*").replace("${?}", "?").replace("${$}", "$")
+
+
+def test_a_prefix_with_wildcards_and_a_variable_is_escaped_in_both_statements() -> None:
+    # GIVEN a prefix holding a wildcard, a single-character wildcard and a policy variable
+    source = Location(bucket="src-bucket", prefix="a*b?/${aws:username}/")
+    # WHEN its grant is built
+    listing, reading = grant_statements(source, READER)
+    # THEN each special character is IAM's escape for itself, the trailing * the only wildcard
+    escaped = "a${*}b${?}/${$}{aws:username}/"
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{escaped}*"]}}
+    assert reading["Resource"] == f"arn:aws:s3:::src-bucket/{escaped}*"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "escaped"),
+    [
+        ("", ""),
+        ("data/2024/", "data/2024/"),
+        ("*", "${*}"),
+        ("??/", "${?}${?}/"),
+        ("cost$/", "cost${$}/"),
+        ("${*}", "${$}{${*}}"),
+        ("=*?$}{", "=${*}${?}${$}}{"),
+    ],
+)
+def test_policy_literal_escapes_each_special_character_once(prefix: str, escaped: str) -> None:
+    # WHEN a prefix is written as a policy literal
+    literal = policy_literal(prefix)
+    # THEN it is exactly the expected text, and IAM reads it back as the prefix itself
+    assert literal == escaped
+    assert unescape(literal) == prefix
+
+
+def test_a_literal_has_no_wildcard_or_variable_left_outside_an_escape() -> None:
+    # GIVEN every special character next to every other
+    literal = policy_literal("*?$*${?}$$**??")
+    # WHEN the escapes are taken out THEN no *, ? or $ is left bare
+    bare = literal.replace("${*}", "").replace("${?}", "").replace("${$}", "")
+    assert not any(special in bare for special in "*?$")

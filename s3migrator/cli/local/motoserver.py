@@ -7,6 +7,8 @@
 * CloudFormation: a stack created or updated through a change set gets no ``Outputs`` in
   ``describe-stacks``; they are rebuilt from the executed template, as CloudFormation shows
   them, so the AWS CLI and any other client read them as they would on AWS.
+* S3: expected bucket owners and ``If-None-Match`` on copies are enforced (see
+  ``s3_conditions``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from s3migrator.cli.local.orphans import exit_with_parent
+from s3migrator.cli.local.s3_conditions import enforce_s3_conditions
 
 _lock = threading.RLock()
 _OPERATIONS = (
@@ -74,9 +77,10 @@ def fill_change_set_outputs() -> None:
 
 
 def patch_moto() -> None:
-    """Both fixes; the embedded stack and the component tests apply them."""
+    """Every fix; the embedded stack and the component tests apply them."""
     serialise_dynamodb()
     fill_change_set_outputs()
+    enforce_s3_conditions()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

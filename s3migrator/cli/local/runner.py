@@ -25,6 +25,7 @@ from progress.scaling import desired_copiers
 from s3migrator.aws import Aws
 from s3migrator.aws_errors import translate
 from s3migrator.cli.local.orphans import child_environment
+from s3migrator.cli.local.server import LOCAL_STACK_SETTINGS
 from s3migrator.resources import Resources
 from s3migrator.settings import Settings
 from s3migrator.sqs.queues import queue_depth
@@ -53,7 +54,13 @@ class LocalRunner:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _spawn(self, role: str, *args: str) -> subprocess.Popen[bytes]:
-        env = {**os.environ, **self.env, **self.resources.as_env(), **child_environment()}
+        env = {
+            **LOCAL_STACK_SETTINGS,
+            **os.environ,
+            **self.env,
+            **self.resources.as_env(),
+            **child_environment(),
+        }
         out: IO[bytes] | int = subprocess.DEVNULL
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)

@@ -41,6 +41,16 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
+# The SenderId moto gives every SQS message, whoever sends it: on the embedded stack each
+# client is this one submitter (moto's DEFAULT_SENDER_ID; a test pins the two together).
+LOCAL_SUBMITTER = "AIDAIT2UOQQY3AUEKVGXU"
+
+
+# What the embedded stack's own processes (coordinator, copiers) are configured with beside the
+# endpoint: its one job submitter.
+LOCAL_STACK_SETTINGS = {"S3MIGRATOR_JOB_SUBMITTERS": LOCAL_SUBMITTER}
+
+
 def local_env(endpoint: str, region: str = "us-east-1") -> dict[str, str]:
     """Standard AWS variables pointing every client (boto3, the AWS CLI) at the endpoint."""
     return {

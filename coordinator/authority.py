@@ -1,0 +1,152 @@
+"""Who may start a job, and which accounts a job may touch: the stack's rules, not the message's.
+
+A job message is a request. Its sender (the SQS ``SenderId``: a role's or user's unique id, with
+the session name after a colon for a role) must be one of the stack's job submitters
+(``S3MIGRATOR_JOB_SUBMITTERS``: role or user ARNs, resolved here to their unique ids, or unique
+ids given as they are). Each side of the job is bound to the account that must own its bucket:
+the side's ``account_id``, its role's account, or the stack's own; that account must be one of
+``S3MIGRATOR_ALLOWED_ACCOUNTS`` (the stack's own when unset), and every S3 request of the job
+then names it as the expected bucket owner. The queue policies say the same to SQS itself
+(``infra/template.yaml``); this is the check that holds whatever a queue's policy says.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from s3migrator.aws_errors import PROVIDER_ERRORS, translate
+from s3migrator.errors import InvalidJobError
+from s3migrator.models import JobMessage, Location
+from s3migrator.names import KMS_KEY_ARN
+
+if TYPE_CHECKING:
+    import boto3
+
+    from s3migrator.settings import Settings
+
+log = logging.getLogger(__name__)
+# A sender not found among the resolved ids sends the names to IAM again at most this often,
+# so a submitter role created after the coordinator started is known without a restart.
+RESOLVE_AGAIN_S = 300.0
+
+
+def split_list(text: str) -> list[str]:
+    return [entry.strip() for entry in text.split(",") if entry.strip()]
+
+
+def principal_id(sender_id: str) -> str:
+    """``AROAEXAMPLE:session`` → ``AROAEXAMPLE``: the principal, whatever its session's name."""
+    return sender_id.split(":", 1)[0]
+
+
+@dataclass
+class Authority:
+    """The stack's rules for job messages; ``iam`` and ``own_account`` are asked lazily."""
+
+    submitters: list[str]
+    allowed_accounts: list[str]
+    session: boto3.Session
+    # Where a side without a region is (the coordinator's own region).
+    region: str
+    clock: Callable[[], float] = time.monotonic
+    _own_account: str | None = None
+    _ids: set[str] = field(default_factory=set)
+    _resolved_at: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, session: boto3.Session) -> Authority:
+        return cls(
+            split_list(settings.job_submitters),
+            split_list(settings.allowed_accounts),
+            session,
+            session.region_name or "us-east-1",
+        )
+
+    @property
+    def own_account(self) -> str:
+        if self._own_account is None:
+            sts: Any = self.session.client("sts")
+            self._own_account = str(sts.get_caller_identity()["Account"])
+        return self._own_account
+
+    @property
+    def accounts(self) -> list[str]:
+        return self.allowed_accounts or [self.own_account]
+
+    def refusal(self, sender_id: str | None) -> str | None:
+        """Why a job message from ``sender_id`` is refused; None when its sender may start jobs."""
+        if not self.submitters:
+            return (
+                "no job submitters are configured (the stack's JobSubmitters,"
+                " S3MIGRATOR_JOB_SUBMITTERS): every job message is refused"
+            )
+        if not sender_id:
+            return "the message carries no SenderId, so its sender cannot be checked"
+        principal = principal_id(sender_id)
+        with self._lock:
+            if principal in self._ids:
+                return None
+            due = self._resolved_at is None or self.clock() - self._resolved_at >= RESOLVE_AGAIN_S
+            if due:
+                self._ids = self._resolve()
+                self._resolved_at = self.clock()
+                if principal in self._ids:
+                    return None
+        return (
+            f"sender {sender_id} is not one of the stack's job submitters (JobSubmitters,"
+            " S3MIGRATOR_JOB_SUBMITTERS); nothing was done"
+        )
+
+    def _resolve(self) -> set[str]:
+        ids: set[str] = set()
+        iam: Any = self.session.client("iam")
+        for entry in self.submitters:
+            if not entry.startswith("arn:"):
+                ids.add(entry)  # a unique id (AROA..., AIDA...) given as it is
+                continue
+            kind, _, name = entry.split(":", 5)[5].partition("/")
+            name = name.rsplit("/", 1)[-1]
+            try:
+                if kind == "role":
+                    ids.add(iam.get_role(RoleName=name)["Role"]["RoleId"])
+                elif kind == "user":
+                    ids.add(iam.get_user(UserName=name)["User"]["UserId"])
+                else:
+                    log.warning("job submitter %s is neither a role nor a user; ignored", entry)
+            except PROVIDER_ERRORS as exc:
+                log.warning("job submitter %s could not be resolved: %s", entry, translate(exc))
+        return ids
+
+    def bind(self, job: JobMessage, *, enforce: bool = True) -> JobMessage:
+        """The job with each side's owning account filled in; InvalidJobError when a side or
+        the destination's KMS key lies outside the accounts the stack allows (``enforce``:
+        ``s3migrator check``, which does not know the stack's list, only fills them in)."""
+        source = self._bound("source", job.source, enforce)
+        destination = self._bound("destination", job.destination, enforce)
+        return job.model_copy(update={"source": source, "destination": destination})
+
+    def _bound(self, side: str, location: Location, enforce: bool) -> Location:
+        owner = location.owner or self.own_account
+        if enforce and owner not in self.accounts:
+            raise InvalidJobError(
+                f"{side} bucket {location.bucket!r} would be in account {owner}, which is not one"
+                f" of the accounts this stack may touch ({', '.join(self.accounts)}; the"
+                " stack's AllowedAccounts)"
+            )
+        key = KMS_KEY_ARN.match(location.kms_key_id or "")
+        if key is not None and key["account"] != owner:
+            raise InvalidJobError(
+                f"the {side}'s KMS key is in account {key['account']}, its bucket in {owner}"
+            )
+        region = location.region or self.region
+        if key is not None and key["region"] != region:
+            raise InvalidJobError(
+                f"the {side}'s KMS key is in {key['region']}, its bucket in {region}"
+            )
+        return location.model_copy(update={"account_id": owner})

@@ -1,0 +1,271 @@
+"""The destination bucket a job creates is hardened; one that existed before is left alone.
+
+A job's phase goes ``started`` → ``creating_bucket`` → ``destination_ready`` (→ ``copying``)
+when it creates its destination, and straight to ``destination_ready`` when the bucket exists. A
+run that dies between creating the bucket and hardening it leaves ``creating_bucket``, and the
+next run hardens the bucket before anything is copied into it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from moto_helpers import depth, fill, job_message
+
+from coordinator.jobs import RunEnd
+from progress.refresh import refresh
+from s3migrator.aws import Aws
+from s3migrator.jobstore import JobStore
+from s3migrator.models import JobState, Location, Phase
+from s3migrator.resources import Resources
+
+OBJECTS = {"a.txt": b"alpha", "dir/b.txt": b"bravo" * 10, "c.txt": b"charlie"}
+TLS_ONLY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "s3migrator-tls-only",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::dst-bucket", "arn:aws:s3:::dst-bucket/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ],
+}
+ABORT_UPLOADS = {
+    "ID": "s3migrator-abort-incomplete-uploads",
+    "Filter": {"Prefix": ""},
+    "Status": "Enabled",
+    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+}
+
+SSE_S3 = {
+    "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+    "BucketKeyEnabled": False,
+}
+
+
+def hardened(encryption: dict[str, Any]) -> dict[str, Any]:
+    """What ``settings`` reads back from a bucket the job created, with this default rule."""
+    return {
+        "public access block": {
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+        "ownership": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+        "encryption": {"Rules": [encryption]},
+        "policy": TLS_ONLY,
+        "lifecycle": [ABORT_UPLOADS],
+    }
+
+
+def settings(s3: Any, bucket: str = "dst-bucket") -> dict[str, Any]:
+    """Each setting a created bucket gets, read back; the error code where there is none."""
+
+    def read(call: Any, field: str) -> Any:
+        try:
+            return call(Bucket=bucket)[field]
+        except ClientError as exc:
+            return exc.response["Error"]["Code"]
+
+    policy = read(s3.get_bucket_policy, "Policy")
+    return {
+        "public access block": read(s3.get_public_access_block, "PublicAccessBlockConfiguration"),
+        "ownership": read(s3.get_bucket_ownership_controls, "OwnershipControls"),
+        "encryption": read(s3.get_bucket_encryption, "ServerSideEncryptionConfiguration"),
+        "policy": json.loads(policy) if policy != "NoSuchBucketPolicy" else policy,
+        "lifecycle": read(s3.get_bucket_lifecycle_configuration, "Rules"),
+    }
+
+
+def contents(s3: Any, bucket: str = "dst-bucket") -> dict[str, bytes]:
+    listed = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+    return {o["Key"]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listed}
+
+
+@pytest.fixture
+def phases(store: JobStore, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Phase, Phase]]:
+    """Every phase move the store makes for a run, as (before, after); the store still makes
+    it (the recording only watches the test's own store)."""
+    moves: list[tuple[Phase, Phase]] = []
+    set_phase = store.set_phase
+
+    def recorded(job_id: str, token: str, epoch: int, before: Phase, after: Phase) -> bool:
+        moved = set_phase(job_id, token, epoch, before, after)
+        if moved:
+            moves.append((before, after))
+        return moved
+
+    monkeypatch.setattr(store, "set_phase", recorded)
+    return moves
+
+
+def test_a_destination_the_job_creates_gets_every_hardening_setting(
+    s3: Any,
+    sqs: Any,
+    store: JobStore,
+    resources: Resources,
+    make_runner: Any,
+    copy_all: Any,
+    phases: list[tuple[Phase, Phase]],
+) -> None:
+    # GIVEN a source and no destination bucket
+    fill(s3, "src-bucket", OBJECTS)
+    # WHEN the job runs to the end
+    assert make_runner().run(job_message("job-1")) == RunEnd.LISTED
+    copy_all()
+    (status,) = refresh(store, sqs, resources)
+    # THEN the job went through creating the bucket, and copied everything into it
+    assert phases == [
+        (Phase.STARTED, Phase.CREATING_BUCKET),
+        (Phase.CREATING_BUCKET, Phase.DESTINATION_READY),
+        (Phase.DESTINATION_READY, Phase.COPYING),
+    ]
+    assert (status.state, status.objects_copied) == (JobState.SUCCEEDED, len(OBJECTS))
+    assert contents(s3) == OBJECTS
+    # AND the bucket has every setting: no public access, no ACLs, SSE-S3 by default, TLS
+    # only, incomplete uploads dropped after a day
+    assert settings(s3) == hardened(SSE_S3)
+
+
+def test_a_destination_kms_key_becomes_the_created_buckets_default_encryption(
+    aws: Aws,
+    s3: Any,
+    sqs: Any,
+    store: JobStore,
+    resources: Resources,
+    make_runner: Any,
+    copy_all: Any,
+) -> None:
+    # GIVEN a KMS key in the stack's account and region, and a job naming it for its destination
+    key_arn = aws.session.client("kms").create_key(Description="dst")["KeyMetadata"]["Arn"]
+    fill(s3, "src-bucket", OBJECTS)
+    message = job_message("job-1").model_copy(
+        update={"destination": Location(bucket="dst-bucket", kms_key_id=key_arn)}
+    )
+    # WHEN the job runs to the end
+    make_runner().run(message)
+    copy_all()
+    (status,) = refresh(store, sqs, resources)
+    # THEN the created bucket's default encryption is SSE-KMS with that key and a bucket key
+    assert status.state is JobState.SUCCEEDED, status.error
+    kms_rule = {
+        "ApplyServerSideEncryptionByDefault": {
+            "SSEAlgorithm": "aws:kms",
+            "KMSMasterKeyID": key_arn,
+        },
+        "BucketKeyEnabled": True,
+    }
+    assert settings(s3) == hardened(kms_rule)
+    # AND the copies are encrypted with it
+    for key in OBJECTS:
+        head = s3.head_object(Bucket="dst-bucket", Key=key)
+        assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", key_arn), key
+
+
+def test_a_destination_that_existed_before_the_job_keeps_its_own_settings(
+    s3: Any,
+    sqs: Any,
+    store: JobStore,
+    resources: Resources,
+    make_runner: Any,
+    copy_all: Any,
+    phases: list[tuple[Phase, Phase]],
+) -> None:
+    # GIVEN a destination bucket of the stack's account, with no policy and a lifecycle rule
+    fill(s3, "src-bucket", OBJECTS)
+    s3.create_bucket(Bucket="dst-bucket")
+    own_rule = {
+        "ID": "expire-old",
+        "Filter": {"Prefix": "old/"},
+        "Status": "Enabled",
+        "Expiration": {"Days": 90},
+    }
+    s3.put_bucket_lifecycle_configuration(
+        Bucket="dst-bucket", LifecycleConfiguration={"Rules": [own_rule]}
+    )
+    before = settings(s3)
+    assert before == {
+        "public access block": "NoSuchPublicAccessBlockConfiguration",
+        "ownership": "OwnershipControlsNotFoundError",
+        "encryption": "ServerSideEncryptionConfigurationNotFoundError",
+        "policy": "NoSuchBucketPolicy",
+        "lifecycle": [own_rule],
+    }
+    # WHEN a job copies into it
+    make_runner().run(job_message("job-1"))
+    copy_all()
+    (status,) = refresh(store, sqs, resources)
+    # THEN the job never went through creating a bucket, and copied everything
+    assert phases == [
+        (Phase.STARTED, Phase.DESTINATION_READY),
+        (Phase.DESTINATION_READY, Phase.COPYING),
+    ]
+    assert (status.state, status.objects_copied) == (JobState.SUCCEEDED, len(OBJECTS))
+    # AND the bucket's settings are its own, exactly as before: nothing was added or changed
+    assert settings(s3) == before
+
+
+def test_a_run_that_dies_before_hardening_leaves_creating_bucket_and_the_next_run_hardens_it(
+    s3: Any,
+    sqs: Any,
+    store: JobStore,
+    resources: Resources,
+    make_runner: Any,
+    copy_all: Any,
+    phases: list[tuple[Phase, Phase]],
+) -> None:
+    # GIVEN a run of a job that dies once it has created its destination, before hardening it
+    fill(s3, "src-bucket", OBJECTS)
+
+    def killed(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("killed")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("coordinator.destination.harden", killed)
+        end = make_runner().run(job_message("job-1"))
+    # THEN the job waits in creating_bucket for another run, and nothing was listed
+    assert end == RunEnd.RETRYING
+    job = store.get_job("job-1")
+    assert job is not None
+    assert (job.state, job.phase, job.last_error, job.listing.objects) == (
+        JobState.RUNNING,
+        Phase.CREATING_BUCKET,
+        "RuntimeError: killed",
+        0,
+    )
+    assert depth(sqs, resources.work_queue_url) == 0
+    # AND the bucket exists, owner-enforced from its creation, but not hardened
+    assert settings(s3) == {
+        "public access block": "NoSuchPublicAccessBlockConfiguration",
+        "ownership": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+        "encryption": "ServerSideEncryptionConfigurationNotFoundError",
+        "policy": "NoSuchBucketPolicy",
+        "lifecycle": "NoSuchLifecycleConfiguration",
+    }
+    # WHEN the job's resume is taken up by the next run, the copiers and progress run
+    runner = make_runner()
+    run = runner.take("job-1")
+    assert run is not None
+    assert runner.work(run) == RunEnd.LISTED
+    copy_all()
+    (status,) = refresh(store, sqs, resources)
+    # THEN that run hardened the bucket before moving on, and the job copied everything
+    assert phases == [
+        (Phase.STARTED, Phase.CREATING_BUCKET),
+        (Phase.CREATING_BUCKET, Phase.DESTINATION_READY),
+        (Phase.DESTINATION_READY, Phase.COPYING),
+    ]
+    assert settings(s3) == hardened(SSE_S3)
+    assert (status.state, status.objects_copied, status.objects_failed) == (
+        JobState.SUCCEEDED,
+        len(OBJECTS),
+        0,
+    )
+    assert contents(s3) == OBJECTS

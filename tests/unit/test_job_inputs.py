@@ -1,0 +1,97 @@
+"""The limits a job message's fields are held to: what a message may name, and what it may not."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from s3migrator.errors import InvalidJobMessageError
+from s3migrator.models import JobMessage, Overwrite
+
+KEY = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+ROLE = "arn:aws:iam::222222222222:role/migrator"
+
+
+def job(**destination: Any) -> str:
+
+    return json.dumps(
+        {
+            "mode": "copy",
+            "source": {"bucket": "src"},
+            "destination": {"bucket": "dst", **destination},
+        }
+    )
+
+
+def refusal(body: str) -> str:
+    with pytest.raises(InvalidJobMessageError) as caught:
+        JobMessage.parse(body)
+    return str(caught.value)
+
+
+def test_overwrite_defaults_to_never_and_takes_the_three_rules() -> None:
+    assert JobMessage.parse(job()).overwrite is Overwrite.NEVER
+    for rule in ("never", "if-different", "always"):
+        parsed = JobMessage.parse(job()[:-1] + f', "overwrite": "{rule}"}}')
+        assert parsed.overwrite.value == rule
+    assert "overwrite: Input should be 'never', 'if-different' or 'always'" in refusal(
+        job()[:-1] + ', "overwrite": "sometimes"}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("destination", "reason"),
+    [
+        (
+            {"region": "mars-north-1"},
+            "destination.region: 'mars-north-1' is not an AWS region name",
+        ),
+        ({"prefix": "a\nb/"}, "destination.prefix: prefix must not contain control characters"),
+        ({"prefix": "x\x00"}, "destination.prefix: prefix must not contain control characters"),
+        ({"prefix": "é" * 512}, "destination.prefix: prefix must be shorter than 1024 bytes"),
+        (
+            {"kms_key_id": "alias/mine"},
+            "destination: kms_key_id must be a key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID),"
+            " not an alias or a bare key id",
+        ),
+        (
+            {"kms_key_id": KEY, "role_arn": ROLE, "region": "us-east-1"},
+            "destination: the KMS key is in eu-west-1, the bucket in us-east-1",
+        ),
+        (
+            {"kms_key_id": KEY, "account_id": "333333333333", "region": "eu-west-1"},
+            "destination: the KMS key is in account 222222222222, the bucket in 333333333333",
+        ),
+        (
+            {"role_arn": ROLE, "account_id": "333333333333"},
+            f"destination: role {ROLE} is not in account 333333333333",
+        ),
+        ({"account_id": "12345"}, "destination.account_id: String should match pattern"),
+        ({"role_arn": "arn:aws:iam::222222222222:user/u"}, "destination.role_arn: String should"),
+        ({"role_arn": ROLE + "x" * 2100}, "destination.role_arn: String should have at most"),
+        ({"external_id": "abc"}, "destination.external_id: Extra inputs are not permitted"),
+        ({"session_name": "me"}, "destination.session_name: Extra inputs are not permitted"),
+    ],
+)
+def test_a_field_outside_its_limits_is_refused_with_its_reason(
+    destination: dict[str, Any], reason: str
+) -> None:
+    assert reason in refusal(job(**destination))
+
+
+def test_a_kms_key_in_the_destinations_account_and_region_is_accepted() -> None:
+    parsed = JobMessage.parse(job(kms_key_id=KEY, role_arn=ROLE, region="eu-west-1"))
+    assert parsed.destination.kms_key_id == KEY
+    assert parsed.destination.owner == "222222222222"
+
+
+def test_a_report_prefix_is_bounded_and_free_of_control_characters() -> None:
+    base = job()[:-1]
+    assert "report.prefix: a report prefix holds at most 512 characters" in refusal(
+        base + ', "report": {"bucket": "reports", "prefix": "' + "p" * 513 + '"}}'
+    )
+    assert "report.prefix: prefix must not contain control characters" in refusal(
+        base + ', "report": {"bucket": "reports", "prefix": "a\\rb"}}'
+    )
