@@ -22,7 +22,10 @@ def build_runner(
 ) -> JobRunner:
     """What runs one job; ``store`` may be given (a test's, with its own clock)."""
     return JobRunner(
-        store=store or JobStore(aws.dynamodb(), resources.table_name),
+        store=store
+        or JobStore(
+            aws.dynamodb(), resources.table_name, retention_days=settings.job_retention_days
+        ),
         clients=s3_clients(aws, settings),
         sqs=aws.sqs(),
         work_queue_url=resources.work_queue_url,

@@ -57,7 +57,10 @@ def built_worker(
         yield Worker(
             sqs=aws.sqs(),
             queue_url=resources.work_queue_url,
-            store=store or JobStore(aws.dynamodb(), resources.table_name),
+            store=store
+            or JobStore(
+                aws.dynamodb(), resources.table_name, retention_days=settings.job_retention_days
+            ),
             copier=ObjectCopier(
                 clients=clients,
                 parts_pool=parts_pool,

@@ -1,28 +1,35 @@
 """The progress Lambda: a thin shell over ``progress.refresh.refresh``.
 
 Two callers: the EventBridge schedule (every minute), which refreshes every job and publishes the
-scaling metrics, and the function URL (the status API, AWS_IAM auth): ``GET /jobs`` and
-``GET /jobs/{job_id}``. Metrics go out in embedded metric format through the log stream, so they
-cost no PutMetricData calls, and only while there is work, so an idle stack publishes nothing.
+scaling metrics, and the function URL (the status API, AWS_IAM auth), which only reads:
+``GET /jobs`` (a page: ``?limit=N``, default 50, at most 200, and ``?next=TOKEN`` from the page
+before; answers ``{"jobs": [...], "next": TOKEN or null}``) and ``GET /jobs/{job_id}``. Metrics
+go out in embedded metric format through the log stream, so they cost no PutMetricData calls,
+and only while there is work, so an idle stack publishes nothing.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from progress.process import Progress, build_progress
 from progress.scaling import backlog_per_copier, copiers_needed_from_zero
+from progress.status import page_size
 from s3migrator.aws import Aws, make_aws
+from s3migrator.errors import UsageError
 from s3migrator.models import JobState, JobStatus
 from s3migrator.settings import Settings
+
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 logger = Logger(service="progress")
 metrics = Metrics(service="progress")
@@ -34,15 +41,20 @@ DEFAULT_NAMESPACE = "s3migrator"
 
 
 def _progress() -> Progress:
-    # Settings and clients are built per call, never at import: the function's environment
-    # names the stack's resources, and tests set it per case.
-    return build_progress(Settings(), make_aws())
+    """The progress function over the invocation's clients (``handler_for``'s ``new_aws``)."""
+    aws: Aws = app.context["aws"]
+    return build_progress(Settings(), aws)
 
 
 @app.get("/jobs")
-def list_jobs() -> list[dict[str, Any]]:
-    """Every job's status: a pure read."""
-    return [status.model_dump(mode="json") for status in _progress().statuses()]
+def list_jobs() -> dict[str, Any]:
+    """A page of jobs' statuses, oldest first: a pure read."""
+    query = app.current_event.query_string_parameters or {}
+    try:
+        page = _progress().page(page_size(query.get("limit")), query.get("next"))
+    except UsageError as exc:
+        raise BadRequestError(str(exc)) from exc
+    return page.model_dump(mode="json")
 
 
 @app.get("/jobs/<job_id>")
@@ -101,17 +113,34 @@ def publish(statuses: list[JobStatus], running: int, now: float) -> None:
     metrics.add_metric("BytesCopied", MetricUnit.Bytes, sum(s.bytes_copied for s in active))
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if "http" in event.get("requestContext", {}):
-        return app.resolve(event, context)
-    # Read per call, not at import: the stack names the namespace after itself.
-    metrics.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE)
-    statuses = _progress().refresh(event.get("job_id"))
-    publish(statuses, running_copiers(make_aws(), Settings()), time.time())
-    for status in statuses:
-        if status.state is JobState.RUNNING:
-            logger.info("job progress", extra=status.model_dump(mode="json"))
-    return {"jobs": [s.model_dump(mode="json") for s in statuses]}
+def handler_for(new_aws: Callable[[], Aws] = make_aws) -> Handler:
+    """The function's handler, building its clients with ``new_aws`` on every invocation.
+
+    Settings and clients are built per call, never at import: the function's environment names
+    the stack's resources, and tests set it per case (and pass a ``new_aws`` whose session
+    records the calls the handler makes).
+    """
+
+    @logger.inject_lambda_context
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        aws = new_aws()
+        if "http" in event.get("requestContext", {}):
+            # The routes' clients; the resolver clears its context after each request.
+            app.context["aws"] = aws
+            return app.resolve(event, context)
+        settings = Settings()
+        # Read per call, not at import: the stack names the namespace after itself.
+        metrics.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE)
+        statuses = build_progress(settings, aws).refresh(event.get("job_id"))
+        publish(statuses, running_copiers(aws, settings), time.time())
+        for status in statuses:
+            if status.state is JobState.RUNNING:
+                logger.info("job progress", extra=status.model_dump(mode="json"))
+        return {"jobs": [s.model_dump(mode="json") for s in statuses]}
+
+    return handle
+
+
+lambda_handler = handler_for()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from progress.refresh import refresh
-from progress.status import statuses
+from progress.status import JobsPage, status_page, statuses
 from s3migrator.jobstore import JobStore
 from s3migrator.resources import Resources, resolve
 
@@ -29,6 +29,10 @@ class Progress:
         """One job's status (by id) or every job's; reads only."""
         return statuses(self.store, self.sqs, self.resources, job_id)
 
+    def page(self, limit: int, after: str | None = None) -> JobsPage:
+        """A page of jobs' statuses for the status API (see ``status_page``); reads only."""
+        return status_page(self.store, self.sqs, self.resources, limit, after)
+
     def refresh(self, job_id: str | None = None) -> list[JobStatus]:
         """One scheduled progress run over one job (by id) or every job."""
         return refresh(self.store, self.sqs, self.resources, job_id=job_id, settings=self.settings)
@@ -37,7 +41,9 @@ class Progress:
 def build_progress(settings: Settings, aws: Aws, resources: Resources | None = None) -> Progress:
     resources = resources or resolve(aws, settings)
     return Progress(
-        store=JobStore(aws.dynamodb(), resources.table_name),
+        store=JobStore(
+            aws.dynamodb(), resources.table_name, retention_days=settings.job_retention_days
+        ),
         sqs=aws.sqs(),
         resources=resources,
         settings=settings,

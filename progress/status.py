@@ -1,14 +1,18 @@
 """What a job's status says: its record and the queue depths into percent and a status row.
 
-Looking is a pure read: ``statuses`` writes nothing (no sweep, no finishing, no percent stored);
-the scheduled progress run (``refresh``) does those, whether anyone looks or not.
+Looking is a pure read: ``statuses`` and ``status_page`` write nothing (no sweep, no finishing,
+no percent stored); the scheduled progress run (``refresh``) does those, whether anyone looks
+or not.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel, ConfigDict
+
 from progress.percent import percent
+from s3migrator.errors import UsageError
 from s3migrator.models import JobRecord, JobState, JobStatus, Phase, QueueDepths
 from s3migrator.sqs.queues import queue_depth
 
@@ -19,6 +23,34 @@ if TYPE_CHECKING:
     from s3migrator.resources import Resources
 
 FIRST_FAILURES = 5
+# Jobs in one page of the status API: each costs a read of the job and its counter shards, so
+# a page stays well within the function's time whatever the number of jobs.
+DEFAULT_PAGE_JOBS = 50
+MAX_PAGE_JOBS = 200
+
+
+class JobsPage(BaseModel):
+    """A page of the status API's ``GET /jobs``: statuses oldest first, and the token that
+    asks for the next page (``?next=TOKEN``), null on the last."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    jobs: list[JobStatus]
+    next: str | None
+
+
+def page_size(limit: str | None) -> int:
+    """The jobs a page holds for ``?limit=`` (absent: the default); UsageError unless it is a
+    whole number from 1 to MAX_PAGE_JOBS.
+
+    >>> page_size(None), page_size("7")
+    (50, 7)
+    """
+    if limit is None:
+        return DEFAULT_PAGE_JOBS
+    if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= MAX_PAGE_JOBS):
+        raise UsageError(f"limit: a whole number from 1 to {MAX_PAGE_JOBS}, not {limit!r}")
+    return int(limit)
 
 
 def read_depths(sqs: SQSClient, resources: Resources) -> QueueDepths:
@@ -77,6 +109,7 @@ def to_status(record: JobRecord, depths: QueueDepths, store: JobStore | None = N
         created_at=record.created_at,
         finished_at=record.finished_at,
         report=record.report_url or ("pending" if record.report_due is not None else None),
+        sender=record.sender,
         **depths.model_dump(),
     )
 
@@ -92,3 +125,15 @@ def statuses(
         records = store.list_jobs()
     depths = read_depths(sqs, resources)
     return [to_status(record, depths, store) for record in records]
+
+
+def status_page(
+    store: JobStore, sqs: SQSClient, resources: Resources, limit: int, after: str | None = None
+) -> JobsPage:
+    """Up to ``limit`` jobs' statuses, oldest first, after the place the token ``after`` names
+    (UsageError for a string that is no token of ours); reads only."""
+    page = store.job_page(limit, after)
+    # A job the index still lists may have expired since: it is left out, as if gone.
+    records = [record for job_id in page.job_ids if (record := store.get_job(job_id))]
+    depths = read_depths(sqs, resources)
+    return JobsPage(jobs=[to_status(record, depths, store) for record in records], next=page.next)

@@ -53,7 +53,11 @@ class Context:
 
     @cached_property
     def store(self) -> JobStore:
-        return JobStore(self.aws.dynamodb(), self.resources.table_name)
+        return JobStore(
+            self.aws.dynamodb(),
+            self.resources.table_name,
+            retention_days=self.settings.job_retention_days,
+        )
 
     def warn(self, message: str) -> None:
         self.errors.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import math
+import re
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer
 from pydantic import TypeAdapter
 
+from s3migrator.errors import UsageError
 from s3migrator.models import (
+    JOB_ID_PATTERN,
     CopySpec,
     Counters,
     FailureRecord,
@@ -24,6 +29,14 @@ if TYPE_CHECKING:
 Item = dict[str, "AttributeValueTypeDef"]
 
 JOBS_INDEX = "by-kind"
+# The table's TTL attribute: DynamoDB deletes an item some time after this many seconds since
+# the epoch. Only a job's own item carries it, from the moment the job ends.
+EXPIRES_AT = "expires_at"
+DAY_S = 86_400
+# A page token is ours only if it is this short: decoding a client's token is bounded work.
+MAX_TOKEN_CHARS = 400
+_INDEX_NUMBER = re.compile(r"[0-9]{1,20}(\.[0-9]{1,20})?")
+_JOB_ID = re.compile(JOB_ID_PATTERN)
 # The listing checkpoint's fields as the job item names them.
 LISTING_ATTRIBUTES = {
     "start_after": "l_start_after",
@@ -60,6 +73,52 @@ def pk(job_id: str) -> AttributeValueTypeDef:
 
 def job_key(job_id: str) -> Item:
     return {"pk": pk(job_id), "sk": s("JOB")}
+
+
+def id_key(job_id: str) -> Item:
+    """The item that keeps a job's id taken once its record has expired: the job's batches
+    and counter shards outlive its record, and a new job under that id would count them."""
+    return {"pk": pk(job_id), "sk": s("ID")}
+
+
+def expiry(finished_at: float, retention_days: int) -> int:
+    """When the item of a job that ended at ``finished_at`` may be deleted: whole seconds,
+    rounded up so that no job is kept less than ``retention_days``.
+
+    >>> expiry(1000.5, 1)
+    87401
+    """
+    return math.ceil(finished_at) + retention_days * DAY_S
+
+
+def page_token(item: dict[str, Any]) -> str:
+    """The opaque token for the jobs after ``item`` (an item of the jobs index): its position
+    in the index (created_at, job id), as URL-safe base64 of JSON."""
+    position = [item["created_at"]["N"], item["job_id"]["S"]]
+    raw = json.dumps(position, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def page_start(token: str) -> Item:
+    """The index key a ``page_token`` stands for; UsageError for any other string, so that a
+    client's token never reaches DynamoDB as a key it would refuse."""
+    try:
+        if len(token) > MAX_TOKEN_CHARS:
+            raise ValueError(token)
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        created_at, job_id = json.loads(raw)
+        if not (
+            isinstance(created_at, str)
+            and isinstance(job_id, str)
+            and _INDEX_NUMBER.fullmatch(created_at)
+            and _JOB_ID.fullmatch(job_id)
+        ):
+            raise ValueError(token)
+    except (ValueError, TypeError) as exc:  # binascii.Error and JSON's are ValueErrors
+        raise UsageError(
+            "next: not a page token; pass the `next` of the page before, as it was"
+        ) from exc
+    return {**job_key(job_id), "kind": s("job"), "created_at": {"N": created_at}}
 
 
 def shard_pk(job_id: str, shard: int) -> AttributeValueTypeDef:

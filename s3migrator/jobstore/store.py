@@ -2,22 +2,36 @@
 
 The coordinator's writes (lease, definitions, checkpoints, resumes) are ``listing.py``'s; the
 batches and their counting are ``batches.py``'s, reached as ``JobStore.batches``.
+
+Retention: a job's item carries ``expires_at`` (the table's TTL attribute) from the moment it
+reaches a final state, ``retention_days`` after it ended; a redrive that reopens the job removes
+it in the same write. Only the job's item expires. Its batches and counter shards carry no TTL:
+they must live as long as the record (a redrive reads every batch's failures, the counts are the
+shards' sums), the job's end is not known when they are written, and marking millions of
+batches at the end would cost a write each. So they stay, and so does the job's id item
+(``codec.id_key``), which keeps the id from naming a new job that would count them.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from s3migrator.aws_errors import translated
 from s3migrator.jobstore.batches import BatchStore, sum_shards
 from s3migrator.jobstore.codec import (
+    EXPIRES_AT,
     JOBS_INDEX,
     Item,
+    expiry,
+    id_key,
     job_item,
     job_key,
     job_record,
     n,
+    page_start,
+    page_token,
     s,
     shard_key,
 )
@@ -30,12 +44,31 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _RUNNING = s(JobState.RUNNING.value)
+# Settings.job_retention_days' default, for the stores built without settings.
+RETENTION_DAYS = 90
+
+
+@dataclass(frozen=True)
+class JobIdsPage:
+    """One page of the jobs index: ids oldest first, and the token for the next page (None
+    when this page is the last)."""
+
+    job_ids: list[str]
+    next: str | None
 
 
 class JobStore(ListingWrites):
-    def __init__(self, client: DynamoDBClient, table_name: str, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        clock: Clock = time.time,
+        *,
+        retention_days: int = RETENTION_DAYS,
+    ) -> None:
         super().__init__(client, table_name, clock)
         self.batches = BatchStore(client, table_name, clock)
+        self.retention_days = retention_days
 
     def _update_job(
         self,
@@ -50,13 +83,17 @@ class JobStore(ListingWrites):
     # --- job records ---------------------------------------------------------------------------
 
     def create_job(self, record: JobRecord) -> bool:
-        """Write a new job record; False when a job with this id already exists."""
-        return self._write_if(
-            lambda: self._ddb.put_item(
-                TableName=self._table,
-                Item=job_item(record),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
+        """Write a new job record, and its id item; False when a job with this id exists or
+        existed (its record expired). A record created final (a rejected job) expires too."""
+        item = job_item(record)
+        if record.finished_at is not None:
+            item[EXPIRES_AT] = n(expiry(record.finished_at, self.retention_days))
+        new = "attribute_not_exists(pk)"
+        return self._transact(
+            [
+                {"Put": {"Item": item, "ConditionExpression": new}},
+                {"Put": {"Item": id_key(record.job_id), "ConditionExpression": new}},
+            ]
         )
 
     def get_job(self, job_id: str) -> JobRecord | None:
@@ -74,17 +111,21 @@ class JobStore(ListingWrites):
         )
         return record
 
-    def job_ids(self) -> list[str]:
-        """Every job's id, oldest first, from the index (which lags behind writes)."""
-        ids: list[str] = []
-        kwargs: dict[str, Any] = {
+    def _jobs_query(self) -> dict[str, Any]:
+        """The query of the jobs index, oldest first: each job's id and its place in it."""
+        return {
             "TableName": self._table,
             "IndexName": JOBS_INDEX,
             "KeyConditionExpression": "#kind = :job",
-            "ExpressionAttributeNames": {"#kind": "kind"},
+            "ExpressionAttributeNames": {"#kind": "kind", "#created": "created_at"},
             "ExpressionAttributeValues": {":job": s("job")},
-            "ProjectionExpression": "job_id",
+            "ProjectionExpression": "job_id, #created",
         }
+
+    def job_ids(self) -> list[str]:
+        """Every job's id, oldest first, from the index (which lags behind writes)."""
+        ids: list[str] = []
+        kwargs = self._jobs_query()
         while True:
             with translated():
                 page = self._ddb.query(**kwargs)
@@ -92,6 +133,31 @@ class JobStore(ListingWrites):
             if "LastEvaluatedKey" not in page:
                 return ids
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def job_page(self, limit: int, after: str | None = None) -> JobIdsPage:
+        """Up to ``limit`` job ids, oldest first, after the place ``after`` names (the ``next``
+        of the page before; UsageError for any other string)."""
+        if limit < 1:
+            raise ValueError(f"a page holds at least one job, not {limit}")
+        kwargs = self._jobs_query()
+        if after is not None:
+            kwargs["ExclusiveStartKey"] = page_start(after)
+        items: list[dict[str, Any]] = []
+        # One job more than the page holds, so that a page ending at the last job says so
+        # rather than sending the client to an empty page.
+        while len(items) <= limit:
+            kwargs["Limit"] = limit + 1 - len(items)
+            with translated():
+                page = self._ddb.query(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        shown = items[:limit]
+        return JobIdsPage(
+            job_ids=[item["job_id"]["S"] for item in shown],
+            next=page_token(shown[-1]) if len(items) > limit else None,
+        )
 
     def list_jobs(self) -> list[JobRecord]:
         """Every job, oldest first, each read as it stands."""
@@ -108,7 +174,8 @@ class JobStore(ListingWrites):
             job_id,
             "SET #state = :running, #phase = :redriving, #percent = :start, updated_at = :now,"
             " redrive_base = :base, redrive_sent = :false, resume_due = :now, resumes = :zero"
-            " REMOVE finished_at, #error, report_due, report_url"
+            # Running again, it must not expire: DynamoDB would delete it under the redrive.
+            " REMOVE finished_at, #error, report_due, report_url, expires_at"
             " ADD batches_extra :extra, epoch :one",
             "#state = :with_failures AND (epoch = :epoch OR (attribute_not_exists(epoch)"
             " AND :epoch = :zero))",
@@ -188,7 +255,8 @@ class JobStore(ListingWrites):
         """Move a running job to a final state; False if it had already finished, or if it was
         reopened since it was read (``epoch``: the run the caller read), or (``unleased``) if a
         coordinator holds it now, or (``leased_by``) if that run no longer holds it. With
-        ``report``, its completion report becomes due (``JobRecord.report_due``)."""
+        ``report``, its completion report becomes due (``JobRecord.report_due``). The job's
+        item expires ``retention_days`` from now."""
         now = self._clock()
         values: Item = {
             ":state": s(state.value),
@@ -196,11 +264,12 @@ class JobStore(ListingWrites):
             ":percent": n(percent),
             ":now": n(now),
             ":running": _RUNNING,
+            ":expires": n(expiry(now, self.retention_days)),
         }
         names = {"#state": "state", "#phase": "phase", "#percent": "percent"}
         expression = (
             "SET #state = :state, #phase = :phase, #percent = :percent,"
-            " finished_at = :now, updated_at = :now"
+            " finished_at = :now, updated_at = :now, expires_at = :expires"
         )
         if report:
             expression += ", report_due = :now"
