@@ -28,7 +28,7 @@ import botocore.session
 from botocore.credentials import CredentialProvider, Credentials, DeferredRefreshableCredentials
 from dateutil.tz import tzlocal
 
-from s3migrator.models import CopySpec, Location
+from s3migrator.models import ROLE_ARN_PATTERN, CopySpec, Location
 
 if TYPE_CHECKING:
     from botocore.config import Config
@@ -79,6 +79,9 @@ class _Provider(CredentialProvider):
 
 
 _NOT_IN_SESSION_NAMES = re.compile(r"[^\w+=,.@-]")
+# STS's own limits on an external id.
+_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}")
+_ROLE_ARN = re.compile(ROLE_ARN_PATTERN)
 MAX_SESSION_NAME = 64
 
 
@@ -113,6 +116,14 @@ def parse_external_ids(text: str) -> dict[str, str]:
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
     ):
         raise ValueError('S3MIGRATOR_EXTERNAL_IDS must be {"role ARN": "external id", ...}')
+    for role, external_id in value.items():
+        if not _ROLE_ARN.fullmatch(role):
+            raise ValueError(f"S3MIGRATOR_EXTERNAL_IDS: {role!r} is not a role ARN")
+        if not _EXTERNAL_ID.fullmatch(external_id):
+            raise ValueError(
+                f"S3MIGRATOR_EXTERNAL_IDS: the external id of {role} must be 2 to 1224"
+                " characters of letters, digits and +=,.@:/-"
+            )
     return value
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
+from s3migrator.cli.jobs import job_from_args
+from s3migrator.cli.parser import build_parser
 from s3migrator.errors import InvalidJobMessageError
 from s3migrator.models import JobMessage, Overwrite
+from s3migrator.sessions import parse_external_ids
 
 KEY = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ROLE = "arn:aws:iam::222222222222:role/migrator"
@@ -95,3 +99,49 @@ def test_a_report_prefix_is_bounded_and_free_of_control_characters() -> None:
     assert "report.prefix: prefix must not contain control characters" in refusal(
         base + ', "report": {"bucket": "reports", "prefix": "a\\rb"}}'
     )
+
+
+def test_submit_options_say_the_owning_accounts_and_the_overwrite_rule() -> None:
+    # GIVEN submit's options naming each side's account and an overwrite rule
+    args = build_parser().parse_args(
+        [
+            "submit",
+            "--source",
+            "s3://src/a/",
+            "--dest",
+            "s3://dst/b/",
+            "--source-account",
+            "111111111111",
+            "--dest-role",
+            ROLE,
+            "--overwrite",
+            "if-different",
+        ]
+    )
+    # WHEN the job message is built from them
+    message = job_from_args(args)
+    # THEN it carries them as the job message's fields
+    assert (message.source.account_id, message.destination.owner) == (
+        "111111111111",
+        "222222222222",
+    )
+    assert message.overwrite is Overwrite.IF_DIFFERENT
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("[]", 'must be {"role ARN": "external id", ...}'),
+        ('{"arn:aws:iam::1:role/r": "x"}', "not a role ARN"),
+        (f'{{"{ROLE}": "a"}}', "2 to 1224 characters"),
+        (f'{{"{ROLE}": "has space"}}', "2 to 1224 characters"),
+        ("{", "is not JSON"),
+    ],
+)
+def test_the_stacks_external_ids_are_checked_when_read(text: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        parse_external_ids(text)
+
+
+def test_the_stacks_external_ids_map_roles_to_their_ids() -> None:
+    assert parse_external_ids(f'{{"{ROLE}": "Unique-ID:42"}}') == {ROLE: "Unique-ID:42"}
