@@ -2,9 +2,10 @@
 
 A job message is a request. Its sender (the SQS ``SenderId``: a role's or user's unique id, with
 the session name after a colon for a role) must be one of the stack's job submitters
-(``S3MIGRATOR_JOB_SUBMITTERS``: role or user ARNs, resolved here to their unique ids, or unique
-ids given as they are). Each side of the job is bound to the account that must own its bucket:
-the side's ``account_id``, its role's account, or the stack's own; that account must be one of
+(``S3MIGRATOR_JOB_SUBMITTERS``: role or user ARNs of the stack's account, resolved here to their
+unique ids, or unique ids given as they are, for principals of other accounts). Each side of the
+job is bound to the account that must own its bucket: the side's ``account_id``, its role's
+account, or the stack's own; that account must be one of
 ``S3MIGRATOR_ALLOWED_ACCOUNTS`` (the stack's own when unset), and every S3 request of the job
 then names it as the expected bucket owner. The queue policies say the same to SQS itself
 (``infra/template.yaml``); this is the check that holds whatever a queue's policy says.
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate
-from s3migrator.errors import InvalidJobError
+from s3migrator.errors import InvalidJobError, TransientError
 from s3migrator.models import JobMessage, Location
 from s3migrator.names import KMS_KEY_ARN
 
@@ -57,6 +58,7 @@ class Authority:
     _own_account: str | None = None
     _ids: set[str] = field(default_factory=set)
     _resolved_at: float | None = None
+    _unresolved: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -80,7 +82,12 @@ class Authority:
         return self.allowed_accounts or [self.own_account]
 
     def refusal(self, sender_id: str | None) -> str | None:
-        """Why a job message from ``sender_id`` is refused; None when its sender may start jobs."""
+        """Why a job message from ``sender_id`` is refused; None when its sender may start jobs.
+
+        Raises TransientError when the sender is not known but some submitter could not be
+        resolved just now (IAM throttled or unreachable): the message is tried again later
+        rather than refused for good.
+        """
         if not self.submitters:
             return (
                 "no job submitters are configured (the stack's JobSubmitters,"
@@ -93,24 +100,45 @@ class Authority:
             if principal in self._ids:
                 return None
             due = self._resolved_at is None or self.clock() - self._resolved_at >= RESOLVE_AGAIN_S
-            if due:
-                self._ids = self._resolve()
+            if due or self._unresolved:
+                ids, self._unresolved = self._resolve()
+                # Ids resolved before are kept for entries IAM could not answer for now.
+                self._ids = ids | (self._ids if self._unresolved else set())
                 self._resolved_at = self.clock()
                 if principal in self._ids:
                     return None
+            if self._unresolved:
+                raise TransientError(
+                    "SubmittersUnresolved",
+                    f"job submitters {', '.join(self._unresolved)} could not be resolved yet",
+                )
         return (
             f"sender {sender_id} is not one of the stack's job submitters (JobSubmitters,"
             " S3MIGRATOR_JOB_SUBMITTERS); nothing was done"
         )
 
-    def _resolve(self) -> set[str]:
+    def _resolve(self) -> tuple[set[str], list[str]]:
+        """The unique ids of the submitters, and the entries IAM could not answer for now.
+
+        Only ARNs of the stack's own account are looked up (IAM names a role or user only in
+        its own account): a principal of another account is listed by its unique id.
+        """
         ids: set[str] = set()
+        unresolved: list[str] = []
         iam: Any = self.session.client("iam")
         for entry in self.submitters:
             if not entry.startswith("arn:"):
                 ids.add(entry)  # a unique id (AROA..., AIDA...) given as it is
                 continue
-            kind, _, name = entry.split(":", 5)[5].partition("/")
+            parts = entry.split(":", 5)
+            if len(parts) < 6 or parts[4] != self.own_account:
+                log.warning(
+                    "job submitter %s is not of this account (%s): list it by its unique id",
+                    entry,
+                    self.own_account,
+                )
+                continue
+            kind, _, name = parts[5].partition("/")
             name = name.rsplit("/", 1)[-1]
             try:
                 if kind == "role":
@@ -120,8 +148,11 @@ class Authority:
                 else:
                     log.warning("job submitter %s is neither a role nor a user; ignored", entry)
             except PROVIDER_ERRORS as exc:
-                log.warning("job submitter %s could not be resolved: %s", entry, translate(exc))
-        return ids
+                error = translate(exc)
+                log.warning("job submitter %s could not be resolved: %s", entry, error)
+                if isinstance(error, TransientError):
+                    unresolved.append(entry)
+        return ids, unresolved
 
     def bind(self, job: JobMessage, *, enforce: bool = True) -> JobMessage:
         """The job with each side's owning account filled in; InvalidJobError when a side or

@@ -1,19 +1,23 @@
 """A run's first steps: preflight, then the destination bucket, each step a phase of the job.
 
-``started`` → (``creating_bucket``) → ``destination_ready``. The phase moves to
-``creating_bucket`` before the bucket is created, so a run that dies between creating it and
-hardening it leaves a job that the next run hardens; a bucket that existed before the job is
-never touched.
+``started`` → (``creating_bucket`` → ``bucket_created``) → ``destination_ready``. A bucket is
+hardened only once the job has recorded that it created it (``bucket_created``), so a run that
+dies while hardening leaves a job the next run hardens, and a bucket someone else made (before
+the job, or while a run that meant to create it was down) is never reconfigured. The one gap: a
+run that dies between S3 creating the bucket and the job recording it leaves the bucket as S3
+makes new buckets (Block Public Access, SSE-S3, and the owner-enforced ownership it is created
+with) without the rest; the next run says so in its log.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from coordinator.buckets import bucket_exists, create_bucket, harden
 from coordinator.preflight import as_text, inconclusive, passed, run_checks
+from s3migrator.aws_errors import translated
 from s3migrator.errors import InvalidJobError, TransientError
 from s3migrator.models import CopySpec, JobRecord, Phase
 
@@ -52,12 +56,40 @@ class Destination:
         if record.phase is Phase.CREATING_BUCKET:
             destination = spec.destination
             s3 = self.clients.for_location(destination, spec)
-            if not bucket_exists(s3, destination):
-                create_bucket(s3, destination, destination.region or self.region)
-            harden(s3, destination)
+            if bucket_exists(s3, destination):
+                log.warning(
+                    "job %s: destination %s appeared while the job meant to create it; it is"
+                    " not known to be the job's, so it is left as it is",
+                    record.job_id,
+                    destination.bucket,
+                )
+                return self._move(record, token, Phase.DESTINATION_READY)
+            self._creates_in_its_account(spec)
+            create_bucket(s3, destination, destination.region or self.region)
+            if not self._move(record, token, Phase.BUCKET_CREATED):
+                return False
+        if record.phase is Phase.BUCKET_CREATED:
+            destination = spec.destination
+            harden(self.clients.for_location(destination, spec), destination)
             log.info("job %s: destination %s created", record.job_id, destination.bucket)
             return self._move(record, token, Phase.DESTINATION_READY)
         return True
+
+    def _creates_in_its_account(self, spec: CopySpec) -> None:
+        """CreateBucket names no expected owner: the bucket lands in the account of whoever
+        creates it, which must be the account the job says owns the destination."""
+        destination = spec.destination
+        sts: Any = self.clients.sessions.for_location(destination, spec).client(
+            "sts", region_name=destination.region or self.region
+        )
+        with translated():
+            account = str(sts.get_caller_identity()["Account"])
+        if destination.owner is not None and account != destination.owner:
+            raise InvalidJobError(
+                f"the destination would be created in account {account}, but the job says"
+                f" account {destination.owner} owns it: give the destination a role of that"
+                " account (destination.role_arn)"
+            )
 
     def _preflight(self, spec: CopySpec) -> None:
         checks = run_checks(self.clients, spec)

@@ -117,6 +117,9 @@ class JobRunner:
         if record is None or not record.needs_coordinator:
             log.info("job %s needs no coordinator; dropping its message", job_id)
             return None
+        if message is None and record.resume_is_early(self.store.now()):
+            log.warning("job %s: a resume before the one due; ignored", job_id)
+            return None
         with self._lock:
             if job_id in self._running:
                 log.info("job %s is already being run here; dropping the duplicate", job_id)
@@ -192,10 +195,13 @@ class JobRunner:
     def _resume_later(self, run: Run, error: str) -> RunEnd:
         """After an error: give the lease up and send a resume after a backoff, or fail the
         job once it has been tried too often without its listing moving."""
-        resumes = self.store.schedule_resume(run.job_id, run.token, self.store.now(), error)
+        # The resume is due after the backoff, and is recorded so: one that comes before (a
+        # note sent by anyone else) is ignored, and the backoff holds.
+        delay = backoff_s(run.record.resumes + 1, cap_s=900)
+        due = self.store.now() + delay
+        resumes = self.store.schedule_resume(run.job_id, run.token, due, error)
         if not resumes:
             return RunEnd.LOST  # another run holds the job now (or it ended): it is theirs
-        delay = backoff_s(resumes, cap_s=900)
         if resumes > self.settings.max_resumes:
             reason = f"the coordinator could not get on with the job {resumes} times: {error}"
             self.store.finish(
@@ -235,7 +241,7 @@ class JobRunner:
             log.info("job %s: the redrive's %d objects sent again", run.job_id, sent)
             self.store.release_lease(run.job_id, run.token)
             return RunEnd.LISTED
-        if record.phase in (Phase.STARTED, Phase.CREATING_BUCKET):
+        if record.phase in (Phase.STARTED, Phase.CREATING_BUCKET, Phase.BUCKET_CREATED):
             destination = Destination(self.store, self.clients, self.region, self.settings.lease_s)
             if not destination.prepare(record, run.token):
                 return self._gone(run)

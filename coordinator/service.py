@@ -16,13 +16,13 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from coordinator.completion_report import write_report
 from coordinator.jobs import JobRunner
-from s3migrator.errors import InvalidJobError, InvalidJobMessageError
+from s3migrator.errors import InvalidJobError, InvalidJobMessageError, TransientError
 from s3migrator.models import JobMessage, ReportMessage, ResumeMessage
 from s3migrator.sqs.intake import Intake
 from s3migrator.sqs.visibility import VisibilityKeeper
@@ -94,18 +94,26 @@ class Coordinator:
         if report is not None:
             self._write_report(message, keeper, report.report)
             return
+        sender = message.get("Attributes", {}).get("SenderId")
+        resume = self._resume_of(body)
+        if resume is None:
+            # Before the body is even read as a job: an unlisted sender cannot take a job id,
+            # not even by sending a bad message that names one.
+            try:
+                refusal = self.runner.authority.refusal(sender)
+            except TransientError as exc:
+                log.warning("job message %s: %s; it will be retried", message["MessageId"], exc)
+                self._retry_later(message, keeper)
+                return
+            if refusal is not None:
+                self._dead_letter(message, refusal, sender)
+                return
         try:
-            job_id, job = self._parse(message["MessageId"], body)
+            job_id, job = self._parse(message["MessageId"], body, resume)
         except InvalidJobMessageError as exc:
             self._reject(message, exc)
             return
-        sender = message.get("Attributes", {}).get("SenderId")
         if job is not None:
-            refusal = self.runner.authority.refusal(sender)
-            if refusal is not None:
-                # Nothing is recorded: an unlisted sender cannot even take a job id.
-                self._dead_letter(message, refusal)
-                return
             try:
                 job = self.runner.authority.bind(job)
             except InvalidJobError as exc:
@@ -162,13 +170,21 @@ class Coordinator:
             return None
 
     @staticmethod
-    def _parse(message_id: str, body: str) -> tuple[str, JobMessage | None]:
-        """(job id, job message) of a job message, or (job id, None) of a resume message."""
+    def _resume_of(body: str) -> ResumeMessage | None:
         try:
-            return ResumeMessage.model_validate_json(body).resume, None
+            return ResumeMessage.model_validate_json(body)
         except ValidationError:
-            job = JobMessage.parse(body)
-            return job.job_id or message_id, job
+            return None
+
+    @staticmethod
+    def _parse(
+        message_id: str, body: str, resume: ResumeMessage | None
+    ) -> tuple[str, JobMessage | None]:
+        """(job id, job message) of a job message, or (job id, None) of a resume message."""
+        if resume is not None:
+            return resume.resume, None
+        job = JobMessage.parse(body)
+        return job.job_id or message_id, job
 
     def _reject(self, message: MessageTypeDef, exc: InvalidJobMessageError) -> None:
         reason = str(exc)
@@ -178,21 +194,23 @@ class Coordinator:
                 QueueUrl=self.resources.jobs_queue_url, ReceiptHandle=message["ReceiptHandle"]
             )
         else:
-            self._dead_letter(message, reason)
+            self._dead_letter(message, reason, message.get("Attributes", {}).get("SenderId"))
 
-    def _dead_letter(self, message: MessageTypeDef, reason: str) -> None:
-        """Move a message to the jobs dead-letter queue with its reason, nothing recorded."""
+    def _dead_letter(self, message: MessageTypeDef, reason: str, sender: str | None = None) -> None:
+        """Move a message to the jobs dead-letter queue with its reason, nothing recorded. The
+        dead letter is sent by this coordinator, so its original sender goes with it: moved
+        back to the jobs queue, it is refused again rather than taken as the coordinator's."""
         log.error("job message %s dead-lettered: %s", message["MessageId"], reason)
+        attributes: dict[str, Any] = {
+            "reason": {"DataType": "String", "StringValue": reason},
+            "original_message_id": {"DataType": "String", "StringValue": message["MessageId"]},
+        }
+        if sender:
+            attributes["original_sender"] = {"DataType": "String", "StringValue": sender}
         self.sqs.send_message(
             QueueUrl=self.resources.jobs_dlq_url,
             MessageBody=message.get("Body", "") or "(empty)",
-            MessageAttributes={
-                "reason": {"DataType": "String", "StringValue": reason},
-                "original_message_id": {
-                    "DataType": "String",
-                    "StringValue": message["MessageId"],
-                },
-            },
+            MessageAttributes=attributes,
         )
         self.sqs.delete_message(
             QueueUrl=self.resources.jobs_queue_url, ReceiptHandle=message["ReceiptHandle"]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from copier.overwrite import exists_error, holds, multipart_etag, write_condition
 from copier.parts import plan_parts, use_multipart
+from copier.sameness import same_content
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate
 from s3migrator.errors import (
     ConditionFailedError,
@@ -152,7 +153,10 @@ class ObjectCopier:
         now = s3.head_object(
             Bucket=spec.source.bucket, Key=item.key, **spec.source.expected_owner()
         )
-        if holds(head, now["ContentLength"], now["ETag"]):
+        if holds(head, now["ContentLength"], now["ETag"]) or (
+            head.get("ContentLength") == now["ContentLength"]
+            and same_content(s3, spec, item.key, now["ETag"], head["ETag"])
+        ):
             raise _Copied(now["ContentLength"])
         raise exists_error(spec.destination_key(item.key))
 
@@ -171,15 +175,26 @@ class ObjectCopier:
                 return None
             raise
 
-    def landed(self, spec: CopySpec, item: WorkItem) -> bool:
+    def landed(self, spec: CopySpec, item: WorkItem, *, by_content: bool = False) -> bool:
         """Whether the destination already holds ``item`` (an earlier attempt's copy, its answer
-        lost to a crash or a timeout): an object of its size and ETag. False when it cannot
-        tell (a multipart copy's ETag differs, so only single-part copies are recognised)."""
+        lost to a crash or a timeout): an object of its size and ETag, or, ``by_content``, of
+        its bytes when the ETags cannot tell (see ``copier.sameness``). False when it cannot
+        tell."""
         try:
             head = self._destination_head(spec, item)
+            if head is None or head.get("ContentLength") != item.size:
+                return False
+            if holds(head, item.size, item.etag):
+                return True
+            return by_content and same_content(
+                self.clients.for_location(spec.destination, spec),
+                spec,
+                item.key,
+                item.etag,
+                head["ETag"],
+            )
         except PROVIDER_ERRORS:
             return False
-        return head is not None and holds(head, item.size, item.etag)
 
     def _copy(self, spec: CopySpec, item: WorkItem) -> None:
         size = len(spec.destination_key(item.key).encode())
@@ -295,7 +310,13 @@ class ObjectCopier:
                 raise
             head = self._destination_head(spec, item)
             expected = multipart_etag([part["ETag"] for part in parts])
-            if head is not None and holds(head, item.size, expected):
+            if head is not None and (
+                holds(head, item.size, expected)
+                or (
+                    head.get("ContentLength") == item.size
+                    and same_content(s3, spec, item.key, item.etag, head["ETag"])
+                )
+            ):
                 raise _Copied(item.size) from exc
             raise exists_error(key) from exc
 

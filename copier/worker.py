@@ -30,7 +30,7 @@ from copier.protection import TaskProtection
 from s3migrator.aws_errors import translate, translated
 from s3migrator.backoff import backoff_s
 from s3migrator.errors import TransientError
-from s3migrator.models import FailureRecord
+from s3migrator.models import CopySpec, FailureRecord
 from s3migrator.sqs.intake import Intake
 from s3migrator.sqs.queues import LATER_VISIBILITY_S, MAX_DELAY_S
 from s3migrator.sqs.visibility import VisibilityKeeper
@@ -89,6 +89,7 @@ class Worker:
     protection: TaskProtection = field(default_factory=lambda: TaskProtection(None))
     stop: threading.Event = field(default_factory=threading.Event)
     batches_settled: int = 0
+    _specs: dict[str, CopySpec] = field(default_factory=dict)
 
     def serve(self) -> bool:
         """Run until stopped (SIGTERM) or, with ``idle_exit_s``, until the queue stays empty.
@@ -167,6 +168,11 @@ class Worker:
             return Decision(Fate.DELETE, f"batch {batch.batch_id} was already counted")
         if record.state is BatchState.VOID or record.digest != batch.digest:
             return Decision(Fate.DELETE, f"batch {batch.batch_id} was replaced")
+        if not self._carries_its_jobs_spec(batch):
+            # Not the stack's: the work queue takes only its roles' messages, and every batch
+            # they send carries the job's spec as recorded. The real one comes on its own.
+            log.error("batch %s does not carry its job's spec; deleted", batch.batch_id)
+            return Decision(Fate.DELETE, f"batch {batch.batch_id} is not its job's")
         if record.claim_owner not in (None, self.owner) and record.claim_until > batches.now():
             return Decision(Fate.LATER, f"batch {batch.batch_id} is being copied by another")
         result = self._copy(batch)
@@ -210,6 +216,17 @@ class Worker:
             self._send(remainder, delay)
         return Decision(Fate.DELETE, f"batch {batch.batch_id} counted")
 
+    def _carries_its_jobs_spec(self, batch: WorkBatch) -> bool:
+        """Whether the batch says what its job's record says (read once per job: a spec never
+        changes), so no message can point a job's keys at another place or rule."""
+        spec = self._specs.get(batch.job_id)
+        if spec is None:
+            spec = self.store.spec_of(batch.job_id)
+            if spec is None:
+                return False
+            self._specs[batch.job_id] = spec
+        return spec == batch.spec
+
     def _copy(self, batch: WorkBatch) -> BatchResult:
         """Copy every object; transient failures are failures on the last attempt."""
         last_attempt = batch.attempt >= self.max_item_attempts
@@ -230,7 +247,9 @@ class Worker:
                 result.transient.append(item)
                 result.first_transient = result.first_transient or str(copy_error)
                 continue
-            if isinstance(copy_error, TransientError) and self.copier.landed(batch.spec, item):
+            if isinstance(copy_error, TransientError) and self.copier.landed(
+                batch.spec, item, by_content=True
+            ):
                 result.copied.append(item)  # an earlier attempt's copy, its answer lost
                 result.bytes_copied += item.size
                 continue

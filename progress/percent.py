@@ -26,6 +26,7 @@ class Step:
 COPY_TABLE: dict[Phase, Step] = {
     Phase.STARTED: Step(0, 0),
     Phase.CREATING_BUCKET: Step(0, 0),
+    Phase.BUCKET_CREATED: Step(5, 5),
     Phase.DESTINATION_READY: Step(5, 5),
     Phase.COPYING: Step(6, 99),
     Phase.REDRIVING: Step(6, 99),

@@ -18,6 +18,9 @@ from s3migrator.names import (
     split_s3_url,
 )
 
+# Fields a job's sides once had, now the stack's (external ids) or the tool's (session names).
+RETIRED_FIELDS = ("external_id", "session_name")
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -39,6 +42,21 @@ class Location(_Strict):
     account_id: AccountId | None = None
     # Destination only: encrypt new objects with this KMS key (else the bucket's default).
     kms_key_id: str | None = Field(default=None, max_length=2048)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_fields(cls, data: Any) -> Any:
+        """Records and batches written before external ids and session names left the message
+        carry them as null: those read as they always did; a value is refused, saying why."""
+        if not isinstance(data, dict):
+            return data
+        for name in RETIRED_FIELDS:
+            if data.get(name) is not None:
+                raise ValueError(
+                    f"{name} is not part of a job: external ids are the stack's configuration"
+                    " (RoleExternalIds), and the tool names each role session after its job"
+                )
+        return {k: v for k, v in data.items() if k not in RETIRED_FIELDS}
 
     @model_validator(mode="after")
     def _consistent(self) -> Location:

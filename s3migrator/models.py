@@ -83,9 +83,10 @@ class Phase(StrEnum):
     """Steps of a job, in order; the percent table maps each to a range (see progress.percent)."""
 
     STARTED = "started"
-    # The destination did not exist: it is being created and hardened (a run that dies here
-    # hardens it again when the job resumes).
+    # The destination did not exist: it is being created.
     CREATING_BUCKET = "creating_bucket"
+    # This job created the destination: it is being hardened (again, by a run that resumes).
+    BUCKET_CREATED = "bucket_created"
     DESTINATION_READY = "destination_ready"
     COPYING = "copying"
     # A redrive reopened the job: its failed objects are being copied again.
@@ -133,6 +134,16 @@ class JobMessage(_Strict):
             src.prefix.startswith(dst.prefix) or dst.prefix.startswith(src.prefix)
         ):
             raise ValueError("source and destination overlap in the same bucket")
+        report = self.report
+        if (
+            report is not None
+            and report.bucket == dst.bucket
+            and (report.prefix.startswith(dst.prefix) or dst.prefix.startswith(report.prefix))
+        ):
+            raise ValueError(
+                "the report location overlaps the destination: a report could take the place"
+                " of a copied object"
+            )
         return self
 
     def with_id(self) -> JobMessage:
@@ -227,6 +238,10 @@ class Counters(BaseModel):
         return self.objects_copied + self.objects_failed
 
 
+# How far apart two coordinators' clocks may be when one reads the resume the other scheduled.
+RESUME_SKEW_S = 2.0
+
+
 class JobRecord(BaseModel):
     """The job's row in DynamoDB."""
 
@@ -260,6 +275,11 @@ class JobRecord(BaseModel):
     # time) until a coordinator has written it to ``report_url``.
     report_due: float | None = None
     report_url: str | None = None
+
+    def resume_is_early(self, now: float) -> bool:
+        """A resume that comes before the one due (beyond the clocks' skew) is not the stack's:
+        the due one, or the watchdog, takes the job up."""
+        return self.resume_due is not None and self.resume_due > now + RESUME_SKEW_S
 
     @property
     def sender(self) -> str | None:

@@ -91,8 +91,9 @@ def session_name(job_id: str | None) -> str:
     if job_id is None:
         return DEFAULT_SESSION_NAME
     name = f"{DEFAULT_SESSION_NAME}-{_NOT_IN_SESSION_NAMES.sub('.', job_id)}"
-    if len(name) <= MAX_SESSION_NAME:
+    if len(name) <= MAX_SESSION_NAME and _NOT_IN_SESSION_NAMES.search(job_id) is None:
         return name
+    # Cut or changed: the id's digest keeps two jobs (``a:b``, ``a.b``) apart in CloudTrail.
     digest = hashlib.sha256(job_id.encode()).hexdigest()[:8]
     return f"{name[: MAX_SESSION_NAME - 9]}-{digest}"
 

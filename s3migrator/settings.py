@@ -30,8 +30,8 @@ class Settings(BaseSettings):
     copier_service: str | None = None
 
     # Who may start a job, and what a job may touch (see SECURITY.md).
-    # Principals whose job messages are accepted: IAM role or user ARNs, their unique ids
-    # (AROA..., AIDA...) or account ids, comma-separated; the stack's JobSubmitters.
+    # Principals whose job messages are accepted, comma-separated (the stack's JobSubmitters):
+    # IAM role or user ARNs of the stack's account, or unique ids (AROA..., AIDA...).
     job_submitters: str = ""
     # Accounts whose buckets a job may read or write, comma-separated; empty means the stack's
     # own account alone (the stack's AllowedAccounts).

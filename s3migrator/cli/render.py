@@ -175,11 +175,12 @@ def summary_line(status: JobStatus, current: Rate | None) -> str:
     )
 
 
-def details(statuses: Sequence[JobStatus]) -> list[RenderableType]:
-    """Each job's sender, error, first failures with their reasons, and completion report."""
+def details(statuses: Sequence[JobStatus], *, senders: bool = True) -> list[RenderableType]:
+    """Each job's sender (``senders``), error, first failures with their reasons, and
+    completion report."""
     lines: list[RenderableType] = []
     for s in statuses:
-        if s.sender:
+        if senders and s.sender:
             lines.append(Text(f"{s.job_id}: sent by {s.sender}", style="dim"))
         if s.error:
             lines.append(Text(f"{s.job_id}: {s.error}", style="red"))

@@ -146,7 +146,9 @@ def _watch_lines(
                 printed[status.job_id] = seen
                 print(summary_line(status, current.get(status.job_id)), flush=True)
         if _ended(statuses, job_ids):
-            for line in details(statuses):
+            # What --wait ends with in a pipe: what went wrong, if anything (the sender is in
+            # `status`, on a terminal or as JSON).
+            for line in details(statuses, senders=False):
                 context.console.print(line)
             return exit_code_of_jobs([s.state for s in statuses])
         time.sleep(interval_s)

@@ -37,7 +37,7 @@ from s3migrator.jobstore.codec import (
 )
 from s3migrator.jobstore.listing import MAX_ERROR_CHARS, ListingWrites
 from s3migrator.jobstore.writes import Clock
-from s3migrator.models import JobRecord, JobState, Phase
+from s3migrator.models import CopySpec, JobRecord, JobState, Phase
 from s3migrator.work import SHARDS
 
 if TYPE_CHECKING:
@@ -69,6 +69,19 @@ class JobStore(ListingWrites):
         super().__init__(client, table_name, clock)
         self.batches = BatchStore(client, table_name, clock)
         self.retention_days = retention_days
+
+    def spec_of(self, job_id: str) -> CopySpec | None:
+        """The job's spec as recorded (one small read): what every batch of the job carries."""
+        found = self._retried(
+            lambda: self._ddb.get_item(
+                TableName=self._table,
+                Key=job_key(job_id),
+                ProjectionExpression="spec",
+                ConsistentRead=True,
+            )
+        ).get("Item", {})
+        spec = found.get("spec", {}).get("S")
+        return CopySpec.model_validate_json(spec) if spec else None
 
     def _update_job(
         self,

@@ -91,3 +91,12 @@ def counted_batch(
     ]
     outcome = BatchOutcome(copied=items[:copied], bytes_copied=bytes_copied, failures=failures)
     return bool(store.batches.count(batch, outcome))
+
+
+def resume_falls_due(store: Any, clock: Any, job_id: str = "job-1") -> None:
+    """Move the test's clock to when the job's resume message is due, as SQS delivers it (a
+    resume that comes earlier is ignored)."""
+    record = store.get_job(job_id)
+    due = record.resume_due if record is not None else None
+    if due is not None and due > clock():
+        clock.advance(due - clock())

@@ -1,6 +1,7 @@
 """The destination bucket a job creates is hardened; one that existed before is left alone.
 
-A job's phase goes ``started`` → ``creating_bucket`` → ``destination_ready`` (→ ``copying``)
+A job's phase goes ``started`` → ``creating_bucket`` → ``bucket_created`` →
+``destination_ready`` (→ ``copying``)
 when it creates its destination, and straight to ``destination_ready`` when the bucket exists. A
 run that dies between creating the bucket and hardening it leaves ``creating_bucket``, and the
 next run hardens the bucket before anything is copied into it.
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from moto_helpers import depth, fill, job_message
+from moto_helpers import depth, fill, job_message, resume_falls_due
 
 from coordinator.jobs import RunEnd
 from progress.refresh import refresh
@@ -124,7 +125,8 @@ def test_a_destination_the_job_creates_gets_every_hardening_setting(
     # THEN the job went through creating the bucket, and copied everything into it
     assert phases == [
         (Phase.STARTED, Phase.CREATING_BUCKET),
-        (Phase.CREATING_BUCKET, Phase.DESTINATION_READY),
+        (Phase.CREATING_BUCKET, Phase.BUCKET_CREATED),
+        (Phase.BUCKET_CREATED, Phase.DESTINATION_READY),
         (Phase.DESTINATION_READY, Phase.COPYING),
     ]
     assert (status.state, status.objects_copied) == (JobState.SUCCEEDED, len(OBJECTS))
@@ -212,7 +214,7 @@ def test_a_destination_that_existed_before_the_job_keeps_its_own_settings(
     assert settings(s3) == before
 
 
-def test_a_run_that_dies_before_hardening_leaves_creating_bucket_and_the_next_run_hardens_it(
+def test_a_run_that_dies_before_hardening_leaves_bucket_created_and_the_next_run_hardens_it(
     s3: Any,
     sqs: Any,
     store: JobStore,
@@ -220,6 +222,7 @@ def test_a_run_that_dies_before_hardening_leaves_creating_bucket_and_the_next_ru
     make_runner: Any,
     copy_all: Any,
     phases: list[tuple[Phase, Phase]],
+    clock: Any,
 ) -> None:
     # GIVEN a run of a job that dies once it has created its destination, before hardening it
     fill(s3, "src-bucket", OBJECTS)
@@ -230,13 +233,13 @@ def test_a_run_that_dies_before_hardening_leaves_creating_bucket_and_the_next_ru
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("coordinator.destination.harden", killed)
         end = make_runner().run(job_message("job-1"))
-    # THEN the job waits in creating_bucket for another run, and nothing was listed
+    # THEN the job waits in bucket_created for another run, and nothing was listed
     assert end == RunEnd.RETRYING
     job = store.get_job("job-1")
     assert job is not None
     assert (job.state, job.phase, job.last_error, job.listing.objects) == (
         JobState.RUNNING,
-        Phase.CREATING_BUCKET,
+        Phase.BUCKET_CREATED,
         "RuntimeError: killed",
         0,
     )
@@ -250,6 +253,7 @@ def test_a_run_that_dies_before_hardening_leaves_creating_bucket_and_the_next_ru
         "lifecycle": "NoSuchLifecycleConfiguration",
     }
     # WHEN the job's resume is taken up by the next run, the copiers and progress run
+    resume_falls_due(store, clock)
     runner = make_runner()
     run = runner.take("job-1")
     assert run is not None
@@ -259,7 +263,8 @@ def test_a_run_that_dies_before_hardening_leaves_creating_bucket_and_the_next_ru
     # THEN that run hardened the bucket before moving on, and the job copied everything
     assert phases == [
         (Phase.STARTED, Phase.CREATING_BUCKET),
-        (Phase.CREATING_BUCKET, Phase.DESTINATION_READY),
+        (Phase.CREATING_BUCKET, Phase.BUCKET_CREATED),
+        (Phase.BUCKET_CREATED, Phase.DESTINATION_READY),
         (Phase.DESTINATION_READY, Phase.COPYING),
     ]
     assert settings(s3) == hardened(SSE_S3)
@@ -269,3 +274,74 @@ def test_a_run_that_dies_before_hardening_leaves_creating_bucket_and_the_next_ru
         0,
     )
     assert contents(s3) == OBJECTS
+
+
+def test_a_bucket_that_appears_while_the_job_meant_to_create_it_is_left_as_it_is(
+    s3: Any,
+    store: JobStore,
+    make_runner: Any,
+    copy_all: Any,
+    clock: Any,
+) -> None:
+    # GIVEN a run that recorded it would create the destination, then failed to create it
+    fill(s3, "src-bucket", OBJECTS)
+
+    def unreachable(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("S3 unreachable")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("coordinator.destination.create_bucket", unreachable)
+        assert make_runner().run(job_message("job-1")) == RunEnd.RETRYING
+    job = store.get_job("job-1")
+    assert job is not None and job.phase is Phase.CREATING_BUCKET
+    # AND meanwhile the account's owner made that bucket, with a policy and rules of their own
+    s3.create_bucket(Bucket="dst-bucket")
+    own_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "partner-read",
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::dst-bucket/*",
+            }
+        ],
+    }
+    s3.put_bucket_policy(Bucket="dst-bucket", Policy=json.dumps(own_policy))
+    before = settings(s3)
+    # WHEN the job resumes
+    resume_falls_due(store, clock)
+    runner = make_runner()
+    run = runner.take("job-1")
+    assert run is not None
+    assert runner.work(run) == RunEnd.LISTED
+    copy_all()
+    # THEN the bucket it did not create keeps every setting it had, and the job copies into it
+    assert settings(s3) == before
+    assert json.loads(s3.get_bucket_policy(Bucket="dst-bucket")["Policy"]) == own_policy
+    assert contents(s3) == OBJECTS
+
+
+def test_a_destination_is_never_created_in_an_account_other_than_its_owners(
+    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
+) -> None:
+    # GIVEN a job whose destination is owned by account 222222222222 but names no role there,
+    # so the stack's own credentials (account 123456789012) would create it
+    fill(s3, "src-bucket", OBJECTS)
+    job = job_message("job-1").model_copy(
+        update={"destination": Location(bucket="dst-bucket", account_id="222222222222")}
+    )
+    # WHEN it runs on a stack that may touch both accounts
+    end = make_runner(allowed_accounts="123456789012,222222222222").run(job)
+    # THEN it fails saying where the bucket would land, and no bucket was created anywhere
+    assert end == RunEnd.FAILED
+    record = store.get_job("job-1")
+    assert record is not None and record.state is JobState.FAILED
+    assert record.error == (
+        "the destination would be created in account 123456789012, but the job says account"
+        " 222222222222 owns it: give the destination a role of that account"
+        " (destination.role_arn)"
+    )
+    assert "dst-bucket" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert depth(sqs, resources.work_queue_url) == 0

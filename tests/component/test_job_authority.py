@@ -10,17 +10,22 @@ import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from moto.sqs.models import DEFAULT_SENDER_ID, sqs_backends
 from moto_helpers import depth, fill, job_message, receive_all
 
+from coordinator.jobs import RunEnd
 from coordinator.service import Coordinator
+from progress.refresh import refresh
 from progress.status import statuses
 from s3migrator.aws import Aws
 from s3migrator.cli.local.server import LOCAL_SUBMITTER
+from s3migrator.errors import TransientError
 from s3migrator.jobstore import JobStore
-from s3migrator.models import CopySpec, JobState, Location
+from s3migrator.models import CopySpec, JobState, Location, Overwrite
 from s3migrator.resources import Resources
 from s3migrator.sessions import RoleSessions
+from s3migrator.work import WorkBatch
 
 ACCOUNT = "123456789012"
 ALLOWED_ROLE_ID = "AROAALLOWEDSUBMITTER1"
@@ -187,3 +192,160 @@ def test_a_jobs_role_session_is_named_by_the_tool_with_the_stacks_external_id_an
         (p["RoleArn"], p["RoleSessionName"], p.get("ExternalId"), p.get("SourceIdentity"))
         for p in assumed
     ] == [(role, "s3migrator-job-1", "stack-external-id", "AROAALLOWEDSUBMITTER1@alice")]
+
+
+def test_resumes_sent_before_the_due_one_are_ignored_so_the_backoff_holds(
+    s3: Any, store: JobStore, make_runner: Any, clock: Any
+) -> None:
+    # GIVEN a job whose first run met a transient error: its resume is due after the backoff
+    fill(s3, "src-bucket", {"a": b"1"})
+
+    def throttled(*args: Any, **kwargs: Any) -> None:
+        raise TransientError("SlowDown", "please slow down")
+
+    runner = make_runner(max_resumes=3)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("coordinator.destination.run_checks", throttled)
+        assert runner.run(job_message("job-1")) == RunEnd.RETRYING
+        first = store.get_job("job-1")
+        assert first is not None and first.resume_due is not None
+        # WHEN resume notes arrive again and again before that time (from anyone)
+        taken = [runner.take("job-1") for _ in range(10)]
+    # THEN none is taken: the job is still running, with its one failed resume
+    assert taken == [None] * 10
+    record = store.get_job("job-1")
+    assert record is not None
+    assert (record.state, record.resumes, record.resume_due) == (
+        JobState.RUNNING,
+        1,
+        first.resume_due,
+    )
+    # AND once it is due, a resume takes the job up and it runs
+    clock.advance(first.resume_due - clock())
+    run = runner.take("job-1")
+    assert run is not None
+    assert runner.work(run) == RunEnd.LISTED
+
+
+def receive_with_sender(sqs: Any, queue_url: str) -> Any:
+    (message,) = sqs.receive_message(
+        QueueUrl=queue_url, MessageSystemAttributeNames=["SenderId"], VisibilityTimeout=30
+    )["Messages"]
+    return message
+
+
+def test_an_unlisted_sender_cannot_take_a_job_id_with_a_bad_message(
+    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_coordinator: Any
+) -> None:
+    # GIVEN an unlisted sender's bad message naming the id a submitter will use tonight
+    coordinator = make_coordinator()
+    squat = json.dumps({"job_id": "nightly", "mode": "bogus"})
+    send_as(sqs, resources.jobs_queue_url, squat, "AROAMALLORY000000001:mallory")
+    # WHEN it is handled
+    coordinator.handle(receive_with_sender(sqs, resources.jobs_queue_url))
+    # THEN it is dead-lettered, naming its sender, and no job is recorded under that id
+    (dead,) = receive_all(sqs, resources.jobs_dlq_url, MessageAttributeNames=["All"])
+    attributes = dead["MessageAttributes"]
+    assert attributes["original_sender"]["StringValue"] == "AROAMALLORY000000001:mallory"
+    assert "is not one of the stack's job submitters" in attributes["reason"]["StringValue"]
+    assert store.get_job("nightly") is None
+    # AND the submitter's job under that id runs
+    fill(s3, "src-bucket", {"a": b"1"})
+    body = job_message("nightly").model_dump_json(exclude_defaults=True)
+    send_as(sqs, resources.jobs_queue_url, body, LOCAL_SUBMITTER)
+    coordinator.handle(receive_with_sender(sqs, resources.jobs_queue_url))
+    record = store.get_job("nightly")
+    assert record is not None and record.listing.complete
+
+
+def test_a_submitter_iam_cannot_name_just_now_is_tried_again_not_refused(
+    aws: Aws, s3: Any, sqs: Any, store: JobStore, resources: Resources, make_coordinator: Any
+) -> None:
+    # GIVEN a submitter listed by role ARN, and IAM throttling every lookup for now
+    iam = aws.session.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": []}
+    role = iam.create_role(RoleName="submitter", AssumeRolePolicyDocument=json.dumps(trust))
+    throttling = [True]
+
+    def throttle(**_: Any) -> None:
+        if throttling[0]:
+            raise ClientError(
+                {"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "GetRole"
+            )
+
+    aws.session.events.register("before-call.iam.GetRole", throttle)
+    coordinator = make_coordinator(job_submitters=role["Role"]["Arn"])
+    fill(s3, "src-bucket", {"a": b"1"})
+    body = job_message("job-1").model_dump_json(exclude_defaults=True)
+    send_as(sqs, resources.jobs_queue_url, body, f"{role['Role']['RoleId']}:ci")
+    message = receive_with_sender(sqs, resources.jobs_queue_url)
+    # WHEN its job message is handled
+    coordinator.handle(message)
+    # THEN it is neither refused nor taken: nothing dead-lettered, nothing recorded
+    assert depth(sqs, resources.jobs_dlq_url) == 0
+    assert store.get_job("job-1") is None
+    # AND once IAM answers, the same message starts the job
+    throttling[0] = False
+    coordinator.handle(message)
+    record = store.get_job("job-1")
+    assert record is not None and record.listing.complete
+
+
+def test_a_submitter_arn_of_another_account_is_not_taken_for_a_local_namesake(
+    aws: Aws, sqs: Any, store: JobStore, resources: Resources, make_coordinator: Any
+) -> None:
+    # GIVEN a stack whose submitter is a partner account's role, and a role of the same name here
+    iam = aws.session.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": []}
+    local = iam.create_role(
+        RoleName="ci-submitter", Path="/partner/", AssumeRolePolicyDocument=json.dumps(trust)
+    )
+    coordinator = make_coordinator(
+        job_submitters="arn:aws:iam::999999999999:role/partner/ci-submitter"
+    )
+    # WHEN the local namesake sends a job
+    body = job_message("job-1").model_dump_json(exclude_defaults=True)
+    send_as(sqs, resources.jobs_queue_url, body, f"{local['Role']['RoleId']}:eve")
+    coordinator.handle(receive_with_sender(sqs, resources.jobs_queue_url))
+    # THEN it is refused and nothing is recorded
+    assert store.get_job("job-1") is None
+    assert depth(sqs, resources.jobs_dlq_url) == 1
+
+
+def test_a_work_message_that_does_not_carry_its_jobs_spec_copies_nothing(
+    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any, copy_all: Any
+) -> None:
+    # GIVEN a job's batch on the work queue, and a copy of it pointed at another bucket, with
+    # "always", as someone able to send to the work queue would forge it
+    fill(s3, "src-bucket", {"payroll.csv": b"salaries"})
+    s3.create_bucket(Bucket="other-team-bucket")
+    s3.put_object(Bucket="other-team-bucket", Key="payroll.csv", Body=b"theirs")
+    make_runner().run(job_message("job-1"))
+    (genuine,) = receive_all(sqs, resources.work_queue_url)
+    batch = WorkBatch.model_validate_json(genuine["Body"])
+    elsewhere = Location(bucket="other-team-bucket", account_id=ACCOUNT)
+    forged = batch.model_copy(
+        update={
+            "spec": batch.spec.model_copy(
+                update={"destination": elsewhere, "overwrite": Overwrite.ALWAYS}
+            )
+        }
+    )
+    sqs.send_message(QueueUrl=resources.work_queue_url, MessageBody=forged.model_dump_json())
+    # WHEN the copiers meet the forged message first, then the genuine one, and progress runs
+    copy_all()
+    sqs.change_message_visibility(
+        QueueUrl=resources.work_queue_url,
+        ReceiptHandle=genuine["ReceiptHandle"],
+        VisibilityTimeout=0,
+    )
+    copy_all()
+    (status,) = refresh(store, sqs, resources)
+    # THEN the job copied its object where it said, once, and the other bucket is untouched
+    assert (status.state, status.objects_copied, status.objects_failed) == (
+        JobState.SUCCEEDED,
+        1,
+        0,
+    )
+    assert s3.get_object(Bucket="dst-bucket", Key="payroll.csv")["Body"].read() == b"salaries"
+    assert s3.get_object(Bucket="other-team-bucket", Key="payroll.csv")["Body"].read() == b"theirs"

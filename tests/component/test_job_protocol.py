@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from moto_helpers import fill, job_message, receive_all
+from moto_helpers import fill, job_message, receive_all, resume_falls_due
 
 from coordinator.jobs import RunEnd
 from progress.refresh import refresh
@@ -185,7 +185,13 @@ def test_the_listing_waits_while_the_work_queue_is_full(
 
 
 def test_a_preflight_that_meets_a_passing_error_is_tried_again_not_failed(
-    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any, copy_all: Any
+    s3: Any,
+    sqs: Any,
+    store: JobStore,
+    resources: Resources,
+    make_runner: Any,
+    copy_all: Any,
+    clock: Any,
 ) -> None:
     # GIVEN a source that answers the preflight's first listing with a 500 (botocore's retries
     # spent)
@@ -204,6 +210,7 @@ def test_a_preflight_that_meets_a_passing_error_is_tried_again_not_failed(
     record = store.get_job("job-1")
     assert record is not None
     assert (first, record.state, record.phase) == (RunEnd.RETRYING, JobState.RUNNING, Phase.STARTED)
+    resume_falls_due(store, clock)
     again = make_runner().take("job-1")
     assert again is not None
     make_runner().work(again)

@@ -97,7 +97,8 @@ def test_a_reopened_job_does_not_expire_until_it_finishes_again(
     again = store.get_job("job-1")
     assert again is not None and again.finished_at is not None
     assert expires_at(aws, resources, "job-1") == math.ceil(again.finished_at) + 7 * DAY_S
-    assert expires_at(aws, resources, "job-1") == first + DAY_S
+    # (a day and the moments the test took later than the first: the clock is real time)
+    assert expires_at(aws, resources, "job-1") >= first + DAY_S
 
 
 def test_a_reopen_that_loses_its_race_leaves_the_expiry_as_it_was(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from copier_drain import drain
-from moto_helpers import fill, job_message, receive_all
+from moto_helpers import fill, job_message, receive_all, resume_falls_due
 from test_batch_protocol import source_objects
 
 from copier.process import built_worker
@@ -140,7 +140,13 @@ def test_an_object_whose_last_attempt_fails_after_an_earlier_copy_landed_counts_
 
 
 def test_replacement_batches_whose_sender_died_are_sent_by_the_next_run(
-    aws: Aws, s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
+    aws: Aws,
+    s3: Any,
+    sqs: Any,
+    store: JobStore,
+    resources: Resources,
+    make_runner: Any,
+    clock: Any,
 ) -> None:
     # GIVEN a run that defined batches [a] [b] [c] and could not send them
     fill(s3, "src-bucket", {"a": b"A", "b": b"B", "c": b"C"})
@@ -158,11 +164,13 @@ def test_replacement_batches_whose_sender_died_are_sent_by_the_next_run(
     # AND a second run that found [b] changed at the source, replaced it, and could not send
     s3.put_object(Bucket="src-bucket", Key="b", Body=b"B, changed")
     sends_to_fail["left"] = 1
+    resume_falls_due(store, clock)
     run = runner.take("job-1")
     assert run is not None
     runner.work(run)
     assert any(r.state is BatchState.VOID for r in store.batches.of_job("job-1"))
     # WHEN a third run resumes the job, and the copiers and the progress function run
+    resume_falls_due(store, clock)
     run = runner.take("job-1")
     assert run is not None
     runner.work(run)

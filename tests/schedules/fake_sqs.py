@@ -25,6 +25,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 RETENTION_S = 14 * 24 * 3600  # SQS's longest retention period
+SENDER_ID = "AIDASCHEDULEDCLIENT01"  # every message's: the one client of the world
 MAX_BODY_BYTES = 256 * 1024
 MAX_VISIBILITY_S = 43_200  # also the cap on a message's time in flight since its receive
 MAX_DELAY_S = 900
@@ -342,7 +343,7 @@ class FakeSQS:
     def _view(message: _Message, system: set[str], names: Sequence[str]) -> Response:
         delivered: Response = {"MessageId": message.message_id, "ReceiptHandle": message.receipt}
         delivered.update(MD5OfBody=_md5(message.body), Body=message.body)
-        counts = {"ApproximateReceiveCount": str(message.receive_count)}
+        counts = {"ApproximateReceiveCount": str(message.receive_count), "SenderId": SENDER_ID}
         counts["SentTimestamp"] = str(int(message.sent_at * 1000))
         if system:
             wanted = {k: v for k, v in counts.items() if "All" in system or k in system}

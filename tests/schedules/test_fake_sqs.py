@@ -13,9 +13,10 @@ from s3migrator.sqs.intake import Intake
 from s3migrator.sqs.queues import queue_depth, send_bodies
 from s3migrator.sqs.visibility import VisibilityKeeper
 
-from .fake_sqs import RETENTION_S, FakeClock, FakeSQS
+from .fake_sqs import RETENTION_S, SENDER_ID, FakeClock, FakeSQS
 
 VISIBILITY_S = 30
+FIRST_DELIVERY = {"ApproximateReceiveCount": "1", "SentTimestamp": "1000000", "SenderId": SENDER_ID}
 COUNTS = [f"ApproximateNumberOfMessages{kind}" for kind in ("", "NotVisible", "Delayed")]
 
 
@@ -75,7 +76,7 @@ def test_an_expired_visibility_timeout_redelivers_under_a_new_handle_the_old_one
     # THEN it comes back, with a new receipt handle and a higher receive count
     assert second["MessageId"] == first["MessageId"]
     assert second["ReceiptHandle"] != first["ReceiptHandle"]
-    assert first["Attributes"] == {"ApproximateReceiveCount": "1", "SentTimestamp": "1000000"}
+    assert first["Attributes"] == FIRST_DELIVERY
     assert second["Attributes"] == {"ApproximateReceiveCount": "2"}
     # AND the first holder's stale handle cannot change its visibility, the current one can
     assert refusal(extend, sqs, url, first, 60) == "InvalidParameterValue"

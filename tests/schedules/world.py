@@ -34,7 +34,7 @@ from s3migrator.resources import Resources
 from s3migrator.sessions import s3_clients
 from s3migrator.settings import Settings
 
-from .fake_sqs import FakeClock, FakeSQS
+from .fake_sqs import SENDER_ID, FakeClock, FakeSQS
 from .scheduler import Process, ScheduledSQS, Scheduler, hook_client
 
 DENIED = "deny/"
@@ -127,6 +127,7 @@ class World:
             copy_concurrency=1,
             part_concurrency=1,
             wait_time_s=0,
+            job_submitters=SENDER_ID,
         )
         self.sqs: Any = ScheduledSQS(fake, self.scheduler)
         self.ddb = self.aws.dynamodb()
@@ -280,7 +281,9 @@ class World:
     def _coordinate(self, coordinator: Coordinator) -> Callable[[], object]:
         def body() -> None:
             received = self.sqs.receive_message(
-                QueueUrl=self.resources.jobs_queue_url, MaxNumberOfMessages=1
+                QueueUrl=self.resources.jobs_queue_url,
+                MaxNumberOfMessages=1,
+                MessageSystemAttributeNames=["SenderId"],  # as the coordinator's intake asks
             )
             for message in received.get("Messages", []):
                 with self._expected("coordinator"):  # logged; SQS redelivers the message

@@ -11,8 +11,8 @@ import pytest
 from s3migrator.cli.jobs import job_from_args
 from s3migrator.cli.parser import build_parser
 from s3migrator.errors import InvalidJobMessageError
-from s3migrator.models import JobMessage, Overwrite
-from s3migrator.sessions import parse_external_ids
+from s3migrator.models import CopySpec, JobMessage, Overwrite
+from s3migrator.sessions import parse_external_ids, session_name
 
 KEY = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ROLE = "arn:aws:iam::222222222222:role/migrator"
@@ -75,8 +75,8 @@ def test_overwrite_defaults_to_never_and_takes_the_three_rules() -> None:
         ({"account_id": "12345"}, "destination.account_id: String should match pattern"),
         ({"role_arn": "arn:aws:iam::222222222222:user/u"}, "destination.role_arn: String should"),
         ({"role_arn": ROLE + "x" * 2100}, "destination.role_arn: String should have at most"),
-        ({"external_id": "abc"}, "destination.external_id: Extra inputs are not permitted"),
-        ({"session_name": "me"}, "destination.session_name: Extra inputs are not permitted"),
+        ({"external_id": "abc"}, "destination: external_id is not part of a job"),
+        ({"session_name": "me"}, "destination: session_name is not part of a job"),
     ],
 )
 def test_a_field_outside_its_limits_is_refused_with_its_reason(
@@ -145,3 +145,47 @@ def test_the_stacks_external_ids_are_checked_when_read(text: str, reason: str) -
 
 def test_the_stacks_external_ids_map_roles_to_their_ids() -> None:
     assert parse_external_ids(f'{{"{ROLE}": "Unique-ID:42"}}') == {ROLE: "Unique-ID:42"}
+
+
+def test_a_record_written_before_external_ids_left_the_message_still_reads() -> None:
+    # GIVEN a job's spec as the coordinator recorded it before, with the retired fields null
+    old = (
+        '{"job_id": "j", "source": {"bucket": "src", "prefix": "", "region": null,'
+        ' "role_arn": null, "external_id": null, "session_name": null, "kms_key_id": null},'
+        ' "destination": {"bucket": "dst", "prefix": "", "region": null, "role_arn": null,'
+        ' "external_id": null, "session_name": null, "kms_key_id": null},'
+        ' "options": {"multipart_threshold_bytes": null, "part_size_bytes": null}}'
+    )
+    # WHEN it is read now
+    spec = CopySpec.model_validate_json(old)
+    # THEN it is the same job, with the defaults of the fields added since
+    assert (spec.source.bucket, spec.destination.bucket, spec.overwrite) == (
+        "src",
+        "dst",
+        Overwrite.NEVER,
+    )
+
+
+def test_a_report_location_inside_the_destination_is_refused() -> None:
+    # a report written there could replace an object the job copied
+    body = json.dumps(
+        {
+            "mode": "copy",
+            "source": {"bucket": "src"},
+            "destination": {"bucket": "dst", "prefix": "data/"},
+            "report": {"bucket": "dst", "prefix": "data/reports/"},
+        }
+    )
+    assert "the report location overlaps the destination" in refusal(body)
+    apart = json.loads(body)
+    apart["report"]["prefix"] = "reports/"
+    assert JobMessage.parse(json.dumps(apart)).report is not None
+
+
+def test_each_job_has_a_session_name_of_its_own_within_stss_limits() -> None:
+    names = {job_id: session_name(job_id) for job_id in ("nightly", "team:nightly", "team.nightly")}
+    assert names["nightly"] == "s3migrator-nightly"
+    assert names["team:nightly"] != names["team.nightly"]
+    long = session_name("x" * 128)
+    assert len(long) == 64 and long != session_name("x" * 127)
+    assert all(re.fullmatch(r"[\w+=,.@-]{2,64}", name) for name in [*names.values(), long])

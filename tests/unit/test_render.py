@@ -99,3 +99,8 @@ def test_time_left_is_unknown_while_the_listing_runs_and_absent_once_ended() -> 
     failed = summary_line(status(state=JobState.FAILED, objects_copied=0, bytes_copied=0), None)
     assert listing.endswith("left ?")
     assert failed.endswith("rate - left -")
+
+
+def test_status_names_who_sent_each_job() -> None:
+    screen = drawn([status(sender="AROAEXAMPLEROLEID0001:alice")], 120)
+    assert f"{UUID_ID}: sent by AROAEXAMPLEROLEID0001:alice" in screen
