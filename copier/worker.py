@@ -168,7 +168,10 @@ class Worker:
             return Decision(Fate.DELETE, f"batch {batch.batch_id} was already counted")
         if record.state is BatchState.VOID or record.digest != batch.digest:
             return Decision(Fate.DELETE, f"batch {batch.batch_id} was replaced")
-        if not self._carries_its_jobs_spec(batch):
+        spec = self._spec_of(batch.job_id)
+        if spec is None:
+            return Decision(Fate.LEAVE, f"job {batch.job_id} has no record")
+        if spec != batch.spec:
             # Not the stack's: the work queue takes only its roles' messages, and every batch
             # they send carries the job's spec as recorded. The real one comes on its own.
             log.error("batch %s does not carry its job's spec; deleted", batch.batch_id)
@@ -216,16 +219,15 @@ class Worker:
             self._send(remainder, delay)
         return Decision(Fate.DELETE, f"batch {batch.batch_id} counted")
 
-    def _carries_its_jobs_spec(self, batch: WorkBatch) -> bool:
-        """Whether the batch says what its job's record says (read once per job: a spec never
-        changes), so no message can point a job's keys at another place or rule."""
-        spec = self._specs.get(batch.job_id)
+    def _spec_of(self, job_id: str) -> CopySpec | None:
+        """The job's spec as recorded, which every batch of the job carries (read once per
+        job: a spec never changes), so no message can point a job's keys elsewhere."""
+        spec = self._specs.get(job_id)
         if spec is None:
-            spec = self.store.spec_of(batch.job_id)
-            if spec is None:
-                return False
-            self._specs[batch.job_id] = spec
-        return spec == batch.spec
+            spec = self.store.spec_of(job_id)
+            if spec is not None:
+                self._specs[job_id] = spec
+        return spec
 
     def _copy(self, batch: WorkBatch) -> BatchResult:
         """Copy every object; transient failures are failures on the last attempt."""
