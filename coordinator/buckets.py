@@ -27,6 +27,17 @@ if TYPE_CHECKING:
     from s3migrator.models import Location
 
 ABORT_UPLOADS_RULE = "s3migrator-abort-incomplete-uploads"
+TLS_ONLY_SID = "s3migrator-tls-only"
+LIFECYCLE: dict[str, Any] = {
+    "Rules": [
+        {
+            "ID": ABORT_UPLOADS_RULE,
+            "Filter": {"Prefix": ""},
+            "Status": "Enabled",
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        }
+    ]
+}
 
 
 def bucket_exists(s3: S3Client, location: Location) -> bool:
@@ -48,9 +59,9 @@ def bucket_exists(s3: S3Client, location: Location) -> bool:
         return False
 
 
-def create_bucket(s3: S3Client, location: Location, region: str) -> None:
-    """Create the bucket, owner-enforced from its first moment; one this account already
-    owns (an earlier run's) is fine."""
+def create_bucket(s3: S3Client, location: Location, region: str) -> bool:
+    """Create the bucket, owner-enforced from its first moment; False when this account
+    already owns it (someone made it since the job looked: it is not the job's)."""
     config: dict[str, Any] = (
         {}
         if region == "us-east-1"
@@ -61,10 +72,36 @@ def create_bucket(s3: S3Client, location: Location, region: str) -> None:
     except PROVIDER_ERRORS as exc:
         error = translate(exc)
         if isinstance(error, AlreadyOwnedError):
-            return
+            return False
         if isinstance(error, AlreadyExistsError):
             raise InvalidJobError(f"destination bucket name {location.bucket!r} is taken") from exc
         raise error from exc
+    return True
+
+
+def _read(call: Any, missing: str) -> Any:
+    try:
+        return call()
+    except PROVIDER_ERRORS as exc:
+        if missing in str(translate(exc)):
+            return None
+        raise translate(exc) from exc
+
+
+def foreign(s3: S3Client, location: Location) -> bool:
+    """Whether the bucket holds a policy statement or a lifecycle rule the tool does not set:
+    then it is not one the job made (us-east-1 answers CreateBucket on a bucket this account
+    owns with 200, so a bucket made by someone else meanwhile can look like the job's)."""
+    bucket, owner = location.bucket, location.expected_owner()
+    policy = _read(lambda: s3.get_bucket_policy(Bucket=bucket, **owner), "NoSuchBucketPolicy")
+    statements = json.loads(policy["Policy"]).get("Statement", []) if policy else []
+    rules = _read(
+        lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket, **owner),
+        "NoSuchLifecycleConfiguration",
+    )
+    return any(st.get("Sid") != TLS_ONLY_SID for st in statements) or any(
+        rule.get("ID") != ABORT_UPLOADS_RULE for rule in (rules or {}).get("Rules", [])
+    )
 
 
 def tls_only_policy(bucket: str) -> dict[str, Any]:
@@ -72,7 +109,7 @@ def tls_only_policy(bucket: str) -> dict[str, Any]:
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "s3migrator-tls-only",
+                "Sid": TLS_ONLY_SID,
                 "Effect": "Deny",
                 "Principal": "*",
                 "Action": "s3:*",
@@ -124,15 +161,6 @@ def harden(s3: S3Client, location: Location) -> None:
         s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(tls_only_policy(bucket)), **owner)
         s3.put_bucket_lifecycle_configuration(
             Bucket=bucket,
-            LifecycleConfiguration={
-                "Rules": [
-                    {
-                        "ID": ABORT_UPLOADS_RULE,
-                        "Filter": {"Prefix": ""},
-                        "Status": "Enabled",
-                        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
-                    }
-                ]
-            },
+            LifecycleConfiguration=LIFECYCLE,  # type: ignore[arg-type]
             **owner,
         )

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from coordinator.buckets import bucket_exists, create_bucket, harden
+from coordinator.buckets import bucket_exists, create_bucket, foreign, harden
 from coordinator.preflight import as_text, inconclusive, passed, run_checks
 from s3migrator.aws_errors import translated
 from s3migrator.errors import InvalidJobError, TransientError
@@ -65,13 +65,27 @@ class Destination:
                 )
                 return self._move(record, token, Phase.DESTINATION_READY)
             self._creates_in_its_account(spec)
-            create_bucket(s3, destination, destination.region or self.region)
+            if not create_bucket(s3, destination, destination.region or self.region):
+                log.warning(
+                    "job %s: destination %s was made by someone else meanwhile; left as it is",
+                    record.job_id,
+                    destination.bucket,
+                )
+                return self._move(record, token, Phase.DESTINATION_READY)
             if not self._move(record, token, Phase.BUCKET_CREATED):
                 return False
         if record.phase is Phase.BUCKET_CREATED:
             destination = spec.destination
-            harden(self.clients.for_location(destination, spec), destination)
-            log.info("job %s: destination %s created", record.job_id, destination.bucket)
+            s3 = self.clients.for_location(destination, spec)
+            if foreign(s3, destination):
+                log.warning(
+                    "job %s: destination %s holds settings the job did not make; left as it is",
+                    record.job_id,
+                    destination.bucket,
+                )
+            else:
+                harden(s3, destination)
+                log.info("job %s: destination %s created", record.job_id, destination.bucket)
             return self._move(record, token, Phase.DESTINATION_READY)
         return True
 

@@ -345,3 +345,37 @@ def test_a_destination_is_never_created_in_an_account_other_than_its_owners(
     )
     assert "dst-bucket" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
     assert depth(sqs, resources.work_queue_url) == 0
+
+
+def test_a_bucket_made_between_the_jobs_look_and_its_create_is_left_as_it_is(
+    s3: Any, make_runner: Any, copy_all: Any
+) -> None:
+    # GIVEN the account's owner makes the destination, with a policy of their own, just as the
+    # job (which found no bucket) sends CreateBucket
+    fill(s3, "src-bucket", OBJECTS)
+    runner = make_runner()
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "partner-read",
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::dst-bucket/*",
+            }
+        ],
+    }
+
+    def owner_first(**_: Any) -> None:
+        s3.create_bucket(Bucket="dst-bucket")
+        s3.put_bucket_policy(Bucket="dst-bucket", Policy=json.dumps(policy))
+
+    runner.clients.default.meta.events.register_first("before-call.s3.CreateBucket", owner_first)
+    # WHEN the job runs and copies
+    assert runner.run(job_message("job-1")) == RunEnd.LISTED
+    copy_all()
+    # THEN the owner's bucket keeps its own policy and gets none of the job's settings
+    assert json.loads(s3.get_bucket_policy(Bucket="dst-bucket")["Policy"]) == policy
+    assert settings(s3)["lifecycle"] == "NoSuchLifecycleConfiguration"
+    assert contents(s3) == OBJECTS
