@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from s3migrator.aws_errors import PROVIDER_ERRORS, translate
+from s3migrator.aws_errors import PROVIDER_ERRORS, translate, translated
 from s3migrator.errors import InvalidJobError, TransientError
 from s3migrator.models import JobMessage, Location
 from s3migrator.names import KMS_KEY_ARN
@@ -74,7 +74,8 @@ class Authority:
     def own_account(self) -> str:
         if self._own_account is None:
             sts: Any = self.session.client("sts")
-            self._own_account = str(sts.get_caller_identity()["Account"])
+            with translated():  # a passing STS error leaves the message to be tried again
+                self._own_account = str(sts.get_caller_identity()["Account"])
         return self._own_account
 
     @property

@@ -176,8 +176,8 @@ def _check_destination(clients: S3Clients, spec: CopySpec) -> Check:
                 CheckResult.OK,
                 "does not exist yet: created by the job (needs s3:CreateBucket,"
                 " s3:PutBucketPublicAccessBlock, s3:PutBucketOwnershipControls,"
-                " s3:PutEncryptionConfiguration, s3:PutBucketPolicy and"
-                f" s3:PutLifecycleConfiguration for {_who(destination)})",
+                " s3:PutEncryptionConfiguration, s3:Get/PutBucketPolicy and"
+                f" s3:Get/PutLifecycleConfiguration for {_who(destination)})",
             )
         return Check(
             "destination bucket",

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 RETRY_AFTER_ERROR_S = 10
 SENDER_ID = "SenderId"
+# Kept on a refused message's dead letter: moved back to the jobs queue, the dead letter's own
+# sender is the coordinator, so the sender checked is this one.
+ORIGINAL_SENDER = "original_sender"
 
 
 @dataclass
@@ -68,6 +71,7 @@ class Coordinator:
                 visibility_s=self.visibility_s,
                 wait_time_s=self.wait_time_s,
                 attributes=(SENDER_ID,),
+                message_attributes=(ORIGINAL_SENDER,),
             )
             while not self.stop.is_set():
                 if not intake.turn() and not intake.active and once:
@@ -95,18 +99,24 @@ class Coordinator:
             self._write_report(message, keeper, report.report)
             return
         sender = message.get("Attributes", {}).get("SenderId")
+        # A dead letter moved back carries who sent it first: both must be submitters (the
+        # attribute alone proves nothing; anyone may set it).
+        attributes: dict[str, Any] = dict(message.get("MessageAttributes", {}))
+        original: str | None = attributes.get(ORIGINAL_SENDER, {}).get("StringValue")
         resume = self._resume_of(body)
         if resume is None:
             # Before the body is even read as a job: an unlisted sender cannot take a job id,
             # not even by sending a bad message that names one.
             try:
-                refusal = self.runner.authority.refusal(sender)
+                refusal = self.runner.authority.refusal(sender) or (
+                    self.runner.authority.refusal(original) if original else None
+                )
             except TransientError as exc:
                 log.warning("job message %s: %s; it will be retried", message["MessageId"], exc)
                 self._retry_later(message, keeper)
                 return
             if refusal is not None:
-                self._dead_letter(message, refusal, sender)
+                self._dead_letter(message, refusal, original or sender)
                 return
         try:
             job_id, job = self._parse(message["MessageId"], body, resume)
@@ -120,7 +130,7 @@ class Coordinator:
                 self._reject(message, InvalidJobMessageError(str(exc), job_id))
                 return
         try:
-            run = self.runner.take(job_id, job, sender)
+            run = self.runner.take(job_id, job, original or sender)
         except Exception:
             # An AWS outage or a bug must not stop other jobs; the message comes back later
             # and, after the redrive policy's limit, lands in the jobs dead-letter queue.
@@ -206,7 +216,7 @@ class Coordinator:
             "original_message_id": {"DataType": "String", "StringValue": message["MessageId"]},
         }
         if sender:
-            attributes["original_sender"] = {"DataType": "String", "StringValue": sender}
+            attributes[ORIGINAL_SENDER] = {"DataType": "String", "StringValue": sender}
         self.sqs.send_message(
             QueueUrl=self.resources.jobs_dlq_url,
             MessageBody=message.get("Body", "") or "(empty)",

@@ -106,40 +106,43 @@ class ObjectCopier:
             upload.end(timeout_s)
         return len(uploads)
 
-    def copy(self, spec: CopySpec, item: WorkItem) -> int:
+    def copy(self, spec: CopySpec, item: WorkItem, *, again: bool = False) -> int:
         """Copy one object and return the bytes copied; raises provider errors to translate.
 
         When the source changed since it was listed (its ETag no longer matches), the current
         version is read once more and copied under its own ETag, so the copy is whole and of
         one version; a second change in between fails the object. Under ``if-different`` a
-        destination that already holds the listed object is left as it is.
+        destination that already holds the listed object is left as it is. ``again``: the
+        object may have been copied by an earlier delivery, so when ETags cannot tell, a
+        refused write is told apart by the bytes (``copier.sameness``); on a first delivery
+        an object of another ETag is someone else's, and no byte is read.
         """
         try:
-            return self._copy_current(spec, item)
+            return self._copy_current(spec, item, again)
         except _Copied as copied:
             return copied.size
 
-    def _copy_current(self, spec: CopySpec, item: WorkItem) -> int:
+    def _copy_current(self, spec: CopySpec, item: WorkItem, again: bool) -> int:
         if spec.overwrite is Overwrite.IF_DIFFERENT and self.landed(spec, item):
             return item.size
         try:
-            self._copy(spec, item)
+            self._copy(spec, item, again)
             return item.size
         except PROVIDER_ERRORS as exc:
             if not isinstance(translate(exc), ConditionFailedError):
                 raise
             if spec.overwrite is Overwrite.NEVER:
-                self._refused(spec, item)  # the destination key exists: copied, or an error
+                self._refused(spec, item, again)  # the key exists: copied, or an error
         s3 = self.clients.for_location(spec.destination, spec)
         head = s3.head_object(
             Bucket=spec.source.bucket, Key=item.key, **spec.source.expected_owner()
         )
         current = WorkItem(key=item.key, size=head["ContentLength"], etag=head["ETag"])
         log.info("%s changed after listing; copying its current version", item.key)
-        self._copy(spec, current)
+        self._copy(spec, current, again)
         return current.size
 
-    def _refused(self, spec: CopySpec, item: WorkItem) -> None:
+    def _refused(self, spec: CopySpec, item: WorkItem, again: bool) -> None:
         """After a 412 under ``never``: return when it was the source's condition that failed
         (no destination object), raise when the destination holds another object; an object
         this job copied before (as listed, or as the source is now, when an earlier attempt
@@ -154,7 +157,8 @@ class ObjectCopier:
             Bucket=spec.source.bucket, Key=item.key, **spec.source.expected_owner()
         )
         if holds(head, now["ContentLength"], now["ETag"]) or (
-            head.get("ContentLength") == now["ContentLength"]
+            again
+            and head.get("ContentLength") == now["ContentLength"]
             and same_content(s3, spec, item.key, now["ETag"], head["ETag"])
         ):
             raise _Copied(now["ContentLength"])
@@ -196,7 +200,7 @@ class ObjectCopier:
         except PROVIDER_ERRORS:
             return False
 
-    def _copy(self, spec: CopySpec, item: WorkItem) -> None:
+    def _copy(self, spec: CopySpec, item: WorkItem, again: bool = False) -> None:
         size = len(spec.destination_key(item.key).encode())
         if size > MAX_KEY_BYTES:
             raise PermanentError(
@@ -208,7 +212,7 @@ class ObjectCopier:
         # the source bucket's policy (see `s3migrator grant`).
         s3 = self.clients.for_location(spec.destination, spec)
         if use_multipart(item.size, threshold) and item.size > 0:
-            self._multipart(s3, spec, item)
+            self._multipart(s3, spec, item, again)
         else:
             s3.copy_object(
                 Bucket=spec.destination.bucket,
@@ -221,7 +225,7 @@ class ObjectCopier:
                 **encryption(spec.destination),
             )
 
-    def _multipart(self, s3: S3Client, spec: CopySpec, item: WorkItem) -> None:
+    def _multipart(self, s3: S3Client, spec: CopySpec, item: WorkItem, again: bool) -> None:
         source = {"Bucket": spec.source.bucket, "Key": item.key}
         head = s3.head_object(
             Bucket=spec.source.bucket,
@@ -272,7 +276,7 @@ class ObjectCopier:
                 {"PartNumber": number, "ETag": future.result()["CopyPartResult"]["ETag"]}
                 for number, future in enumerate(upload.parts, start=1)
             ]
-            self._complete(s3, spec, item, upload_id, parts)
+            self._complete(s3, spec, item, upload_id, parts, again)
         except BaseException:
             with self._lock:
                 mine = self._uploads.pop(upload_id, None) is not None
@@ -289,6 +293,7 @@ class ObjectCopier:
         item: WorkItem,
         upload_id: str,
         parts: list[CompletedPartTypeDef],
+        again: bool,
     ) -> None:
         """Complete the upload under the job's overwrite rule. Refused under ``never``: the
         destination holds this very copy (its ETag is the one these parts make) or it fails
@@ -313,7 +318,8 @@ class ObjectCopier:
             if head is not None and (
                 holds(head, item.size, expected)
                 or (
-                    head.get("ContentLength") == item.size
+                    again
+                    and head.get("ContentLength") == item.size
                     and same_content(s3, spec, item.key, item.etag, head["ETag"])
                 )
             ):

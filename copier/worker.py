@@ -111,6 +111,7 @@ class Worker:
                 slots=self.messages_in_flight,
                 visibility_s=self.visibility_s,
                 wait_time_s=self.wait_time_s,
+                attributes=("ApproximateReceiveCount",),
             )
             try:
                 while not self.stop.is_set():
@@ -178,7 +179,14 @@ class Worker:
             return Decision(Fate.DELETE, f"batch {batch.batch_id} is not its job's")
         if record.claim_owner not in (None, self.owner) and record.claim_until > batches.now():
             return Decision(Fate.LATER, f"batch {batch.batch_id} is being copied by another")
-        result = self._copy(batch)
+        # An earlier delivery (SQS's, or an earlier attempt's, or run's) may have copied any
+        # of the batch's objects, its answer lost.
+        again = (
+            int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1")) > 1
+            or batch.attempt > 1
+            or batch.epoch > 0
+        )
+        result = self._copy(batch, again)
         remainder = None
         if result.transient and batch.attempt < self.max_item_attempts:
             # One remainder per attempt of a root batch: its id does not grow with the chain.
@@ -229,12 +237,12 @@ class Worker:
                 self._specs[job_id] = spec
         return spec
 
-    def _copy(self, batch: WorkBatch) -> BatchResult:
+    def _copy(self, batch: WorkBatch, again: bool) -> BatchResult:
         """Copy every object; transient failures are failures on the last attempt."""
         last_attempt = batch.attempt >= self.max_item_attempts
         result = BatchResult()
         futures = [
-            (item, self.copy_pool.submit(self.copier.copy, batch.spec, item))
+            (item, self.copy_pool.submit(self.copier.copy, batch.spec, item, again=again))
             for item in batch.items
         ]
         self._wait_claiming(batch, [future for _, future in futures])

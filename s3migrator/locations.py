@@ -46,16 +46,11 @@ class Location(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _retired_fields(cls, data: Any) -> Any:
-        """Records and batches written before external ids and session names left the message
-        carry them as null: those read as they always did; a value is refused, saying why."""
+        """Records and batches written before external ids and session names left the job
+        still read; the values are dropped (a job message naming one is refused, see
+        ``JobMessage``), and the stack's ``RoleExternalIds`` applies."""
         if not isinstance(data, dict):
             return data
-        for name in RETIRED_FIELDS:
-            if data.get(name) is not None:
-                raise ValueError(
-                    f"{name} is not part of a job: external ids are the stack's configuration"
-                    " (RoleExternalIds), and the tool names each role session after its job"
-                )
         return {k: v for k, v in data.items() if k not in RETIRED_FIELDS}
 
     @model_validator(mode="after")

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from s3migrator.errors import InvalidJobMessageError
-from s3migrator.locations import Location, ReportLocation
+from s3migrator.locations import RETIRED_FIELDS, Location, ReportLocation
 from s3migrator.names import (
     JOB_ID_PATTERN,
     JOB_ID_RE,
@@ -126,6 +126,20 @@ class JobMessage(_Strict):
     options: JobOptions = JobOptions()
     report: ReportLocation | None = None
     overwrite: Overwrite = Overwrite.NEVER
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_retired_fields(cls, data: Any) -> Any:
+        for side in ("source", "destination"):
+            given = data.get(side) if isinstance(data, dict) else None
+            for name in RETIRED_FIELDS:
+                if isinstance(given, dict) and given.get(name) is not None:
+                    raise ValueError(
+                        f"{side}.{name} is not part of a job: external ids are the stack's"
+                        " configuration (RoleExternalIds), and the tool names each role"
+                        " session after its job"
+                    )
+        return data
 
     @model_validator(mode="after")
     def _not_overlapping(self) -> JobMessage:
@@ -238,8 +252,10 @@ class Counters(BaseModel):
         return self.objects_copied + self.objects_failed
 
 
-# How far apart two coordinators' clocks may be when one reads the resume the other scheduled.
-RESUME_SKEW_S = 2.0
+# How much earlier than its due time a resume is still taken: the clocks of the hosts that
+# write and read the time (a coordinator's backoff, the watchdog's claim, due at once) differ
+# by far less. Backoffs shorter than this (the first three) are not protected from early notes.
+RESUME_SKEW_S = 30.0
 
 
 class JobRecord(BaseModel):

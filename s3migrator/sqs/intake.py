@@ -33,6 +33,7 @@ class Intake:
     visibility_s: int
     wait_time_s: int
     attributes: Sequence[str] = ()
+    message_attributes: Sequence[str] = ()
     active: set[Future[None]] = field(default_factory=set)
 
     def turn(self) -> int:
@@ -46,6 +47,8 @@ class Intake:
         extra: dict[str, Any] = (
             {"MessageSystemAttributeNames": list(self.attributes)} if self.attributes else {}
         )
+        if self.message_attributes:
+            extra["MessageAttributeNames"] = list(self.message_attributes)
         messages = self.sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=min(free, 10),

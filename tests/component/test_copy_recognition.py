@@ -80,7 +80,7 @@ def test_a_source_uploaded_in_parts_copied_twice_counts_as_copied(
     copied = s3.head_object(Bucket="dst-bucket", Key="video.bin")["ETag"]
     assert copied != item.etag
     # WHEN the same batch is delivered again (its count was lost) and copies it again
-    again = copier.copy(SPEC, item)
+    again = copier.copy(SPEC, item, again=True)
     # THEN S3 refused the write, the bytes were recognised, and it counts as copied
     assert again == len(body)
     assert s3.get_object(Bucket="dst-bucket", Key="video.bin")["Body"].read() == body
@@ -96,10 +96,28 @@ def test_another_object_of_the_same_size_is_still_refused(s3: Any, copier: Objec
     other = bytearray(body)
     other[-1] ^= 0xFF
     s3.put_object(Bucket="dst-bucket", Key="video.bin", Body=bytes(other))
-    # WHEN it is copied under never
+    # WHEN it is copied under never, by a batch delivered again
     with pytest.raises(PermanentError) as refused:
-        copier.copy(SPEC, item)
+        copier.copy(SPEC, item, again=True)
     # THEN it is a DestinationExists failure and the other object is left as it was
     assert refused.value.code == "DestinationExists"
     assert s3.get_object(Bucket="dst-bucket", Key="video.bin")["Body"].read() == bytes(other)
     assert not copier.landed(SPEC, item, by_content=True)
+
+
+def test_on_a_first_delivery_no_byte_is_read_and_an_object_of_another_etag_is_refused(
+    s3: Any, copier: ObjectCopier
+) -> None:
+    # GIVEN a source uploaded in parts whose bytes are already at the destination key, put
+    # there by someone else (its ETag is another), and every GetObject counted
+    body = os.urandom(10 * MiB + 7)
+    item = uploaded_in_parts(s3, body)
+    s3.put_object(Bucket="dst-bucket", Key="video.bin", Body=body)
+    reads: list[str] = []
+    s3.meta.events.register("before-call.s3.GetObject", lambda **_: reads.append("get"))
+    # WHEN a batch delivered for the first time copies it (no earlier copy can be the job's)
+    with pytest.raises(PermanentError) as refused:
+        copier.copy(SPEC, item)
+    # THEN it is refused as DestinationExists without reading either object
+    assert refused.value.code == "DestinationExists"
+    assert reads == []

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from moto.sqs.models import DEFAULT_SENDER_ID, sqs_backends
-from moto_helpers import depth, fill, job_message, receive_all
+from moto_helpers import depth, fill, job_message, receive_all, resume_falls_due
 
 from coordinator.jobs import RunEnd
 from coordinator.service import Coordinator
@@ -197,31 +197,36 @@ def test_a_jobs_role_session_is_named_by_the_tool_with_the_stacks_external_id_an
 def test_resumes_sent_before_the_due_one_are_ignored_so_the_backoff_holds(
     s3: Any, store: JobStore, make_runner: Any, clock: Any
 ) -> None:
-    # GIVEN a job whose first run met a transient error: its resume is due after the backoff
+    # GIVEN a job whose runs met transient errors four times: its resume is due in 40 s
     fill(s3, "src-bucket", {"a": b"1"})
 
     def throttled(*args: Any, **kwargs: Any) -> None:
         raise TransientError("SlowDown", "please slow down")
 
-    runner = make_runner(max_resumes=3)
+    runner = make_runner(max_resumes=10)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("coordinator.destination.run_checks", throttled)
         assert runner.run(job_message("job-1")) == RunEnd.RETRYING
+        for _ in range(3):
+            resume_falls_due(store, clock)
+            run = runner.take("job-1")
+            assert run is not None and runner.work(run) == RunEnd.RETRYING
         first = store.get_job("job-1")
-        assert first is not None and first.resume_due is not None
+        assert first is not None and first.resume_due is not None and first.resumes == 4
+        assert first.resume_due - clock() == pytest.approx(40, abs=1)
         # WHEN resume notes arrive again and again before that time (from anyone)
         taken = [runner.take("job-1") for _ in range(10)]
-    # THEN none is taken: the job is still running, with its one failed resume
+    # THEN none is taken: the job is still running, with its four failed resumes
     assert taken == [None] * 10
     record = store.get_job("job-1")
     assert record is not None
     assert (record.state, record.resumes, record.resume_due) == (
         JobState.RUNNING,
-        1,
+        4,
         first.resume_due,
     )
     # AND once it is due, a resume takes the job up and it runs
-    clock.advance(first.resume_due - clock())
+    resume_falls_due(store, clock)
     run = runner.take("job-1")
     assert run is not None
     assert runner.work(run) == RunEnd.LISTED
@@ -349,3 +354,28 @@ def test_a_work_message_that_does_not_carry_its_jobs_spec_copies_nothing(
     )
     assert s3.get_object(Bucket="dst-bucket", Key="payroll.csv")["Body"].read() == b"salaries"
     assert s3.get_object(Bucket="other-team-bucket", Key="payroll.csv")["Body"].read() == b"theirs"
+
+
+def test_a_refused_job_moved_back_from_the_dead_letters_is_refused_again(
+    sqs: Any, store: JobStore, resources: Resources, make_coordinator: Any
+) -> None:
+    # GIVEN a dead letter of mallory's job moved back to the jobs queue by a submitter
+    body = job_message("job-1").model_dump_json(exclude_defaults=True)
+    mallory = {"DataType": "String", "StringValue": "AROAMALLORY000000001:mallory"}
+    sqs.send_message(
+        QueueUrl=resources.jobs_queue_url,
+        MessageBody=body,
+        MessageAttributes={"original_sender": mallory},
+    )
+    (message,) = sqs.receive_message(
+        QueueUrl=resources.jobs_queue_url,
+        MessageSystemAttributeNames=["SenderId"],
+        MessageAttributeNames=["original_sender"],
+    )["Messages"]
+    assert message["Attributes"]["SenderId"] == LOCAL_SUBMITTER
+    # WHEN the coordinator handles it
+    make_coordinator().handle(message)
+    # THEN the first sender decides: refused again, and nothing is recorded
+    assert store.get_job("job-1") is None
+    (dead,) = receive_all(sqs, resources.jobs_dlq_url, MessageAttributeNames=["All"])
+    assert dead["MessageAttributes"]["original_sender"]["StringValue"] == mallory["StringValue"]

@@ -75,8 +75,8 @@ def test_overwrite_defaults_to_never_and_takes_the_three_rules() -> None:
         ({"account_id": "12345"}, "destination.account_id: String should match pattern"),
         ({"role_arn": "arn:aws:iam::222222222222:user/u"}, "destination.role_arn: String should"),
         ({"role_arn": ROLE + "x" * 2100}, "destination.role_arn: String should have at most"),
-        ({"external_id": "abc"}, "destination: external_id is not part of a job"),
-        ({"session_name": "me"}, "destination: session_name is not part of a job"),
+        ({"external_id": "abc"}, "destination.external_id is not part of a job"),
+        ({"session_name": "me"}, "destination.session_name is not part of a job"),
     ],
 )
 def test_a_field_outside_its_limits_is_refused_with_its_reason(
@@ -189,3 +189,13 @@ def test_each_job_has_a_session_name_of_its_own_within_stss_limits() -> None:
     long = session_name("x" * 128)
     assert len(long) == 64 and long != session_name("x" * 127)
     assert all(re.fullmatch(r"[\w+=,.@-]{2,64}", name) for name in [*names.values(), long])
+
+
+def test_a_record_that_named_an_external_id_still_reads_without_it() -> None:
+    # a job in flight when its external id moved to the stack's RoleExternalIds
+    old = '{"job_id": "j", "source": {"bucket": "src", "external_id": "partner-ext-id"},'
+    spec = CopySpec.model_validate_json(old + ' "destination": {"bucket": "dst"}}')
+    assert (
+        spec.source
+        == CopySpec(job_id="j", source={"bucket": "src"}, destination={"bucket": "dst"}).source
+    )
