@@ -15,6 +15,7 @@ import threading
 from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from copier.overwrite import exists_error, holds, multipart_etag, write_condition
 from copier.parts import plan_parts, use_multipart
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Object properties a multipart upload must be given explicitly (CopyObject carries them itself).
+# Object Lock settings and checksum algorithms are not carried yet.
 _CARRIED_HEADERS = {
     "ContentType": "ContentType",
     "ContentEncoding": "ContentEncoding",
@@ -47,6 +49,27 @@ _CARRIED_HEADERS = {
     "Expires": "Expires",
     "Metadata": "Metadata",
 }
+
+
+def carried_properties(
+    s3: S3Client, spec: CopySpec, item: WorkItem, head: dict[str, Any]
+) -> dict[str, Any]:
+    """What CreateMultipartUpload must be given for the copy to be the source's (UploadPartCopy
+    carries none of it, where CopyObject carries it itself): headers, user metadata, storage
+    class and tags (read only when the source has some)."""
+    carried: dict[str, Any] = {
+        arg: head[field] for field, arg in _CARRIED_HEADERS.items() if head.get(field)
+    }
+    if head.get("StorageClass"):  # absent for STANDARD
+        carried["StorageClass"] = head["StorageClass"]
+    if head.get("TagCount"):
+        tags = s3.get_object_tagging(
+            Bucket=spec.source.bucket,
+            Key=item.key,
+            **spec.source.expected_owner(),
+        )["TagSet"]
+        carried["Tagging"] = urlencode([(tag["Key"], tag["Value"]) for tag in tags])
+    return carried
 
 
 def encryption(destination: Location) -> dict[str, Any]:
@@ -233,11 +256,7 @@ class ObjectCopier:
             IfMatch=item.etag,
             **spec.source.expected_owner(),
         )
-        carried: dict[str, Any] = {
-            arg: head[field]  # type: ignore[literal-required]
-            for field, arg in _CARRIED_HEADERS.items()
-            if head.get(field)
-        }
+        carried = carried_properties(s3, spec, item, dict(head))
         bucket, key = spec.destination.bucket, spec.destination_key(item.key)
         owner = spec.destination.expected_owner()
         if spec.overwrite is Overwrite.NEVER:
