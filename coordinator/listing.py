@@ -26,7 +26,13 @@ def list_source(s3: S3Client, source: Location, start_after: str | None) -> Iter
         kwargs["StartAfter"] = start_after
     for page in s3.get_paginator("list_objects_v2").paginate(**kwargs):
         for obj in page.get("Contents", []):
-            yield WorkItem(key=obj["Key"], size=obj["Size"], etag=obj["ETag"])
+            kept = obj.get("StorageClass")
+            yield WorkItem(
+                key=obj["Key"],
+                size=obj["Size"],
+                etag=obj["ETag"],
+                storage_class=kept if kept and kept != "STANDARD" else None,
+            )
 
 
 def list_range(s3: S3Client, source: Location, after: str | None, last: str) -> list[WorkItem]:

@@ -47,7 +47,10 @@ def redrive(
             " can be redriven"
         )
     failures = store.batches.failures(job_id)
-    items = [WorkItem(key=f.key, size=f.size, etag=f.etag) for f in failures]
+    items = [
+        WorkItem(key=f.key, size=f.size, etag=f.etag, storage_class=f.storage_class)
+        for f in failures
+    ]
     if not items:
         raise S3MigratorError(f"job {job_id} has no failure records to redrive")
     batches = list(

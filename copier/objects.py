@@ -51,6 +51,12 @@ _CARRIED_HEADERS = {
 }
 
 
+def storage_class(item: WorkItem) -> dict[str, Any]:
+    """The listed storage class for CopyObject: without it S3 writes STANDARD (a multipart copy
+    is given the class with the rest, see ``carried_properties``)."""
+    return {"StorageClass": item.storage_class} if item.storage_class else {}
+
+
 def carried_properties(
     s3: S3Client, spec: CopySpec, item: WorkItem, head: dict[str, Any]
 ) -> dict[str, Any]:
@@ -160,7 +166,12 @@ class ObjectCopier:
         head = s3.head_object(
             Bucket=spec.source.bucket, Key=item.key, **spec.source.expected_owner()
         )
-        current = WorkItem(key=item.key, size=head["ContentLength"], etag=head["ETag"])
+        current = WorkItem(
+            key=item.key,
+            size=head["ContentLength"],
+            etag=head["ETag"],
+            storage_class=head.get("StorageClass"),
+        )
         log.info("%s changed after listing; copying its current version", item.key)
         self._copy(spec, current, again)
         return current.size
@@ -242,6 +253,7 @@ class ObjectCopier:
                 Key=spec.destination_key(item.key),
                 CopySource={"Bucket": spec.source.bucket, "Key": item.key},
                 CopySourceIfMatch=item.etag,
+                **storage_class(item),
                 **write_condition(spec.overwrite),
                 **spec.destination.expected_owner(),
                 **source_owner(spec),

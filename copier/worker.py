@@ -272,6 +272,7 @@ class Worker:
                     attempts=batch.attempt,
                     size=item.size,
                     etag=item.etag,
+                    storage_class=item.storage_class,
                 )
             )
         return result

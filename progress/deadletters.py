@@ -43,6 +43,7 @@ def dead_letter_failures(batch: WorkBatch, deliveries: int) -> list[FailureRecor
             attempts=deliveries,
             size=item.size,
             etag=item.etag,
+            storage_class=item.storage_class,
         )
         for item in batch.items
     ]

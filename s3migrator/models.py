@@ -334,6 +334,7 @@ class FailureRecord(BaseModel):
     # As listed, so that a redrive can send the object back to work without a new listing.
     size: int = 0
     etag: str = ""
+    storage_class: str | None = Field(default=None, max_length=32)
 
 
 class QueueDepths(BaseModel):

@@ -14,9 +14,9 @@ import hashlib
 import json
 import zlib
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from s3migrator.models import CopySpec, FailureRecord
 
@@ -24,13 +24,22 @@ SHARDS = 16  # counter shards per job: the job's counting writes spread over thi
 
 
 class WorkItem(BaseModel):
-    """One source object to copy, as the listing saw it."""
+    """One source object to copy, as the listing saw it. ``storage_class`` is given only when
+    it is not STANDARD, and left out of the JSON when absent, so most items cost nothing more."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     key: str
     size: int = Field(ge=0)
     etag: str
+    storage_class: str | None = Field(default=None, max_length=32)
+
+    @model_serializer(mode="wrap")
+    def _without_absent_class(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("storage_class") is None:
+            data.pop("storage_class", None)
+        return data
 
 
 def batch_digest(items: list[WorkItem]) -> str:

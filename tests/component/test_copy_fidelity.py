@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from moto_helpers import job_message
 
 from copier.objects import ObjectCopier
 from s3migrator.aws import Aws
@@ -78,6 +79,25 @@ def test_a_multipart_copy_keeps_the_storage_class(s3: Any, copier: ObjectCopier)
     source, copy = copied(s3, copier, 11 * MiB)
     # THEN the copy is STANDARD_IA too (CreateMultipartUpload is given it)
     assert (source["StorageClass"], copy["StorageClass"]) == ("STANDARD_IA", "STANDARD_IA")
+
+
+def test_a_job_keeps_each_objects_storage_class_as_listed(
+    s3: Any, store: Any, make_runner: Any, copy_all: Any
+) -> None:
+    # GIVEN sources of three storage classes, small enough for one CopyObject each
+    s3.create_bucket(Bucket="src-bucket")
+    classes = {"a": "STANDARD", "b": "STANDARD_IA", "c": "GLACIER_IR"}
+    for key, kind in classes.items():
+        s3.put_object(Bucket="src-bucket", Key=key, Body=b"x", StorageClass=kind)
+    # WHEN a job copies them
+    make_runner().run(job_message("job-1"))
+    copy_all()
+    # THEN each copy has its source's class (S3 would write STANDARD for every one otherwise)
+    copies = {
+        key: s3.head_object(Bucket="dst-bucket", Key=key).get("StorageClass", "STANDARD")
+        for key in classes
+    }
+    assert copies == classes
 
 
 def copied(s3: Any, copier: ObjectCopier, size: int) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 
@@ -12,6 +13,7 @@ from coordinator.batching import (
     batch_id,
     empty_batch_bytes,
     group_for_send,
+    item_bytes,
     pack,
 )
 from s3migrator.models import CopySpec, FailureRecord, Location
@@ -207,3 +209,11 @@ def test_a_batch_and_all_its_failures_fit_in_one_table_item() -> None:
         stored = len(batch.body()) + sum(len(f.model_dump_json()) for f in failures)
         # THEN the batch's record (its items and its failures) fits a DynamoDB item (400 KB)
         assert stored < 400_000
+
+
+def test_an_item_says_its_storage_class_only_when_it_is_not_standard() -> None:
+    plain = WorkItem(key="a", size=1, etag="e")
+    archived = WorkItem(key="a", size=1, etag="e", storage_class="GLACIER_IR")
+    # the JSON (and so the batch's bytes) of a STANDARD object is what it always was
+    assert item_bytes(plain) == len('{"key":"a","size":1,"etag":"e"}') + 1
+    assert WorkItem.model_validate_json(json.dumps(archived.model_dump())) == archived
