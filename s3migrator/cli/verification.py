@@ -12,8 +12,13 @@ from coordinator.verify import VerifyReport, verify, verifying_client
 from s3migrator.cli.exit_codes import ExitCode
 from s3migrator.cli.figures import human_bytes
 from s3migrator.cli.jobs import URL, location_option
+from s3migrator.errors import UsageError
+from s3migrator.models import Location
+from s3migrator.sessions import RoleSessions, parse_external_ids
 
 if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
     from s3migrator.cli.context import Context
     from s3migrator.cli.parser import Commands
 
@@ -56,13 +61,42 @@ def _print_report(context: Context, report: VerifyReport) -> None:
     )
 
 
+def _sides(context: Context) -> tuple[S3Client, S3Client, Location, Location]:
+    """The clients and locations to compare: two URLs read with the caller's credentials, or a
+    job's two sides, each read as the job reads it (its role, region and expected owner)."""
+    args = context.args
+    if args.dest is not None:
+        s3 = verifying_client(context.aws)
+        return (
+            s3,
+            s3,
+            location_option("SOURCE", args.source),
+            location_option("DESTINATION", args.dest),
+        )
+    record = context.store.get_job(args.source)
+    if record is None or record.spec is None:
+        raise UsageError(f"no job {args.source!r} with a source and destination to compare")
+    spec = record.spec
+    sessions = RoleSessions(
+        base=context.aws.session, external_ids=parse_external_ids(context.settings.external_ids)
+    )
+    config = context.aws.config(response_checksum_validation="when_required")
+
+    def client(side: Location) -> S3Client:
+        region = side.region or sessions.default_region
+        s3: S3Client = sessions.for_location(side, spec).client(
+            "s3", region_name=region, config=config
+        )
+        return s3
+
+    return client(spec.source), client(spec.destination), spec.source, spec.destination
+
+
 def verify_command(context: Context) -> int:
     args = context.args
-    source = location_option("SOURCE", args.source)
-    destination = location_option("DESTINATION", args.dest)
-    s3 = verifying_client(context.aws)
+    s3, dst_s3, source, destination = _sides(context)
     if args.json or not context.errors.is_terminal:
-        report = verify(s3, source, destination, content=not args.no_content)
+        report = verify(s3, source, destination, content=not args.no_content, destination_s3=dst_s3)
     else:
         with Progress(
             TextColumn("comparing"),
@@ -78,6 +112,7 @@ def verify_command(context: Context) -> int:
                 source,
                 destination,
                 content=not args.no_content,
+                destination_s3=dst_s3,
                 on_compared=lambda size: bar.advance(task, size),
             )
     if args.json:
@@ -100,11 +135,19 @@ def register(commands: Commands) -> None:
         examples=[
             "s3migrator verify s3://old-bucket s3://new-bucket",
             "s3migrator verify s3://logs/2024/ s3://archive/logs/ --no-content --json",
+            "s3migrator verify JOB_ID",
         ],
         handler=verify_command,
     )
-    verify_parser.add_argument("source", metavar="SOURCE", help=f"the source, {URL}")
-    verify_parser.add_argument("dest", metavar="DESTINATION", help=f"the destination, {URL}")
+    verify_parser.add_argument(
+        "source", metavar="SOURCE", help=f"the source, {URL}; or a JOB_ID alone"
+    )
+    verify_parser.add_argument(
+        "dest",
+        metavar="DESTINATION",
+        nargs="?",
+        help=f"the destination, {URL} (none with a JOB_ID: the job's sides, read as it reads them)",
+    )
     verify_parser.add_argument(
         "--no-content", action="store_true", help="compare keys and sizes only"
     )

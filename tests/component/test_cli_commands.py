@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from moto_helpers import counted_batch, fill, job_record
+from moto_helpers import counted_batch, fill, job_message, job_record
 
 from s3migrator.cli import main
 from s3migrator.cli.context import Context
@@ -199,6 +199,33 @@ def test_verify_of_identical_sides_passes(
     fill(s3, "dst-bucket", {"a": b"1", "b/c": b"22"})
     assert main(["verify", "s3://src-bucket", "s3://dst-bucket"]) == 0
     assert "verification passed: 2 objects (3 B)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_verify_of_a_job_compares_its_two_sides_as_the_job_reads_them(
+    s3: Any,
+    store: JobStore,
+    resources: Resources,
+    make_runner: Any,
+    copy_all: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN a job that copied s3://src-bucket/in/ into s3://dst-bucket/out/
+    fill(s3, "src-bucket", {"in/a": b"1", "in/b": b"22"})
+    make_runner().run(job_message("job-1", source_prefix="in/", destination_prefix="out/"))
+    copy_all()
+    # WHEN it is verified by its id
+    assert main(["verify", "job-1", "--json"]) == 0
+    # THEN its own sides were compared, key by key and byte by byte
+    report = json.loads(capsys.readouterr().out)
+    assert (report["source"], report["destination"], report["objects"]) == (
+        "s3://src-bucket/in/",
+        "s3://dst-bucket/out/",
+        2,
+    )
+    # AND a difference made since shows, and an unknown job is a usage error
+    s3.put_object(Bucket="dst-bucket", Key="out/b", Body=b"XX")
+    assert main(["verify", "job-1", "--json"]) == 1
+    assert main(["verify", "no-such-job"]) == 2
 
 
 def test_report_of_a_job_lists_its_failures_and_of_an_unknown_job_exits_4(

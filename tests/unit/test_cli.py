@@ -95,8 +95,9 @@ def test_options_with_a_default_show_it_in_their_help() -> None:
 
 
 def test_verify_names_its_two_arguments_apart() -> None:
+    # (the destination is left out when the source is a job id)
     usage = subcommands(build_parser())["verify"].format_usage()
-    assert "SOURCE DESTINATION" in usage
+    assert "SOURCE [DESTINATION]" in usage
 
 
 def test_a_group_without_its_command_shows_its_help(capsys: pytest.CaptureFixture[str]) -> None:
