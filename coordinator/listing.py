@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from s3migrator.models import Location
-from s3migrator.work import WorkItem
+from s3migrator.work import WorkItem, kept_class
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -26,12 +26,11 @@ def list_source(s3: S3Client, source: Location, start_after: str | None) -> Iter
         kwargs["StartAfter"] = start_after
     for page in s3.get_paginator("list_objects_v2").paginate(**kwargs):
         for obj in page.get("Contents", []):
-            kept = obj.get("StorageClass")
             yield WorkItem(
                 key=obj["Key"],
                 size=obj["Size"],
                 etag=obj["ETag"],
-                storage_class=kept if kept and kept != "STANDARD" else None,
+                storage_class=kept_class(obj.get("StorageClass")),
             )
 
 

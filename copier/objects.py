@@ -28,7 +28,7 @@ from s3migrator.errors import (
     TransientError,
 )
 from s3migrator.models import MAX_KEY_BYTES, CopySpec, Location, Overwrite
-from s3migrator.work import WorkItem
+from s3migrator.work import WorkItem, kept_class
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -66,7 +66,7 @@ def carried_properties(
     carried: dict[str, Any] = {
         arg: head[field] for field, arg in _CARRIED_HEADERS.items() if head.get(field)
     }
-    if head.get("StorageClass"):  # absent for STANDARD
+    if kept_class(head.get("StorageClass")):
         carried["StorageClass"] = head["StorageClass"]
     if head.get("TagCount"):
         tags = s3.get_object_tagging(
@@ -170,7 +170,7 @@ class ObjectCopier:
             key=item.key,
             size=head["ContentLength"],
             etag=head["ETag"],
-            storage_class=head.get("StorageClass"),
+            storage_class=kept_class(head.get("StorageClass")),
         )
         log.info("%s changed after listing; copying its current version", item.key)
         self._copy(spec, current, again)

@@ -23,6 +23,16 @@ from s3migrator.models import CopySpec, FailureRecord
 SHARDS = 16  # counter shards per job: the job's counting writes spread over this many items
 
 
+# Classes a copy does not keep: STANDARD is S3's default, and an archived object (copied once it
+# is restored) lands readable, in the destination's default class.
+NOT_KEPT_CLASSES = frozenset({"STANDARD", "GLACIER", "DEEP_ARCHIVE"})
+
+
+def kept_class(storage_class: str | None) -> str | None:
+    """The storage class a copy is given: the source's, but for those it does not keep."""
+    return storage_class if storage_class and storage_class not in NOT_KEPT_CLASSES else None
+
+
 class WorkItem(BaseModel):
     """One source object to copy, as the listing saw it. ``storage_class`` is given only when
     it is not STANDARD, and left out of the JSON when absent, so most items cost nothing more."""

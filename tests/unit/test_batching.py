@@ -17,7 +17,7 @@ from coordinator.batching import (
     pack,
 )
 from s3migrator.models import CopySpec, FailureRecord, Location
-from s3migrator.work import WorkBatch, WorkItem
+from s3migrator.work import WorkBatch, WorkItem, kept_class
 
 SPEC = CopySpec(
     job_id="job-1",
@@ -217,3 +217,14 @@ def test_an_item_says_its_storage_class_only_when_it_is_not_standard() -> None:
     # the JSON (and so the batch's bytes) of a STANDARD object is what it always was
     assert item_bytes(plain) == len('{"key":"a","size":1,"etag":"e"}') + 1
     assert WorkItem.model_validate_json(json.dumps(archived.model_dump())) == archived
+
+
+def test_a_copy_keeps_every_storage_class_but_the_default_and_the_archives() -> None:
+    kept = {c: kept_class(c) for c in ("STANDARD", "GLACIER", "DEEP_ARCHIVE", "GLACIER_IR")}
+    assert kept == {
+        "STANDARD": None,
+        "GLACIER": None,
+        "DEEP_ARCHIVE": None,
+        "GLACIER_IR": "GLACIER_IR",
+    }
+    assert kept_class("STANDARD_IA") == "STANDARD_IA" and kept_class(None) is None
