@@ -16,7 +16,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -36,9 +36,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 RETRY_AFTER_ERROR_S = 10
 SENDER_ID = "SenderId"
+NoteT = TypeVar("NoteT", ResumeMessage, ReportMessage)
 # Kept on a refused message's dead letter: moved back to the jobs queue, the dead letter's own
 # sender is the coordinator, so the sender checked is this one.
 ORIGINAL_SENDER = "original_sender"
+
+
+def _note(kind: type[NoteT], body: str) -> NoteT | None:
+    """The stack's own note (a resume or a report message) the body is, or None."""
+    try:
+        return kind.model_validate_json(body)
+    except ValidationError:
+        return None
 
 
 @dataclass
@@ -94,7 +103,7 @@ class Coordinator:
         run's work follows, with the job's state in DynamoDB alone.
         """
         body = message.get("Body", "")
-        report = self._report_of(body)
+        report = _note(ReportMessage, body)
         if report is not None:
             self._write_report(message, keeper, report.report)
             return
@@ -103,7 +112,7 @@ class Coordinator:
         # attribute alone proves nothing; anyone may set it).
         attributes: dict[str, Any] = dict(message.get("MessageAttributes", {}))
         original: str | None = attributes.get(ORIGINAL_SENDER, {}).get("StringValue")
-        resume = self._resume_of(body)
+        resume = _note(ResumeMessage, body)
         if resume is None:
             # Before the body is even read as a job: an unlisted sender cannot take a job id,
             # not even by sending a bad message that names one.
@@ -171,20 +180,6 @@ class Coordinator:
             ReceiptHandle=message["ReceiptHandle"],
             VisibilityTimeout=RETRY_AFTER_ERROR_S,
         )
-
-    @staticmethod
-    def _report_of(body: str) -> ReportMessage | None:
-        try:
-            return ReportMessage.model_validate_json(body)
-        except ValidationError:
-            return None
-
-    @staticmethod
-    def _resume_of(body: str) -> ResumeMessage | None:
-        try:
-            return ResumeMessage.model_validate_json(body)
-        except ValidationError:
-            return None
 
     @staticmethod
     def _parse(

@@ -25,6 +25,7 @@ from s3migrator.aws_errors import PROVIDER_ERRORS, translate
 from s3migrator.models import Location
 
 if TYPE_CHECKING:
+    from botocore.config import Config
     from mypy_boto3_s3 import S3Client
 
     from s3migrator.aws import Aws
@@ -67,14 +68,15 @@ class VerifyReport(BaseModel):
         return {kind: len(self.keys(kind)) for kind in Difference if self.keys(kind)}
 
 
+def verifying_config(aws: Aws) -> Config:
+    """The verifier compares the bytes itself, end to end, so botocore's own response checksum
+    validation is left to when it is required."""
+    return aws.config(response_checksum_validation="when_required")
+
+
 def verifying_client(aws: Aws, region: str | None = None) -> S3Client:
-    """An S3 client for verification: the verifier compares the bytes itself, end to end, so
-    botocore's own response checksum validation is left to when it is required."""
-    return aws.session.client(
-        "s3",
-        region_name=region or aws.region,
-        config=aws.config(response_checksum_validation="when_required"),
-    )
+    """An S3 client for verification (see ``verifying_config``)."""
+    return aws.session.client("s3", region_name=region or aws.region, config=verifying_config(aws))
 
 
 def _sizes(s3: S3Client, location: Location, side: str) -> dict[str, int]:

@@ -235,10 +235,13 @@ class S3Clients:
             return self._clients[key]
 
 
-def s3_clients(aws: Aws, settings: Settings, default: S3Client | None = None) -> S3Clients:
+def s3_clients(
+    aws: Aws, settings: Settings, default: S3Client | None = None, config: Config | None = None
+) -> S3Clients:
     """S3 clients per side of a job, with refreshable assumed-role sessions, as settings say.
 
-    ``default`` (the client for a side with no role) may be given by a test that watches it.
+    ``default`` (the client for a side with no role) may be given by a test that watches it;
+    ``config`` replaces the clients' botocore configuration (``verify`` reads with its own).
     """
     sessions = RoleSessions(
         base=aws.session,
@@ -246,4 +249,4 @@ def s3_clients(aws: Aws, settings: Settings, default: S3Client | None = None) ->
         refresh_margin_s=settings.refresh_margin_s,
         external_ids=parse_external_ids(settings.external_ids),
     )
-    return S3Clients(sessions, default=default or aws.s3(), config=aws.config())
+    return S3Clients(sessions, default=default or aws.s3(), config=config or aws.config())

@@ -8,13 +8,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from coordinator.verify import VerifyReport, verify, verifying_client
+from coordinator.verify import VerifyReport, verify, verifying_client, verifying_config
 from s3migrator.cli.exit_codes import ExitCode
 from s3migrator.cli.figures import human_bytes
 from s3migrator.cli.jobs import URL, location_option
 from s3migrator.errors import UsageError
 from s3migrator.models import Location
-from s3migrator.sessions import RoleSessions, parse_external_ids
+from s3migrator.sessions import s3_clients
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -77,19 +77,18 @@ def _sides(context: Context) -> tuple[S3Client, S3Client, Location, Location]:
     if record is None or record.spec is None:
         raise UsageError(f"no job {args.source!r} with a source and destination to compare")
     spec = record.spec
-    sessions = RoleSessions(
-        base=context.aws.session, external_ids=parse_external_ids(context.settings.external_ids)
+    clients = s3_clients(
+        context.aws,
+        context.settings,
+        default=verifying_client(context.aws),
+        config=verifying_config(context.aws),
     )
-    config = context.aws.config(response_checksum_validation="when_required")
-
-    def client(side: Location) -> S3Client:
-        region = side.region or sessions.default_region
-        s3: S3Client = sessions.for_location(side, spec).client(
-            "s3", region_name=region, config=config
-        )
-        return s3
-
-    return client(spec.source), client(spec.destination), spec.source, spec.destination
+    return (
+        clients.for_location(spec.source, spec),
+        clients.for_location(spec.destination, spec),
+        spec.source,
+        spec.destination,
+    )
 
 
 def verify_command(context: Context) -> int:
