@@ -343,7 +343,7 @@ class JobRunner:
         ids = [f"{void.batch_id}+{n}" for n in range(void.replacements)]
         found = self.store.batches.get_many(job_id, ids)
         return [
-            record.carried(spec)
+            record.carried(spec, resent=True)
             for record in found.values()
             if record.state is BatchState.DEFINED and record.items
         ]
@@ -371,10 +371,11 @@ class JobRunner:
                 continue
             items = list_range(source, spec.source, record.after, record.last)
             if batch_digest(items) == record.digest:
-                again.append(WorkBatch.of(id_, spec, items))
+                again.append(WorkBatch.of(id_, spec, items).model_copy(update={"resent": True}))
                 continue
             replacements = [
-                WorkBatch.of(f"{id_}+{n}", spec, part.items)
+                # A copier may have copied part of the batch they replace.
+                WorkBatch.of(f"{id_}+{n}", spec, part.items).model_copy(update={"resent": True})
                 for n, part in enumerate(
                     pack(
                         items,

@@ -179,12 +179,14 @@ class Worker:
             return Decision(Fate.DELETE, f"batch {batch.batch_id} is not its job's")
         if record.claim_owner not in (None, self.owner) and record.claim_until > batches.now():
             return Decision(Fate.LATER, f"batch {batch.batch_id} is being copied by another")
-        # An earlier delivery (SQS's, or an earlier attempt's, or run's) may have copied any
-        # of the batch's objects, its answer lost.
+        # An earlier delivery (SQS's, an earlier attempt's or run's, or the message a
+        # coordinator sent before this one) may have copied any of the batch's objects, its
+        # answer lost.
         again = (
             int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1")) > 1
             or batch.attempt > 1
             or batch.epoch > 0
+            or batch.resent
         )
         result = self._copy(batch, again)
         remainder = None

@@ -82,6 +82,18 @@ class WorkBatch(BaseModel):
     epoch: int = Field(default=0, ge=0)
     # Items of a redrive batch were counted as failed; copying one moves it to copied.
     redrive: bool = False
+    # Sent again by a coordinator (the run that sent it first may have died before its
+    # checkpoint), or replacing a batch that may have been copied in part: an earlier delivery
+    # may have copied its objects, although SQS counts this message's first receive. Left out
+    # of the JSON when False.
+    resent: bool = False
+
+    @model_serializer(mode="wrap")
+    def _without_first_send(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not data.get("resent"):
+            data.pop("resent", None)
+        return data
 
     @classmethod
     def of(
@@ -154,7 +166,7 @@ class BatchRecord(BaseModel):
     # A void batch: how many batches replaced it (ids ``{batch_id}+0`` and on).
     replacements: int = 0
 
-    def carried(self, spec: CopySpec) -> WorkBatch:
+    def carried(self, spec: CopySpec, *, resent: bool = False) -> WorkBatch:
         """The batch to send again, as it was defined (for a batch that carries its items)."""
         assert self.items is not None
         return WorkBatch(
@@ -165,4 +177,5 @@ class BatchRecord(BaseModel):
             attempt=self.attempt,
             epoch=self.epoch,
             redrive=self.redrive,
+            resent=resent,
         )
