@@ -20,17 +20,19 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from coordinator.authority import Authority
-from coordinator.batching import batch_id, limits, pack
+from coordinator.batching import limits, pack
 from coordinator.destination import Destination
-from coordinator.listing import list_range, list_source
 from coordinator.redrive import send_again
+from coordinator.resend import last_group_again
 from coordinator.sending import send_batches
+from coordinator.sieve import Sieve
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate
 from s3migrator.backoff import backoff_s
 from s3migrator.errors import InvalidJobError, LeaseLostError, OperationError
-from s3migrator.models import CopySpec, JobMessage, JobRecord, JobState, ListingCheckpoint, Phase
+from s3migrator.models import CopySpec, JobMessage, JobRecord, JobState, Phase
+from s3migrator.selection import EVERYTHING, ListingPlan
 from s3migrator.sqs.queues import MAX_ENTRIES_PER_SEND, queue_depth, send_resume
-from s3migrator.work import BatchRecord, BatchState, WorkBatch, batch_digest
+from s3migrator.work import WorkBatch
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -188,6 +190,7 @@ class JobRunner:
                 sender=sender,
             ),
             report=job.report,
+            plan=job.listing_plan(),
             created_at=now,
             updated_at=now,
         )
@@ -251,18 +254,35 @@ class JobRunner:
             ):
                 return self._gone(run)
             record.phase = Phase.COPYING
-        return self._enumerate(run, spec)
+        return self._enumerate(run, spec, run.record.plan or EVERYTHING)
 
-    def _enumerate(self, run: Run, spec: CopySpec) -> RunEnd:
+    def _sieve(self, spec: CopySpec, plan: ListingPlan, *, merged: bool) -> Sieve:
+        """The job's listing as it enqueues it; ``merged`` with the destination's, for a sync."""
+        source = self.clients.for_location(spec.source, spec)
+        if not (merged and plan.sync):
+            return Sieve(source, spec, plan)
+        return Sieve(source, spec, plan, self.clients.for_location(spec.destination, spec))
+
+    def _enumerate(self, run: Run, spec: CopySpec, plan: ListingPlan) -> RunEnd:
         checkpoint = run.record.listing.model_copy()
         if checkpoint.complete:
             return RunEnd.LISTED
         if checkpoint.group_start < checkpoint.next_seq:
-            self._send_last_group_again(run, spec, checkpoint)
+            again = last_group_again(
+                self.store,
+                self.settings,
+                run.token,
+                spec,
+                checkpoint,
+                self._sieve(spec, plan, merged=False),
+            )
+            if again:
+                self._send(again)
+        sieve = self._sieve(spec, plan, merged=True)
+        # What was left out before this run's start; the sieve counts from there.
+        base = checkpoint.tally
         batches = pack(
-            list_source(
-                self.clients.for_location(spec.source, spec), spec.source, checkpoint.start_after
-            ),
+            sieve.items(checkpoint.start_after),
             spec,
             first_seq=checkpoint.next_seq,
             **limits(self.settings),
@@ -278,9 +298,17 @@ class JobRunner:
                 checkpoint.bytes += sum(item.size for item in batch.items)
                 checkpoint.next_seq += 1
                 checkpoint.start_after = batch.items[-1].key
+            assert checkpoint.start_after is not None
+            checkpoint.tally = base.plus(sieve.through(checkpoint.start_after))
             # Defined first: from here on each id names these keys, whatever happens next.
             self.store.define_group(
-                run.job_id, run.token, checkpoint, self.settings.lease_s, saved_seq, group
+                run.job_id,
+                run.token,
+                checkpoint,
+                self.settings.lease_s,
+                saved_seq,
+                group,
+                ranged=not plan.sync,
             )
             saved_seq = checkpoint.next_seq
             self._send([batch for batch, _ in group])
@@ -303,6 +331,7 @@ class JobRunner:
                     return self._stop(run)
         if group:
             define_and_send()
+        checkpoint.tally = base.plus(sieve.running)
         checkpoint.complete = True
         self.store.save_checkpoint(
             run.job_id, run.token, checkpoint, self.settings.lease_s, seq=saved_seq
@@ -338,61 +367,3 @@ class JobRunner:
         send_batches(
             self.sqs, self.work_queue_url, batches, max_total_bytes=self.settings.message_max_bytes
         )
-
-    def _replacements_left(self, job_id: str, spec: CopySpec, void: BatchRecord) -> list[WorkBatch]:
-        ids = [f"{void.batch_id}+{n}" for n in range(void.replacements)]
-        found = self.store.batches.get_many(job_id, ids)
-        return [
-            record.carried(spec, resent=True)
-            for record in found.values()
-            if record.state is BatchState.DEFINED and record.items
-        ]
-
-    def _send_last_group_again(
-        self, run: Run, spec: CopySpec, checkpoint: ListingCheckpoint
-    ) -> None:
-        """The last group defined may never have reached the work queue (the run before died
-        between defining and sending it): send each of its batches not counted yet again, as
-        the same keys. A batch whose range changed at the source meanwhile is replaced instead
-        (void, and new batches for what the range holds now), so an id never names two sets."""
-        ids = [
-            batch_id(run.job_id, seq) for seq in range(checkpoint.group_start, checkpoint.next_seq)
-        ]
-        records = self.store.batches.get_many(run.job_id, ids)
-        source = self.clients.for_location(spec.source, spec)
-        again: list[WorkBatch] = []
-        for id_ in ids:
-            record = records.get(id_)
-            if record is not None and record.state is BatchState.VOID and record.replacements:
-                # Replaced by a run that may have died before sending the replacements.
-                again.extend(self._replacements_left(run.job_id, spec, record))
-                continue
-            if record is None or record.state is not BatchState.DEFINED or record.last is None:
-                continue
-            items = list_range(source, spec.source, record.after, record.last)
-            if batch_digest(items) == record.digest:
-                again.append(WorkBatch.of(id_, spec, items).model_copy(update={"resent": True}))
-                continue
-            replacements = [
-                # A copier may have copied part of the batch they replace.
-                WorkBatch.of(f"{id_}+{n}", spec, part.items).model_copy(update={"resent": True})
-                for n, part in enumerate(
-                    pack(
-                        items,
-                        spec,
-                        first_seq=0,
-                        **limits(self.settings),
-                    )
-                )
-            ]
-            if self.store.void_and_replace(
-                run.job_id, run.token, record, replacements, self.settings.lease_s
-            ):
-                log.info("job %s: %s changed at the source; replaced", run.job_id, id_)
-                checkpoint.objects += sum(len(b.items) for b in replacements) - record.count
-                checkpoint.bytes += (
-                    sum(i.size for b in replacements for i in b.items) - record.bytes
-                )
-                again.extend(replacements)
-        if again:
-            self._send(again)

@@ -95,7 +95,11 @@ def run_checks(clients: S3Clients, spec: CopySpec) -> list[Check]:
     sample: str | None = None
     try:
         listed = clients.for_location(source, spec).list_objects_v2(
-            Bucket=source.bucket, Prefix=source.prefix, MaxKeys=1, **source.expected_owner()
+            Bucket=source.bucket,
+            Prefix=source.prefix,
+            MaxKeys=1,
+            **source.expected_owner(),
+            **spec.options.source_payer(),
         )
         contents = listed.get("Contents", [])
         sample = contents[0]["Key"] if contents else None
@@ -127,7 +131,11 @@ def _check_read(clients: S3Clients, spec: CopySpec, sample: str | None) -> Check
         # One byte, read by the side that copies: proves s3:GetObject and, for an SSE-KMS
         # source, kms:Decrypt on its key.
         clients.for_location(destination, spec).get_object(
-            Bucket=source.bucket, Key=sample, Range="bytes=0-0", **source.expected_owner()
+            Bucket=source.bucket,
+            Key=sample,
+            Range="bytes=0-0",
+            **source.expected_owner(),
+            **spec.options.source_payer(),
         )
     except PROVIDER_ERRORS as exc:
         detail = str(translate(exc))

@@ -48,7 +48,9 @@ def redrive(
         )
     failures = store.batches.failures(job_id)
     items = [
-        WorkItem(key=f.key, size=f.size, etag=f.etag, storage_class=f.storage_class)
+        WorkItem(
+            key=f.key, size=f.size, etag=f.etag, storage_class=f.storage_class, delete=f.delete
+        )
         for f in failures
     ]
     if not items:

@@ -23,7 +23,8 @@ from pydantic import ValidationError
 from coordinator.completion_report import write_report
 from coordinator.jobs import JobRunner
 from s3migrator.errors import InvalidJobError, InvalidJobMessageError, TransientError
-from s3migrator.models import JobMessage, ReportMessage, ResumeMessage
+from s3migrator.models import JobMessage
+from s3migrator.notes import ReportMessage, ResumeMessage
 from s3migrator.sqs.intake import Intake
 from s3migrator.sqs.visibility import VisibilityKeeper
 

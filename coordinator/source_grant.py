@@ -34,6 +34,7 @@ READ_ACTIONS = [
     "s3:GetObjectVersion",
     "s3:GetObjectTagging",
     "s3:GetObjectVersionTagging",
+    "s3:GetObjectAcl",  # a job's copy_acl
 ]
 
 Policy = dict[str, Any]

@@ -4,8 +4,10 @@ Every request names the source ETag seen at listing time (``CopySourceIfMatch``)
 never assembled from two versions of an object, and the account expected to own each bucket
 (``ExpectedBucketOwner``, ``ExpectedSourceBucketOwner``), so a bucket of that name in another
 account neither supplies nor receives data. An existing destination object is replaced only as
-the job's overwrite rule says (``copier.overwrite``). A small object costs exactly one request
-(``if-different`` adds one HEAD).
+the job's overwrite rule says (``copier.overwrite``). What each request carries besides the bytes
+(storage class, checksum, ACL grants, ``RequestPayer``) comes from ``copier.properties``. A small
+object costs exactly one request (``if-different`` adds one HEAD, ``copy_acl`` one
+GetObjectAcl).
 """
 
 from __future__ import annotations
@@ -15,10 +17,20 @@ import threading
 from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 from copier.overwrite import exists_error, holds, multipart_etag, write_condition
 from copier.parts import plan_parts, use_multipart
+from copier.properties import (
+    carried_properties,
+    checksum,
+    completed_part,
+    encryption,
+    grants,
+    request_payer,
+    source_owner,
+    storage_class,
+    upload_checksum,
+)
 from copier.sameness import same_content
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate
 from s3migrator.errors import (
@@ -27,7 +39,7 @@ from s3migrator.errors import (
     PermanentError,
     TransientError,
 )
-from s3migrator.models import MAX_KEY_BYTES, CopySpec, Location, Overwrite
+from s3migrator.models import MAX_KEY_BYTES, CopySpec, Overwrite
 from s3migrator.work import WorkItem, kept_class
 
 if TYPE_CHECKING:
@@ -37,58 +49,6 @@ if TYPE_CHECKING:
     from s3migrator.sessions import S3Clients
 
 log = logging.getLogger(__name__)
-
-# Object properties a multipart upload must be given explicitly (CopyObject carries them itself).
-# Object Lock settings and checksum algorithms are not carried yet.
-_CARRIED_HEADERS = {
-    "ContentType": "ContentType",
-    "ContentEncoding": "ContentEncoding",
-    "ContentDisposition": "ContentDisposition",
-    "ContentLanguage": "ContentLanguage",
-    "CacheControl": "CacheControl",
-    "Expires": "Expires",
-    "Metadata": "Metadata",
-}
-
-
-def storage_class(item: WorkItem) -> dict[str, Any]:
-    """The listed storage class for CopyObject: without it S3 writes STANDARD (a multipart copy
-    is given the class with the rest, see ``carried_properties``)."""
-    return {"StorageClass": item.storage_class} if item.storage_class else {}
-
-
-def carried_properties(
-    s3: S3Client, spec: CopySpec, item: WorkItem, head: dict[str, Any]
-) -> dict[str, Any]:
-    """What CreateMultipartUpload must be given for the copy to be the source's (UploadPartCopy
-    carries none of it, where CopyObject carries it itself): headers, user metadata, storage
-    class and tags (read only when the source has some)."""
-    carried: dict[str, Any] = {
-        arg: head[field] for field, arg in _CARRIED_HEADERS.items() if head.get(field)
-    }
-    if kept_class(head.get("StorageClass")):
-        carried["StorageClass"] = head["StorageClass"]
-    if head.get("TagCount"):
-        tags = s3.get_object_tagging(
-            Bucket=spec.source.bucket,
-            Key=item.key,
-            **spec.source.expected_owner(),
-        )["TagSet"]
-        carried["Tagging"] = urlencode([(tag["Key"], tag["Value"]) for tag in tags])
-    return carried
-
-
-def encryption(destination: Location) -> dict[str, Any]:
-    """SSE-KMS with the job's key when it names one; otherwise the bucket's default applies."""
-    if destination.kms_key_id is None:
-        return {}
-    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": destination.kms_key_id}
-
-
-def source_owner(spec: CopySpec) -> dict[str, Any]:
-    """``ExpectedSourceBucketOwner`` for a copy request (nothing when the job names none)."""
-    owner = spec.source.owner
-    return {"ExpectedSourceBucketOwner": owner} if owner else {}
 
 
 @dataclass
@@ -164,7 +124,10 @@ class ObjectCopier:
                 self._refused(spec, item, again)  # the key exists: copied, or an error
         s3 = self.clients.for_location(spec.destination, spec)
         head = s3.head_object(
-            Bucket=spec.source.bucket, Key=item.key, **spec.source.expected_owner()
+            Bucket=spec.source.bucket,
+            Key=item.key,
+            **spec.source.expected_owner(),
+            **request_payer(spec),
         )
         current = WorkItem(
             key=item.key,
@@ -188,7 +151,10 @@ class ObjectCopier:
             raise _Copied(item.size)
         s3 = self.clients.for_location(spec.destination, spec)
         now = s3.head_object(
-            Bucket=spec.source.bucket, Key=item.key, **spec.source.expected_owner()
+            Bucket=spec.source.bucket,
+            Key=item.key,
+            **spec.source.expected_owner(),
+            **request_payer(spec),
         )
         if holds(head, now["ContentLength"], now["ETag"]) or (
             again
@@ -253,10 +219,13 @@ class ObjectCopier:
                 Key=spec.destination_key(item.key),
                 CopySource={"Bucket": spec.source.bucket, "Key": item.key},
                 CopySourceIfMatch=item.etag,
-                **storage_class(item),
+                **storage_class(spec, item),
+                **checksum(spec),
+                **grants(s3, spec, item.key),
                 **write_condition(spec.overwrite),
                 **spec.destination.expected_owner(),
                 **source_owner(spec),
+                **request_payer(spec),
                 **encryption(spec.destination),
             )
 
@@ -267,8 +236,10 @@ class ObjectCopier:
             Key=item.key,
             IfMatch=item.etag,
             **spec.source.expected_owner(),
+            **request_payer(spec),
         )
         carried = carried_properties(s3, spec, item, dict(head))
+        carried.update(grants(s3, spec, item.key))
         bucket, key = spec.destination.bucket, spec.destination_key(item.key)
         owner = spec.destination.expected_owner()
         if spec.overwrite is Overwrite.NEVER:
@@ -281,7 +252,12 @@ class ObjectCopier:
         if self._stopping.is_set():
             raise TransientError("CopierStopping", "the copier is stopping; another copies it")
         upload_id = s3.create_multipart_upload(
-            Bucket=bucket, Key=key, **carried, **owner, **encryption(spec.destination)
+            Bucket=bucket,
+            Key=key,
+            **carried,
+            **upload_checksum(spec),
+            **owner,
+            **encryption(spec.destination),
         )["UploadId"]
         upload = _Upload(s3, bucket, key, upload_id, owner)
         with self._lock:
@@ -300,11 +276,12 @@ class ObjectCopier:
                     CopySourceIfMatch=item.etag,
                     **owner,
                     **source_owner(spec),
+                    **request_payer(spec),
                 )
                 for part in plan_parts(item.size, part_size)
             ]
-            parts: list[CompletedPartTypeDef] = [
-                {"PartNumber": number, "ETag": future.result()["CopyPartResult"]["ETag"]}
+            parts = [
+                completed_part(spec, number, future.result()["CopyPartResult"])
                 for number, future in enumerate(upload.parts, start=1)
             ]
             self._complete(s3, spec, item, upload_id, parts, again)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from copier.deletion import delete_extra
 from copier.objects import ObjectCopier
 from copier.protection import TaskProtection
 from s3migrator.aws_errors import translate, translated
@@ -60,6 +61,7 @@ class Decision:
 @dataclass
 class BatchResult:
     copied: list[WorkItem] = field(default_factory=list)
+    deleted: list[WorkItem] = field(default_factory=list)
     bytes_copied: int = 0
     failures: list[FailureRecord] = field(default_factory=list)
     transient: list[WorkItem] = field(default_factory=list)
@@ -202,7 +204,10 @@ class Worker:
                 redrive=batch.redrive,
             )
         outcome = BatchOutcome(
-            copied=result.copied, bytes_copied=result.bytes_copied, failures=result.failures
+            copied=result.copied,
+            bytes_copied=result.bytes_copied,
+            failures=result.failures,
+            deleted=result.deleted,
         )
         if not batches.count(batch, outcome, remainder):
             # By another delivery of it, whose copier may have died before sending the
@@ -243,13 +248,13 @@ class Worker:
         """Copy every object; transient failures are failures on the last attempt."""
         last_attempt = batch.attempt >= self.max_item_attempts
         result = BatchResult()
-        futures = [
-            (item, self.copy_pool.submit(self.copier.copy, batch.spec, item, again=again))
-            for item in batch.items
-        ]
+        futures = [(item, self._start(batch.spec, item, again)) for item in batch.items]
         self._wait_claiming(batch, [future for _, future in futures])
         for item, future in futures:
             error = future.exception()
+            if error is None and item.delete:
+                result.deleted.append(item)
+                continue
             if error is None:
                 result.copied.append(item)
                 result.bytes_copied += future.result()
@@ -259,8 +264,10 @@ class Worker:
                 result.transient.append(item)
                 result.first_transient = result.first_transient or str(copy_error)
                 continue
-            if isinstance(copy_error, TransientError) and self.copier.landed(
-                batch.spec, item, by_content=True
+            if (
+                isinstance(copy_error, TransientError)
+                and not item.delete
+                and self.copier.landed(batch.spec, item, by_content=True)
             ):
                 result.copied.append(item)  # an earlier attempt's copy, its answer lost
                 result.bytes_copied += item.size
@@ -275,9 +282,15 @@ class Worker:
                     size=item.size,
                     etag=item.etag,
                     storage_class=item.storage_class,
+                    delete=item.delete,
                 )
             )
         return result
+
+    def _start(self, spec: CopySpec, item: WorkItem, again: bool) -> Future[int]:
+        if item.delete:
+            return self.copy_pool.submit(delete_extra, self.copier.clients, spec, item)
+        return self.copy_pool.submit(self.copier.copy, spec, item, again=again)
 
     def _wait_claiming(self, batch: WorkBatch, futures: list[Future[int]]) -> None:
         """Wait for the copies, claiming the batch each ``claim_after_s`` they still run."""

@@ -41,7 +41,7 @@ def final_state(record: JobRecord) -> tuple[JobState, str | None] | None:
     expected = listing.next_seq + counters.batches_extra + counters.batches_spawned
     if not (listing.complete and counters.batches_done >= expected):
         return None
-    done = counters.objects_copied + counters.objects_failed
+    done = counters.done
     if done != listing.objects:
         return (
             JobState.COMPLETED_WITH_FAILURES,

@@ -197,4 +197,13 @@ def _client_error(exc: ClientError) -> OperationError:
             f" be copied without that key ({message})",
             status,
         )
+    if code == "AccessControlListNotSupported":
+        # Only a copier sends ACLs, to the destination, and only for a job's copy_acl.
+        return PermanentError(
+            code,
+            "the destination bucket's Object Ownership is BucketOwnerEnforced (ACLs disabled);"
+            " copy_acl needs ACLs enabled there (Object Ownership BucketOwnerPreferred or"
+            f" ObjectWriter), or send the job without copy_acl ({message})",
+            status,
+        )
     return PermanentError(code, message, status)

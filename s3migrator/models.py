@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from s3migrator.errors import InvalidJobMessageError
+from s3migrator.job_options import JobOptions
 from s3migrator.locations import RETIRED_FIELDS, Location, ReportLocation
 from s3migrator.names import (
     JOB_ID_PATTERN,
@@ -30,12 +31,14 @@ from s3migrator.names import (
     ROLE_ARN_PATTERN,
     split_s3_url,
 )
+from s3migrator.selection import ListingPlan, Selection, Tally
 
 # Re-exported: the models' users import the names a message is checked against from here.
 __all__ = [
     "JOB_ID_PATTERN",
     "MAX_KEY_BYTES",
     "ROLE_ARN_PATTERN",
+    "JobOptions",
     "Location",
     "ReportLocation",
     "split_s3_url",
@@ -103,13 +106,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class JobOptions(_Strict):
-    """Per-job overrides of copier defaults; unset fields take the copier's settings."""
-
-    multipart_threshold_bytes: int | None = Field(default=None, ge=5 * 1024**2, le=5 * 1024**3)
-    part_size_bytes: int | None = Field(default=None, ge=5 * 1024**2, le=5 * 1024**3)
-
-
 class JobMessage(_Strict):
     """A request to copy every object under ``source`` into ``destination``.
 
@@ -126,6 +122,25 @@ class JobMessage(_Strict):
     options: JobOptions = JobOptions()
     report: ReportLocation | None = None
     overwrite: Overwrite = Overwrite.NEVER
+    # Which objects the listing enqueues (see ``s3migrator.selection``).
+    select: Selection = Selection()
+    sync: bool = False
+    delete_extra: bool = False
+    archived: Literal["skip", "copy"] = "skip"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sync_replaces_what_changed(cls, data: Any) -> Any:
+        """A sync copies objects that changed since the last run over their older copies: its
+        overwrite rule is ``if-different`` unless the job says ``always``."""
+        if isinstance(data, dict) and data.get("sync") is True:
+            if data.get("overwrite", Overwrite.IF_DIFFERENT) == Overwrite.NEVER:
+                raise ValueError(
+                    'a sync replaces objects that changed: its overwrite rule is "if-different"'
+                    ' (the default for a sync) or "always", not "never"'
+                )
+            data = {**data, "overwrite": data.get("overwrite", Overwrite.IF_DIFFERENT)}
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -160,6 +175,19 @@ class JobMessage(_Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _plan_holds(self) -> JobMessage:
+        self.listing_plan()  # its own rules (delete_extra needs sync)
+        return self
+
+    def listing_plan(self) -> ListingPlan:
+        return ListingPlan(
+            select=self.select,
+            sync=self.sync,
+            delete_extra=self.delete_extra,
+            archived=self.archived,
+        )
+
     def with_id(self) -> JobMessage:
         """The same message with a job id, generated when the client gave none."""
         return self if self.job_id else self.model_copy(update={"job_id": uuid.uuid4().hex})
@@ -183,28 +211,6 @@ class JobMessage(_Strict):
             raise InvalidJobMessageError(
                 f"invalid job message: {explain(exc)}"[:MAX_REASON_CHARS], job_id
             ) from exc
-
-
-class ResumeMessage(_Strict):
-    """The stack's own note to a coordinator: take up this job where its checkpoint stands.
-
-    Sent when a coordinator stops (or fails) before a job's listing is done, and by the progress
-    function for a job nobody holds, so a job never depends on its first message surviving.
-    Example: ``{"resume": "job-1"}``.
-    """
-
-    resume: Annotated[str, Field(pattern=JOB_ID_PATTERN)]
-
-
-class ReportMessage(_Strict):
-    """The stack's own note to a coordinator: write this finished job's completion report.
-
-    Sent by the progress function once the job has finished (and again while the report is
-    due), so the report is streamed by a process without a Lambda's limits. Example:
-    ``{"report": "job-1"}``.
-    """
-
-    report: Annotated[str, Field(pattern=JOB_ID_PATTERN)]
 
 
 class CopySpec(_Strict):
@@ -233,6 +239,8 @@ class ListingCheckpoint(BaseModel):
     bytes: int = 0
     complete: bool = False
     group_start: int = 0
+    # What the listing left out up to ``start_after`` (everything, once complete).
+    tally: Tally = Tally()
 
 
 class Counters(BaseModel):
@@ -240,6 +248,8 @@ class Counters(BaseModel):
 
     objects_copied: int = 0
     objects_failed: int = 0
+    # Destination objects a sync deleted (``delete_extra``).
+    objects_deleted: int = 0
     bytes_copied: int = 0
     batches_done: int = 0
     # Batches defined by counting others (remainders of transient failures, replacements).
@@ -249,7 +259,7 @@ class Counters(BaseModel):
 
     @property
     def done(self) -> int:
-        return self.objects_copied + self.objects_failed
+        return self.objects_copied + self.objects_failed + self.objects_deleted
 
 
 # How much earlier than its due time a resume is still taken: the clocks of the hosts that
@@ -266,6 +276,8 @@ class JobRecord(BaseModel):
     mode: Mode | None
     spec: CopySpec | None
     report: ReportLocation | None = None
+    # What the listing enqueues; None for a job recorded before plans (everything).
+    plan: ListingPlan | None = None
     state: JobState = JobState.RUNNING
     phase: Phase = Phase.STARTED
     percent: int = 0
@@ -335,6 +347,8 @@ class FailureRecord(BaseModel):
     size: int = 0
     etag: str = ""
     storage_class: str | None = Field(default=None, max_length=32)
+    # A destination object a sync could not delete (``delete_extra``).
+    delete: bool = False
 
 
 class QueueDepths(BaseModel):
@@ -356,6 +370,9 @@ class JobStatus(BaseModel):
     objects_total: int
     objects_copied: int
     objects_failed: int
+    objects_deleted: int = 0
+    # What the listing left out: filtered, archived, unchanged (sync), extra at the destination.
+    skipped: Tally = Tally()
     bytes_total: int
     bytes_copied: int
     enumeration_complete: bool
@@ -370,3 +387,8 @@ class JobStatus(BaseModel):
     report: str | None = None
     # Who sent the job: the SQS SenderId of its message (a role's or user's unique id).
     sender: str | None = None
+
+    @property
+    def done(self) -> int:
+        """Objects decided: copied, failed or (a sync's extras) deleted."""
+        return self.objects_copied + self.objects_failed + self.objects_deleted

@@ -35,7 +35,11 @@ def kept_class(storage_class: str | None) -> str | None:
 
 class WorkItem(BaseModel):
     """One source object to copy, as the listing saw it. ``storage_class`` is given only when
-    it is not STANDARD, and left out of the JSON when absent, so most items cost nothing more."""
+    it is not STANDARD, and left out of the JSON when absent, so most items cost nothing more.
+
+    With ``delete``, the item is a destination object a sync found missing from the source (its
+    key given as the source key it would have, its size and ETag the destination's), to delete.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -43,18 +47,24 @@ class WorkItem(BaseModel):
     size: int = Field(ge=0)
     etag: str
     storage_class: str | None = Field(default=None, max_length=32)
+    delete: bool = False
 
     @model_serializer(mode="wrap")
-    def _without_absent_class(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+    def _without_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
         if data.get("storage_class") is None:
             data.pop("storage_class", None)
+        if not data.get("delete"):
+            data.pop("delete", None)
         return data
 
 
 def batch_digest(items: list[WorkItem]) -> str:
-    """What identifies a batch's content: its keys, sizes and ETags, in order."""
-    text = "\n".join(f"{i.key}\t{i.size}\t{i.etag}" for i in items)
+    """What identifies a batch's content: its keys, sizes and ETags, in order (and which are
+    deletions)."""
+    text = "\n".join(
+        f"{i.key}\t{i.size}\t{i.etag}" + ("\tdelete" if i.delete else "") for i in items
+    )
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
@@ -138,6 +148,8 @@ class BatchOutcome(BaseModel):
     copied: list[WorkItem] = []
     bytes_copied: int = 0
     failures: list[FailureRecord] = []
+    # Destination objects deleted (a sync's ``delete_extra``).
+    deleted: list[WorkItem] = []
 
 
 class BatchRecord(BaseModel):

@@ -16,7 +16,9 @@ from coordinator.completion_report import write_csv
 from coordinator.redrive import redrive
 from progress.deadletters import sweep_dead_letters
 from s3migrator.aws_errors import translated
+from s3migrator.cli.dry_run import dry_run
 from s3migrator.cli.exit_codes import ExitCode
+from s3migrator.cli.selection_options import add_selection_options, copy_options, selection_fields
 from s3migrator.cli.watch import add_follow_options, watch
 from s3migrator.errors import JobNotFoundError, UsageError
 from s3migrator.models import JobMessage, Location, Mode, Overwrite, explain, split_s3_url
@@ -79,6 +81,7 @@ def job_from_args(args: argparse.Namespace) -> JobMessage:
     options = {
         "multipart_threshold_bytes": getattr(args, "multipart_threshold", None),
         "part_size_bytes": getattr(args, "part_size", None),
+        **copy_options(args),
     }
     message: dict[str, object] = {
         "job_id": getattr(args, "job_id", None),
@@ -99,6 +102,7 @@ def job_from_args(args: argparse.Namespace) -> JobMessage:
             kms_key_id=args.dest_kms_key,
         ),
         "options": {k: v for k, v in options.items() if v is not None},
+        **selection_fields(args),
     }
     if getattr(args, "overwrite", None):
         message["overwrite"] = args.overwrite
@@ -159,6 +163,8 @@ def schema_command(context: Context) -> int:
 
 def submit_command(context: Context) -> int:
     message = job_from_args(context.args)
+    if context.args.dry_run:
+        return dry_run(context, message)
     job = message.with_id()
     assert job.job_id is not None
     for warning in submit_warnings(context.store, job):
@@ -252,6 +258,7 @@ def register(commands: Commands) -> None:
         "--job-id", metavar="ID", help="your id for the job (sending it twice starts one job)"
     )
     add_side_options(submit)
+    add_selection_options(submit)
     submit.add_argument(
         "--multipart-threshold",
         type=int,
@@ -275,6 +282,12 @@ def register(commands: Commands) -> None:
         choices=[o.value for o in Overwrite],
         help="what to do with a destination key that exists: never replace it (the default;"
         " it is reported as DestinationExists), replace it if-different, or always",
+    )
+    submit.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list what the job would copy, skip and delete, with counts and bytes, and send"
+        " nothing (both sides are listed with your credentials, or the roles the job names)",
     )
     add_follow_options(submit, "--wait")
 

@@ -35,7 +35,8 @@ _MEASURE = Console(width=10_000, color_system=None)
 def _objects(status: JobStatus) -> str:
     total = f"{status.objects_total}{'' if status.enumeration_complete else '+'}"
     failed = f", {status.objects_failed} failed" if status.objects_failed else ""
-    return f"{status.objects_copied}/{total}{failed}"
+    deleted = f", {status.objects_deleted} deleted" if status.objects_deleted else ""
+    return f"{status.objects_copied}/{total}{failed}{deleted}"
 
 
 def _bytes(status: JobStatus) -> str:
@@ -43,7 +44,7 @@ def _bytes(status: JobStatus) -> str:
 
 
 def _done(status: JobStatus) -> int:
-    return status.objects_copied + status.objects_failed
+    return status.done
 
 
 def _rate(status: JobStatus, current: Rate | None) -> str:
@@ -184,6 +185,8 @@ def details(statuses: Sequence[JobStatus], *, senders: bool = True) -> list[Rend
             lines.append(Text(f"{s.job_id}: sent by {s.sender}", style="dim"))
         if s.error:
             lines.append(Text(f"{s.job_id}: {s.error}", style="red"))
+        if left_out := skipped_line(s):
+            lines.append(Text(f"{s.job_id}: {left_out}"))
         if s.report is not None:
             lines.append(Text(f"{s.job_id}: report {s.report}"))
         for failure in s.first_failures:
@@ -191,6 +194,24 @@ def details(statuses: Sequence[JobStatus], *, senders: bool = True) -> list[Rend
                 Text(f"  {s.job_id} failed {failure.key!r}: {failure.code} {failure.message}")
             )
     return lines
+
+
+def skipped_line(status: JobStatus) -> str:
+    """What the listing left out, in words ("" when nothing)."""
+    tally = status.skipped
+    parts = []
+    if tally.unchanged:
+        parts.append(f"{tally.unchanged} unchanged ({human_bytes(tally.unchanged_bytes)})")
+    if tally.filtered:
+        parts.append(f"{tally.filtered} not selected")
+    if tally.archived:
+        parts.append(
+            f"{tally.archived} archived ({human_bytes(tally.archived_bytes)}; restore them and"
+            ' run the job again, or send it with "archived": "copy")'
+        )
+    if tally.extra:
+        parts.append(f"{tally.extra} at the destination only (kept)")
+    return "skipped " + ", ".join(parts) if parts else ""
 
 
 def status_view(

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def average_rate(status: JobStatus, now_s: float) -> Rate | None:
     """The job's pace since it was created (until it finished)."""
     end = status.finished_at or now_s
-    done = status.objects_copied + status.objects_failed
+    done = status.done
     return rate([Sample(status.created_at, 0, 0), Sample(end, done, status.bytes_copied)])
 
 

@@ -45,7 +45,7 @@ class Rates:
 
     def add(self, status: JobStatus, at_s: float) -> None:
         window = self.samples.setdefault(status.job_id, deque())
-        done = status.objects_copied + status.objects_failed
+        done = status.done
         window.append(Sample(at_s, done, status.bytes_copied))
         while len(window) > 2 and at_s - window[0].at_s > self.window_s:
             window.popleft()
@@ -141,7 +141,7 @@ def _watch_lines(
         statuses = look()
         current = rates.current()
         for status in statuses:
-            seen = (status.state, status.percent, status.objects_copied + status.objects_failed)
+            seen = (status.state, status.percent, status.done)
             if printed.get(status.job_id) != seen:
                 printed[status.job_id] = seen
                 print(summary_line(status, current.get(status.job_id)), flush=True)

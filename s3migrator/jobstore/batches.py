@@ -91,6 +91,7 @@ class BatchStore(Table):
         A redrive batch's objects were counted failed already: each copied now moves over.
         """
         copied, failed = len(outcome.copied), len(outcome.failures)
+        deleted = len(outcome.deleted)
         values: Item = {
             ":counted": s("counted"),
             ":defined": s("defined"),
@@ -107,7 +108,8 @@ class BatchStore(Table):
             values[":remainder"] = s(remainder.batch_id)
         adds: Item = {
             ":oc": n(copied),
-            ":of": n(-copied if batch.redrive else failed),
+            ":od": n(deleted),
+            ":of": n(-(copied + deleted) if batch.redrive else failed),
             ":bc": n(outcome.bytes_copied),
             ":one": n(1),
             ":spawned": n(1 if remainder is not None else 0),
@@ -129,7 +131,8 @@ class BatchStore(Table):
                 "Update": {
                     "Key": shard_key(batch.job_id, shard_of(batch.batch_id)),
                     "UpdateExpression": (
-                        "ADD objects_copied :oc, objects_failed :of, bytes_copied :bc,"
+                        "ADD objects_copied :oc, objects_failed :of, objects_deleted :od,"
+                        " bytes_copied :bc,"
                         " batches_done :one, batches_spawned :spawned"
                     ),
                     "ExpressionAttributeValues": adds,

@@ -21,6 +21,7 @@ from s3migrator.models import (
     ListingCheckpoint,
     ReportLocation,
 )
+from s3migrator.selection import ListingPlan, Tally
 from s3migrator.work import BatchRecord, WorkBatch, WorkItem, shard_of
 
 if TYPE_CHECKING:
@@ -45,11 +46,13 @@ LISTING_ATTRIBUTES = {
     "bytes": "l_bytes",
     "complete": "l_complete",
     "group_start": "l_group_start",
+    "tally": "l_tally",
 }
 # What each counter shard adds up (the job's own batches_extra is on its item).
 SHARD_COUNTERS = (
     "objects_copied",
     "objects_failed",
+    "objects_deleted",
     "bytes_copied",
     "batches_done",
     "batches_spawned",
@@ -192,6 +195,7 @@ def listing_attributes(checkpoint: ListingCheckpoint) -> Item:
         LISTING_ATTRIBUTES["bytes"]: n(checkpoint.bytes),
         LISTING_ATTRIBUTES["complete"]: {"BOOL": checkpoint.complete},
         LISTING_ATTRIBUTES["group_start"]: n(checkpoint.group_start),
+        LISTING_ATTRIBUTES["tally"]: s(checkpoint.tally.model_dump_json()),
     }
     if checkpoint.start_after is not None:
         item[LISTING_ATTRIBUTES["start_after"]] = s(checkpoint.start_after)
@@ -217,6 +221,7 @@ def job_item(record: JobRecord) -> Item:
         "mode": record.mode.value if record.mode else None,
         "spec": record.spec.model_dump_json() if record.spec else None,
         "report": record.report.model_dump_json() if record.report else None,
+        "plan": record.plan.model_dump_json() if record.plan else None,
         "error": record.error,
         "finished_at": record.finished_at,
     }
@@ -234,11 +239,14 @@ def job_record(item: dict[str, Any]) -> JobRecord:
     listing = {
         field: raw[attribute] for field, attribute in LISTING_ATTRIBUTES.items() if attribute in raw
     }
+    if "tally" in listing:
+        listing["tally"] = Tally.model_validate_json(listing["tally"])
     return JobRecord(
         job_id=raw["job_id"],
         mode=raw.get("mode"),
         spec=CopySpec.model_validate_json(raw["spec"]) if "spec" in raw else None,
         report=ReportLocation.model_validate_json(raw["report"]) if "report" in raw else None,
+        plan=ListingPlan.model_validate_json(raw["plan"]) if "plan" in raw else None,
         state=raw["state"],
         phase=raw["phase"],
         percent=int(raw.get("percent", 0)),

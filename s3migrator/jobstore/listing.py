@@ -152,10 +152,13 @@ class ListingWrites(Table):
         lease_s: float,
         seq: int,
         group: list[tuple[WorkBatch, str | None]],
+        *,
+        ranged: bool = True,
     ) -> None:
         """Record a group of listing batches (each with the key its range starts after) and
         move the checkpoint past them, in one transaction; LeaseLostError if the run lost the
-        lease or its idea of the listing is behind."""
+        lease or its idea of the listing is behind. Not ``ranged`` (a sync's), a batch keeps
+        its items instead of its range: listing the range again could not tell them."""
         actions: list[dict[str, Any]] = [
             {"Update": self._checkpoint_update(job_id, token, checkpoint, lease_s, seq)}
         ]
@@ -163,7 +166,7 @@ class ListingWrites(Table):
             actions.append(
                 {
                     "Put": {
-                        "Item": batch_item(batch, after=after, last=None, listed=True),
+                        "Item": batch_item(batch, after=after, last=None, listed=ranged),
                         "ConditionExpression": "attribute_not_exists(sk)",
                     }
                 }

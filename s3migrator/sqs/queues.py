@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from s3migrator.aws_errors import failed_entry, translated
 from s3migrator.errors import PermanentError, TransientError
-from s3migrator.models import ReportMessage, ResumeMessage
+from s3migrator.notes import ReportMessage, ResumeMessage
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

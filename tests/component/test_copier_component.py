@@ -66,6 +66,7 @@ def test_every_object_is_copied_and_counted_exactly(
     assert job.counters.model_dump() == {
         "objects_copied": 30,
         "objects_failed": 0,
+        "objects_deleted": 0,
         "bytes_copied": sum(len(v) for v in objects.values()),
         "batches_done": 5,
         "batches_spawned": 0,
@@ -265,6 +266,7 @@ def test_objects_that_fail_transiently_go_on_alone_in_a_remainder_batch(
     assert job.counters.model_dump() == {
         "objects_copied": 0,
         "objects_failed": 0,
+        "objects_deleted": 0,
         "bytes_copied": 0,
         "batches_done": 1,
         "batches_spawned": 1,

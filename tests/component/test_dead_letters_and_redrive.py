@@ -111,6 +111,7 @@ def test_dead_lettered_batch_is_counted_failed_once_and_the_job_completes_at_100
     assert counters(store).model_dump() == {
         "objects_copied": 0,
         "objects_failed": 3,
+        "objects_deleted": 0,
         "bytes_copied": 0,
         "batches_done": 1,
         "batches_spawned": 0,
@@ -219,6 +220,7 @@ def test_redrive_copies_the_failed_objects_and_the_job_succeeds_with_exact_count
     assert counters(store).model_dump() == {
         "objects_copied": 6,
         "objects_failed": 0,
+        "objects_deleted": 0,
         "bytes_copied": sum(len(v) for v in objects.values()),
         "batches_done": 3,
         "batches_spawned": 0,
@@ -299,6 +301,7 @@ def test_dead_lettered_objects_are_copied_by_a_redrive(
     assert counters(store).model_dump() == {
         "objects_copied": 3,
         "objects_failed": 0,
+        "objects_deleted": 0,
         "bytes_copied": sum(len(v) for v in objects.values()),
         "batches_done": 2,
         "batches_spawned": 0,
@@ -347,6 +350,7 @@ def test_redrive_that_still_fails_keeps_counters_exact_and_a_later_redrive_finis
     assert counters(store).model_dump() == {
         "objects_copied": 4,
         "objects_failed": 0,
+        "objects_deleted": 0,
         "bytes_copied": sum(len(v) for v in objects.values()),
         "batches_done": 4,
         "batches_spawned": 0,
@@ -376,6 +380,7 @@ def test_dead_lettered_redrive_batch_adds_no_second_failure(
     assert counters(store).model_dump() == {
         "objects_copied": 0,
         "objects_failed": 2,
+        "objects_deleted": 0,
         "bytes_copied": 0,
         "batches_done": 2,
         "batches_spawned": 0,

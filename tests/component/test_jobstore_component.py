@@ -42,6 +42,7 @@ def test_redelivered_batch_is_counted_once(store: JobStore) -> None:
     assert job.counters.model_dump() == {
         "objects_copied": 9,
         "objects_failed": 1,
+        "objects_deleted": 0,
         "bytes_copied": 720,
         "batches_done": 2,
         "batches_spawned": 0,

@@ -139,7 +139,9 @@ class Stack:
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
+def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    # moto's recorder (tests/e2e/recorder.py) keeps its file here, not in the working tree.
+    monkeypatch.setenv("MOTO_RECORDER_FILEPATH", str(tmp_path / "moto-recording"))
     with MotoServer() as server:
         env = {
             key: value

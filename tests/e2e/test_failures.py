@@ -85,6 +85,9 @@ def test_deleted_archived_and_denied_objects_are_reported_then_redriven_once_fix
         "troubled",
         "--report",
         "s3://reports/runs/",
+        # Tried and reported, to be redriven once restored (by default it would be skipped).
+        "--archived",
+        "copy",
     )
     assert submitted.returncode == 0, submitted.stderr
     stack.start("coordinator", "coordinator")

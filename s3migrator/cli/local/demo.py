@@ -97,7 +97,7 @@ def watch(store: JobStore, job_id: str, console: Console, timeout_s: float) -> J
                     task,
                     description=f"{record.phase.value:<17}",
                     total=record.listing.objects or None,
-                    completed=counters.objects_copied + counters.objects_failed,
+                    completed=counters.done,
                     percent=record.percent,
                 )
                 if record.state.is_final:

@@ -1,0 +1,177 @@
+"""The source listing as a job enqueues it: selected, archived objects left out, and, for a sync,
+merged with the destination's listing in one pass.
+
+Both listings come in S3's key order (UTF-8 binary, which is code point order), and a
+destination key maps to its source key by swapping the prefixes, which keeps that order; so one
+merge pass tells new, changed, unchanged and extra objects apart with constant memory. What is
+left out is tallied, and the tally as it stood at each key enqueued is kept until the listing's
+checkpoint moves past that key, so the counts saved with a checkpoint cover exactly the keys
+before it, however far the batching read ahead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+from s3migrator.models import CopySpec
+from s3migrator.selection import ListingPlan, Tally, archived
+from s3migrator.work import WorkItem, kept_class
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from s3migrator.locations import Location
+
+Entry = dict[str, Any]
+
+
+def list_entries(
+    s3: S3Client,
+    location: Location,
+    start_after: str | None,
+    *,
+    restore_status: bool = False,
+    payer: dict[str, Any] | None = None,
+) -> Iterator[Entry]:
+    """Every object under the location's prefix after ``start_after``, page by page."""
+    kwargs: dict[str, Any] = {
+        "Bucket": location.bucket,
+        "Prefix": location.prefix,
+        **location.expected_owner(),
+    }
+    kwargs.update(payer or {})
+    if start_after is not None:
+        kwargs["StartAfter"] = start_after
+    if restore_status:
+        kwargs["OptionalObjectAttributes"] = ["RestoreStatus"]
+    for page in s3.get_paginator("list_objects_v2").paginate(**kwargs):
+        yield from cast(list[Entry], page.get("Contents", []))
+
+
+def unchanged(source: Entry, destination: Entry) -> bool:
+    """Whether the destination holds the source's object: the same size, and the same ETag or,
+    when ETags cannot tell (a copy made in parts, or under SSE-KMS, has another ETag than its
+    source), a destination written after the source was."""
+    if source["Size"] != destination["Size"]:
+        return False
+    return bool(
+        source["ETag"] == destination["ETag"]
+        or destination["LastModified"] >= source["LastModified"]
+    )
+
+
+def work_item(entry: Entry) -> WorkItem:
+    return WorkItem(
+        key=entry["Key"],
+        size=entry["Size"],
+        etag=entry["ETag"],
+        storage_class=kept_class(entry.get("StorageClass")),
+    )
+
+
+@dataclass
+class Sieve:
+    """Decides, object by object, what a job enqueues; ``destination`` is given for a sync."""
+
+    source: S3Client
+    spec: CopySpec
+    plan: ListingPlan
+    destination: S3Client | None = None
+    running: Tally = field(default_factory=Tally)
+    # Told of each object left out, and why (``submit --dry-run`` lists them).
+    on_skip: Callable[[str, Entry], None] | None = None
+    # The tally as it stood when each key still ahead of the checkpoint was enqueued.
+    _at: dict[str, Tally] = field(default_factory=dict)
+
+    def items(self, start_after: str | None) -> Iterator[WorkItem]:
+        """What to enqueue after ``start_after``, in key order: copies, and, with
+        ``delete_extra``, destination objects to delete (``delete=True``)."""
+        for item in self._decide(start_after):
+            self._at[item.key] = self.running
+            yield item
+
+    def through(self, key: str) -> Tally:
+        """The tally of everything up to ``key`` (a key enqueued), since ``start_after``."""
+        tally = self._at[key]
+        while self._at and next(iter(self._at)) <= key:
+            del self._at[next(iter(self._at))]
+        return tally
+
+    def _decide(self, start_after: str | None) -> Iterator[WorkItem]:
+        plan, spec = self.plan, self.spec
+        entries = list_entries(
+            self.source,
+            spec.source,
+            start_after,
+            restore_status=plan.archived == "skip",
+            payer=spec.options.source_payer(),
+        )
+        for entry, there in self._merged(entries, start_after):
+            if entry is None:
+                assert there is not None
+                if plan.select.names(there["Key"][len(spec.source.prefix) :]):
+                    if plan.delete_extra:
+                        yield WorkItem(
+                            key=there["Key"], size=there["Size"], etag=there["ETag"], delete=True
+                        )
+                    else:
+                        self._skip("extra", there, extra=1)
+                continue
+            relative = entry["Key"][len(spec.source.prefix) :]
+            if not plan.select.selects(
+                relative,
+                entry["Size"],
+                entry.get("LastModified"),
+                entry.get("StorageClass", "STANDARD"),
+            ):
+                self._skip("not selected", entry, filtered=1)
+            elif there is not None and unchanged(entry, there):
+                self._skip("unchanged", entry, unchanged=1, unchanged_bytes=entry["Size"])
+            elif plan.archived == "skip" and archived(entry):
+                self._skip("archived", entry, archived=1, archived_bytes=entry["Size"])
+            else:
+                yield work_item(entry)
+
+    def _merged(
+        self, entries: Iterator[Entry], start_after: str | None
+    ) -> Iterator[tuple[Entry | None, Entry | None]]:
+        """Each source entry beside the destination's entry for its key (None when it has none),
+        and destination entries of no source key beside None; the destination's keys are
+        given as source keys."""
+        if self.destination is None:
+            for entry in entries:
+                yield entry, None
+            return
+        source, destination = self.spec.source, self.spec.destination
+        theirs = list_entries(
+            self.destination,
+            destination,
+            self.spec.destination_key(start_after) if start_after is not None else None,
+        )
+
+        def next_there() -> Entry | None:
+            there = next(theirs, None)
+            if there is not None:
+                there = {**there, "Key": source.prefix + there["Key"][len(destination.prefix) :]}
+            return there
+
+        there = next_there()
+        for entry in entries:
+            while there is not None and there["Key"] < entry["Key"]:
+                yield None, there
+                there = next_there()
+            if there is not None and there["Key"] == entry["Key"]:
+                yield entry, there
+                there = next_there()
+            else:
+                yield entry, None
+        while there is not None:
+            yield None, there
+            there = next_there()
+
+    def _skip(self, reason: str, entry: Entry, **counts: int) -> None:
+        self.running = self.running.plus(Tally(**counts))
+        if self.on_skip is not None:
+            self.on_skip(reason, entry)

@@ -1,0 +1,35 @@
+"""The stack's own notes to a coordinator on the jobs queue (a job message is the user's)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from s3migrator.names import JOB_ID_PATTERN
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ResumeMessage(_Strict):
+    """The stack's own note to a coordinator: take up this job where its checkpoint stands.
+
+    Sent when a coordinator stops (or fails) before a job's listing is done, and by the progress
+    function for a job nobody holds, so a job never depends on its first message surviving.
+    Example: ``{"resume": "job-1"}``.
+    """
+
+    resume: Annotated[str, Field(pattern=JOB_ID_PATTERN)]
+
+
+class ReportMessage(_Strict):
+    """The stack's own note to a coordinator: write this finished job's completion report.
+
+    Sent by the progress function once the job has finished (and again while the report is
+    due), so the report is streamed by a process without a Lambda's limits. Example:
+    ``{"report": "job-1"}``.
+    """
+
+    report: Annotated[str, Field(pattern=JOB_ID_PATTERN)]
