@@ -62,14 +62,29 @@ class Deployment:
     outputs: dict[str, str] = field(default_factory=dict)
 
 
+# CloudFormation takes a template body of at most this many bytes (a larger one must be
+# uploaded to S3 first).
+MAX_TEMPLATE_BODY_BYTES = 51_200
+_COMMENT_LINE = re.compile(r"^[ \t]*#.*\n", re.MULTILINE)
+
+
+def compact(template: str) -> str:
+    """The template as sent: without its comment lines, which explain it to its readers only.
+
+    Only whole-line comments go (the template holds no block scalar a ``#`` line could belong
+    to), so what CloudFormation reads is unchanged.
+    """
+    return _COMMENT_LINE.sub("", template)
+
+
 def template_body(path: Path | None = None) -> str:
-    """The stack template: the installed one, or the file at ``path``."""
+    """The stack template as sent: the installed one, or the file at ``path``."""
     if path is not None:
         if not path.is_file():
             raise ConfigurationError(f"template not found at {path}")
-        return path.read_text()
+        return compact(path.read_text())
     try:
-        return resources.files(TEMPLATE_PACKAGE).joinpath(TEMPLATE_NAME).read_text()
+        return compact(resources.files(TEMPLATE_PACKAGE).joinpath(TEMPLATE_NAME).read_text())
     except (ModuleNotFoundError, FileNotFoundError) as exc:
         raise ConfigurationError(
             f"the stack template ({TEMPLATE_PACKAGE}/{TEMPLATE_NAME}) is not installed; reinstall"

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from cfnlint.decode import decode_str
 
+from s3migrator.cli.deployment import MAX_TEMPLATE_BODY_BYTES, template_body
 from s3migrator.resources import OUTPUT_SOURCES, OUTPUTS
 from s3migrator.settings import Settings
 
@@ -337,3 +338,14 @@ def test_external_ids_are_hidden_and_job_records_expire_after_the_retention(
     assert limits == ["Number", 90, 1, 3650]
     table = Stack(template).properties("JobTable")
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_the_template_as_sent_means_the_same_and_fits_in_a_template_body() -> None:
+    # GIVEN the template file, and the body deploy sends (its comment lines left out)
+    body = template_body(TEMPLATE)
+    sent, problems = decode_str(body)
+    # THEN CloudFormation reads the same template, within its inline size limit
+    assert not problems
+    assert sent == decoded_template()
+    assert not [line for line in body.splitlines() if line.lstrip().startswith("#")]
+    assert len(body.encode()) <= MAX_TEMPLATE_BODY_BYTES
