@@ -17,12 +17,13 @@ import hashlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate
 from s3migrator.models import Location
+from s3migrator.selection import ListingPlan, archived
 
 if TYPE_CHECKING:
     from botocore.config import Config
@@ -55,6 +56,8 @@ class VerifyReport(BaseModel):
     objects: int = 0
     bytes: int = 0
     content_compared: bool = True
+    # Source objects the job does not copy (its selection, or archived ones it skips).
+    skipped: int = 0
     differences: list[Mismatch] = []
 
     @property
@@ -79,22 +82,33 @@ def verifying_client(aws: Aws, region: str | None = None) -> S3Client:
     return aws.session.client("s3", region_name=region or aws.region, config=verifying_config(aws))
 
 
-def _sizes(s3: S3Client, location: Location, side: str) -> dict[str, int]:
-    """Every key under the prefix (relative to it) with its size; errors name the side."""
+def _sizes(
+    s3: S3Client,
+    location: Location,
+    side: str,
+    wanted: Callable[[str, dict[str, Any]], bool] | None = None,
+    **listing: Any,
+) -> dict[str, int]:
+    """Every key under the prefix (relative to it) with its size, but those not ``wanted``;
+    errors name the side."""
     sizes = {}
     try:
         for page in s3.get_paginator("list_objects_v2").paginate(
-            Bucket=location.bucket, Prefix=location.prefix, **location.expected_owner()
+            Bucket=location.bucket, Prefix=location.prefix, **location.expected_owner(), **listing
         ):
             for obj in page.get("Contents", []):
-                sizes[obj["Key"][len(location.prefix) :]] = obj["Size"]
+                key = obj["Key"][len(location.prefix) :]
+                if wanted is None or wanted(key, dict(obj)):
+                    sizes[key] = obj["Size"]
     except PROVIDER_ERRORS as exc:
         raise translate(exc).about(f"cannot list the {side} {location.url}") from exc
     return sizes
 
 
-def _digest(s3: S3Client, location: Location, key: str) -> str:
-    body = s3.get_object(Bucket=location.bucket, Key=key, **location.expected_owner())["Body"]
+def _digest(s3: S3Client, location: Location, key: str, **reading: Any) -> str:
+    body = s3.get_object(Bucket=location.bucket, Key=key, **location.expected_owner(), **reading)[
+        "Body"
+    ]
     digest = hashlib.md5(usedforsecurity=False)
     for chunk in iter(lambda: body.read(_CHUNK), b""):
         digest.update(chunk)
@@ -110,21 +124,43 @@ def verify(
     workers: int = 8,
     destination_s3: S3Client | None = None,
     on_compared: Callable[[int], None] | None = None,
+    plan: ListingPlan | None = None,
+    payer: dict[str, Any] | None = None,
 ) -> VerifyReport:
     """Compare keys (relative to each prefix), sizes and, with ``content``, the bytes.
 
     ``destination_s3`` reads the destination when another account's client is needed there;
-    ``on_compared`` is called with each object's size as its content comparison ends.
+    ``on_compared`` is called with each object's size as its content comparison ends. With a
+    job's ``plan``, only the source objects the job copies are expected (those its selection
+    leaves out, or archived ones it skips, are counted as ``skipped``), and only destination
+    keys its patterns name are compared. ``payer``: the source's RequestPayer, when the job pays.
     """
     dst_s3 = destination_s3 or s3
-    src = _sizes(s3, source, "source")
-    dst = _sizes(dst_s3, destination, "destination")
+    skipped = 0
+
+    def copied_by_job(key: str, entry: dict[str, Any]) -> bool:
+        nonlocal skipped
+        if plan is None:
+            return True
+        kept = plan.select.selects(
+            key, entry["Size"], entry.get("LastModified"), entry.get("StorageClass", "STANDARD")
+        ) and not (plan.archived == "skip" and archived(entry))
+        skipped += not kept
+        return kept
+
+    def named_by_job(key: str, entry: dict[str, Any]) -> bool:
+        return plan is None or plan.select.names(key)
+
+    listing = {"OptionalObjectAttributes": ["RestoreStatus"]} if plan is not None else {}
+    src = _sizes(s3, source, "source", copied_by_job, **listing, **(payer or {}))
+    dst = _sizes(dst_s3, destination, "destination", named_by_job)
     report = VerifyReport(
         source=source.url,
         destination=destination.url,
         objects=len(src),
         bytes=sum(src.values()),
         content_compared=content,
+        skipped=skipped,
     )
 
     def mismatch(kind: Difference, key: str, detail: str = "") -> Mismatch:
@@ -150,7 +186,7 @@ def verify(
 
         def compare_bytes(key: str) -> Mismatch | None:
             try:
-                ours = _digest(s3, source, source.prefix + key)
+                ours = _digest(s3, source, source.prefix + key, **(payer or {}))
             except Exception as exc:
                 return mismatch(Difference.UNREADABLE, key, f"source: {translate(exc)}")
             try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -14,6 +14,7 @@ from s3migrator.cli.figures import human_bytes
 from s3migrator.cli.jobs import URL, location_option
 from s3migrator.errors import UsageError
 from s3migrator.models import Location
+from s3migrator.selection import EVERYTHING, ListingPlan
 from s3migrator.sessions import s3_clients
 
 if TYPE_CHECKING:
@@ -32,6 +33,12 @@ def _escaped(field: str) -> str:
 def _print_report(context: Context, report: VerifyReport) -> None:
     console = context.console
     what = "keys, sizes and content" if report.content_compared else "keys and sizes"
+    if report.skipped:
+        console.print(
+            f"{report.skipped} source objects are not the job's to copy (not selected, or"
+            " archived and skipped): not expected in the destination",
+            highlight=False,
+        )
     if report.ok:
         console.print(
             f"verification [green]passed[/]: {report.objects} objects"
@@ -61,7 +68,9 @@ def _print_report(context: Context, report: VerifyReport) -> None:
     )
 
 
-def _sides(context: Context) -> tuple[S3Client, S3Client, Location, Location]:
+def _sides(
+    context: Context,
+) -> tuple[S3Client, S3Client, Location, Location, ListingPlan | None, dict[str, Any]]:
     """The clients and locations to compare: two URLs read with the caller's credentials, or a
     job's two sides, each read as the job reads it (its role, region and expected owner)."""
     args = context.args
@@ -72,6 +81,8 @@ def _sides(context: Context) -> tuple[S3Client, S3Client, Location, Location]:
             s3,
             location_option("SOURCE", args.source),
             location_option("DESTINATION", args.dest),
+            None,
+            {},
         )
     record = context.store.get_job(args.source)
     if record is None or record.spec is None:
@@ -88,14 +99,24 @@ def _sides(context: Context) -> tuple[S3Client, S3Client, Location, Location]:
         clients.for_location(spec.destination, spec),
         spec.source,
         spec.destination,
+        record.plan or EVERYTHING,
+        spec.options.source_payer(),
     )
 
 
 def verify_command(context: Context) -> int:
     args = context.args
-    s3, dst_s3, source, destination = _sides(context)
+    s3, dst_s3, source, destination, plan, payer = _sides(context)
     if args.json or not context.errors.is_terminal:
-        report = verify(s3, source, destination, content=not args.no_content, destination_s3=dst_s3)
+        report = verify(
+            s3,
+            source,
+            destination,
+            content=not args.no_content,
+            destination_s3=dst_s3,
+            plan=plan,
+            payer=payer,
+        )
     else:
         with Progress(
             TextColumn("comparing"),
@@ -113,6 +134,8 @@ def verify_command(context: Context) -> int:
                 content=not args.no_content,
                 destination_s3=dst_s3,
                 on_compared=lambda size: bar.advance(task, size),
+                plan=plan,
+                payer=payer,
             )
     if args.json:
         print(report.model_dump_json(indent=2))

@@ -20,6 +20,7 @@ from s3migrator.errors import JobNotFoundError
 from s3migrator.jobstore import JobStore
 from s3migrator.models import FailureRecord, ListingCheckpoint, Phase
 from s3migrator.resources import Resources
+from s3migrator.selection import Selection
 
 OWNER = "coordinator-a"
 LONG_ID = "nightly-2026-11-27-finance-archive-eu-central-1-to-us-east-2-x"
@@ -226,6 +227,29 @@ def test_verify_of_a_job_compares_its_two_sides_as_the_job_reads_them(
     s3.put_object(Bucket="dst-bucket", Key="out/b", Body=b"XX")
     assert main(["verify", "job-1", "--json"]) == 1
     assert main(["verify", "no-such-job"]) == 2
+
+
+def test_verify_of_a_job_expects_only_what_the_job_copies(
+    s3: Any, store: JobStore, resources: Resources, make_runner: Any, copy_all: Any, capsys: Any
+) -> None:
+    # GIVEN a job that copied only the CSV files, skipping an archived one
+    fill(s3, "src-bucket", {"a.csv": b"1", "b.txt": b"22", "d/c.csv": b"333"})
+    s3.put_object(Bucket="src-bucket", Key="cold.csv", Body=b"4", StorageClass="GLACIER")
+    make_runner().run(job_message("job-1", select=Selection(include=["*.csv"])))
+    copy_all()
+    # WHEN it is verified by its id
+    assert main(["verify", "job-1", "--json"]) == 0
+    # THEN the two CSV files it copied were compared; the others were not expected
+    report = json.loads(capsys.readouterr().out)
+    assert (report["objects"], report["skipped"], report["differences"]) == (2, 2, [])
+    # AND a destination file outside the selection is no concern of the job's, one inside is
+    s3.put_object(Bucket="dst-bucket", Key="notes.txt", Body=b"5")
+    assert main(["verify", "job-1"]) == 0
+    assert "2 source objects are not the job's to copy" in capsys.readouterr().out
+    s3.put_object(Bucket="dst-bucket", Key="e.csv", Body=b"6")
+    assert main(["verify", "job-1", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [(d["kind"], d["key"]) for d in report["differences"]] == [("extra", "e.csv")]
 
 
 def test_report_of_a_job_lists_its_failures_and_of_an_unknown_job_exits_4(
