@@ -10,6 +10,7 @@ from rich.console import Console
 from s3migrator.cli.figures import Rate
 from s3migrator.cli.render import fitting_columns, status_view, summary_line
 from s3migrator.models import JobState, JobStatus, Mode, Phase
+from s3migrator.selection import Tally
 
 UUID_ID = "905b8a6463a74381b0fb58d27a82642c"
 
@@ -104,3 +105,20 @@ def test_time_left_is_unknown_while_the_listing_runs_and_absent_once_ended() -> 
 def test_status_names_who_sent_each_job() -> None:
     screen = drawn([status(sender="AROAEXAMPLEROLEID0001:alice")], 120)
     assert f"{UUID_ID}: sent by AROAEXAMPLEROLEID0001:alice" in screen
+
+
+def test_status_says_what_the_listing_left_out_and_what_a_sync_deleted() -> None:
+    # GIVEN a sync that deleted one extra and left out unchanged, unselected and archived objects
+    left_out = Tally(
+        filtered=3, archived=2, archived_bytes=2048, unchanged=997, unchanged_bytes=1024**2
+    )
+    job = status(objects_copied=3, objects_deleted=1, skipped=left_out)
+    # THEN the table counts the deletion and the details name each kind, with its bytes
+    drawn_text = " ".join(drawn([job], 200).split())
+    assert "3/3000, 1 deleted" in drawn_text
+    assert (
+        f"{UUID_ID}: skipped 997 unchanged (1.0 MiB), 3 not selected, 2 archived (2.0 KiB;"
+        in drawn_text
+    )
+    # AND a job that left nothing out says nothing of it
+    assert "skipped" not in drawn([status()], 200)
