@@ -57,13 +57,16 @@ def pack(
     solo_object_bytes: int | None = None,
     redrive: bool = False,
     epoch: int = 0,
+    together: bool = False,
 ) -> Iterator[WorkBatch]:
     """Stream items into batches numbered from ``first_seq``; constant memory in the listing.
 
     A batch holds at most ``max_keys`` keys, a body of ``max_bytes`` (less what its remainders
     add), a record that fits in a DynamoDB item with all its failures, and objects adding up to
     ``max_object_bytes``, so that one batch's copies fit comfortably within SQS's 12-hour
-    visibility; an object of ``solo_object_bytes`` or more travels alone.
+    visibility; an object of ``solo_object_bytes`` or more travels alone. ``together``: a
+    key's items (its versions) stay in one batch, whatever the key count and object bytes, so
+    one copier writes them in order; ValueError when they cannot fit one message or record.
     """
     max_bytes -= GROWTH_BYTES
 
@@ -84,13 +87,28 @@ def pack(
             raise ValueError(f"key {item.key!r} alone exceeds the message cap of {max_bytes} bytes")
         too_much = max_object_bytes is not None and objects + item.size > max_object_bytes
         record = extra + len(item.key.encode()) + FAILURE_BYTES
-        if current and (
-            len(current) >= max_keys
-            or size + extra > max_bytes
-            or stored + record > RECORD_BYTES
-            or too_much
-            or solo(item)
-            or solo(current[0])
+        full = size + extra > max_bytes or stored + record > RECORD_BYTES
+        if current and together and item.key == current[-1].key:
+            first = next(i for i, held in enumerate(current) if held.key == item.key)
+            if full and first > 0:
+                # The key's history moves on whole to the next batch.
+                yield close(seq, current[:first])
+                seq += 1
+                current = current[first:]
+                base = empty_batch_bytes(spec, seq, redrive=redrive)
+                size = base + sum(item_bytes(held) for held in current)
+                stored = sum(
+                    item_bytes(held) + len(held.key.encode()) + FAILURE_BYTES for held in current
+                )
+                objects = sum(held.size for held in current)
+                full = size + extra > max_bytes or stored + record > RECORD_BYTES
+            if full:
+                raise ValueError(
+                    f"the versions of {item.key!r} do not fit in one message of {max_bytes}"
+                    " bytes; copy them with a larger message cap"
+                )
+        elif current and (
+            len(current) >= max_keys or full or too_much or solo(item) or solo(current[0])
         ):
             yield close(seq, current)
             seq += 1

@@ -134,11 +134,22 @@ def default_encryption(location: Location) -> dict[str, Any]:
     return {"Rules": [rule]}
 
 
-def harden(s3: S3Client, location: Location) -> None:
-    """Apply every setting a created bucket gets; each is idempotent, so a run that died
-    half-way through is finished by the next."""
+def versioned(s3: S3Client, location: Location) -> bool:
+    """Whether the bucket keeps versions (a job copying every version needs it to)."""
+    with translated():
+        answer = s3.get_bucket_versioning(Bucket=location.bucket, **location.expected_owner())
+    return answer.get("Status") == "Enabled"
+
+
+def harden(s3: S3Client, location: Location, *, versions: bool = False) -> None:
+    """Apply every setting a created bucket gets (versioning too, for a job that copies every
+    version); each is idempotent, so a run that died half-way through is finished by the next."""
     bucket, owner = location.bucket, location.expected_owner()
     with translated():
+        if versions:
+            s3.put_bucket_versioning(
+                Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}, **owner
+            )
         s3.put_public_access_block(
             Bucket=bucket,
             PublicAccessBlockConfiguration={

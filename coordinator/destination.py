@@ -84,7 +84,8 @@ class Destination:
                     destination.bucket,
                 )
             else:
-                harden(s3, destination)
+                plan = record.plan
+                harden(s3, destination, versions=plan is not None and plan.versions == "all")
                 log.info("job %s: destination %s created", record.job_id, destination.bucket)
             return self._move(record, token, Phase.DESTINATION_READY)
         return True

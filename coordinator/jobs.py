@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from coordinator.authority import Authority
 from coordinator.batching import limits, pack
+from coordinator.buckets import versioned
 from coordinator.destination import Destination
 from coordinator.redrive import send_again
 from coordinator.resend import last_group_again
@@ -249,12 +250,21 @@ class JobRunner:
             if not destination.prepare(record, run.token):
                 return self._gone(run)
         if record.phase is Phase.DESTINATION_READY:
+            if record.plan is not None and record.plan.versions == "all":
+                self._check_versioned(spec)
             if not self.store.set_phase(
                 run.job_id, run.token, record.epoch, Phase.DESTINATION_READY, Phase.COPYING
             ):
                 return self._gone(run)
             record.phase = Phase.COPYING
         return self._enumerate(run, spec, run.record.plan or EVERYTHING)
+
+    def _check_versioned(self, spec: CopySpec) -> None:
+        if not versioned(self.clients.for_location(spec.destination, spec), spec.destination):
+            raise InvalidJobError(
+                f'versions "all" needs a versioned destination: {spec.destination.url} does not'
+                " keep versions (enable versioning on it, or copy the current versions only)"
+            )
 
     def _sieve(self, spec: CopySpec, plan: ListingPlan, *, merged: bool) -> Sieve:
         """The job's listing as it enqueues it; ``merged`` with the destination's, for a sync."""
@@ -285,6 +295,7 @@ class JobRunner:
             sieve.items(checkpoint.start_after),
             spec,
             first_seq=checkpoint.next_seq,
+            together=plan.versions == "all",
             **limits(self.settings),
         )
         group: list[tuple[WorkBatch, str | None]] = []  # each batch, and the key before it
@@ -295,7 +306,7 @@ class JobRunner:
             checkpoint.group_start = checkpoint.next_seq
             for batch, _ in group:
                 checkpoint.objects += len(batch.items)
-                checkpoint.bytes += sum(item.size for item in batch.items)
+                checkpoint.bytes += sum(item.bytes_to_copy for item in batch.items)
                 checkpoint.next_seq += 1
                 checkpoint.start_after = batch.items[-1].key
             assert checkpoint.start_after is not None

@@ -49,7 +49,13 @@ def redrive(
     failures = store.batches.failures(job_id)
     items = [
         WorkItem(
-            key=f.key, size=f.size, etag=f.etag, storage_class=f.storage_class, delete=f.delete
+            key=f.key,
+            size=f.size,
+            etag=f.etag,
+            storage_class=f.storage_class,
+            delete=f.delete,
+            version_id=f.version_id,
+            marker=f.marker,
         )
         for f in failures
     ]

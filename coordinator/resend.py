@@ -61,12 +61,22 @@ def last_group_again(
         replacements = [
             # A copier may have copied part of the batch they replace.
             WorkBatch.of(f"{id_}+{n}", spec, part.items).model_copy(update={"resent": True})
-            for n, part in enumerate(pack(items, spec, first_seq=0, **limits(settings)))
+            for n, part in enumerate(
+                pack(
+                    items,
+                    spec,
+                    first_seq=0,
+                    together=relist.plan.versions == "all",
+                    **limits(settings),
+                )
+            )
         ]
         if store.void_and_replace(job_id, token, record, replacements, settings.lease_s):
             log.info("job %s: %s changed at the source; replaced", job_id, id_)
             checkpoint.objects += sum(len(b.items) for b in replacements) - record.count
-            checkpoint.bytes += sum(i.size for b in replacements for i in b.items) - record.bytes
+            checkpoint.bytes += (
+                sum(i.bytes_to_copy for b in replacements for i in b.items) - record.bytes
+            )
             again.extend(replacements)
     return again
 

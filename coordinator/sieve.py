@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from s3migrator.histories import oldest_first
 from s3migrator.models import CopySpec
 from s3migrator.selection import ListingPlan, Tally, archived
 from s3migrator.work import WorkItem, kept_class
@@ -50,15 +51,50 @@ def list_entries(
         yield from cast(list[Entry], page.get("Contents", []))
 
 
+def histories(
+    s3: S3Client, location: Location, start_after: str | None, payer: dict[str, Any]
+) -> Iterator[tuple[str, list[Entry]]]:
+    """Each key after ``start_after`` with its versions and delete markers, oldest first
+    (a delete marker is an entry with ``DeleteMarker``). A key's history may span pages."""
+    kwargs: dict[str, Any] = {
+        "Bucket": location.bucket,
+        "Prefix": location.prefix,
+        **location.expected_owner(),
+        **payer,
+    }
+    if start_after is not None:
+        kwargs["KeyMarker"] = start_after
+    key: str | None = None
+    versions: list[Any] = []
+    markers: list[Any] = []
+    for page in s3.get_paginator("list_object_versions").paginate(**kwargs):
+        # Keys come in order, and a key's entries may run on into the next page.
+        for name in sorted(
+            {e["Key"] for e in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]}
+        ):
+            if start_after is not None and name <= start_after:
+                continue  # some endpoints start at the marker itself
+            if name != key:
+                if key is not None:
+                    yield key, oldest_first(versions, markers)
+                key, versions, markers = name, [], []
+            versions += [v for v in page.get("Versions", []) if v["Key"] == name]
+            markers += [m for m in page.get("DeleteMarkers", []) if m["Key"] == name]
+    if key is not None:
+        yield key, oldest_first(versions, markers)
+
+
 def unchanged(source: Entry, destination: Entry) -> bool:
     """Whether the destination holds the source's object: the same size, and the same ETag or,
     when ETags cannot tell (a copy made in parts, or under SSE-KMS, has another ETag than its
     source), a destination written after the source was."""
     if source["Size"] != destination["Size"]:
         return False
+    # Listings give times to the second: a copy written in the second its source was written
+    # again cannot be told from an older one, and is copied once more.
     return bool(
         source["ETag"] == destination["ETag"]
-        or destination["LastModified"] >= source["LastModified"]
+        or destination["LastModified"] > source["LastModified"]
     )
 
 
@@ -100,6 +136,9 @@ class Sieve:
         return tally
 
     def _decide(self, start_after: str | None) -> Iterator[WorkItem]:
+        if self.plan.versions == "all":
+            yield from self._versions(start_after)
+            return
         plan, spec = self.plan, self.spec
         entries = list_entries(
             self.source,
@@ -133,6 +172,35 @@ class Sieve:
                 self._skip("archived", entry, archived=1, archived_bytes=entry["Size"])
             else:
                 yield work_item(entry)
+
+    def _versions(self, start_after: str | None) -> Iterator[WorkItem]:
+        """Every version of each key, oldest first, its delete markers among them; the tally
+        as of a key is kept once its whole history is decided."""
+        plan, spec = self.plan, self.spec
+        payer = spec.options.source_payer()
+        for key, history in histories(self.source, spec.source, start_after, payer):
+            relative = key[len(spec.source.prefix) :]
+            for entry in history:
+                if entry.get("DeleteMarker"):
+                    if plan.select.names(relative):
+                        yield WorkItem(
+                            key=key, size=0, etag="", version_id=entry["VersionId"], marker=True
+                        )
+                    else:
+                        self._skip("not selected", entry, filtered=1)
+                elif not plan.select.selects(
+                    relative,
+                    entry["Size"],
+                    entry.get("LastModified"),
+                    entry.get("StorageClass", "STANDARD"),
+                ):
+                    self._skip("not selected", entry, filtered=1)
+                elif plan.archived == "skip" and archived(entry):
+                    self._skip("archived", entry, archived=1, archived_bytes=entry["Size"])
+                else:
+                    yield work_item(entry).model_copy(update={"version_id": entry["VersionId"]})
+            if key in self._at:
+                self._at[key] = self.running
 
     def _merged(
         self, entries: Iterator[Entry], start_after: str | None

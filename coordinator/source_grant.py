@@ -28,13 +28,19 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 SID_PREFIX = "s3migrator"
-LIST_ACTIONS = ["s3:ListBucket", "s3:GetBucketLocation"]
+# Listings (on the bucket's ARN, under the source's prefix): its objects, or every version.
+LIST_ACTIONS = ["s3:ListBucket", "s3:ListBucketVersions"]
+# Requests on the bucket itself, which name no prefix (so none can condition them): where it
+# is, and whether it has Object Lock (a job's object_lock "keep").
+BUCKET_ACTIONS = ["s3:GetBucketLocation", "s3:GetBucketObjectLockConfiguration"]
 READ_ACTIONS = [
     "s3:GetObject",
     "s3:GetObjectVersion",
     "s3:GetObjectTagging",
     "s3:GetObjectVersionTagging",
     "s3:GetObjectAcl",  # a job's copy_acl
+    "s3:GetObjectRetention",  # the source's Object Lock retention, in its HeadObject answer
+    "s3:GetObjectLegalHold",  # and its legal hold
 ]
 
 Policy = dict[str, Any]
@@ -54,15 +60,15 @@ def policy_literal(text: str) -> str:
     return _SPECIAL.sub(lambda found: "${" + found.group() + "}", text)
 
 
-def grant_sids(source: Location, reader_role_arn: str) -> tuple[str, str]:
+def grant_sids(source: Location, reader_role_arn: str) -> tuple[str, str, str]:
     """Statement ids unique to this (role, bucket, prefix), so grants never collide."""
     digest = hashlib.sha256(f"{reader_role_arn}|{source.bucket}|{source.prefix}".encode())
     tag = digest.hexdigest()[:12]
-    return f"{SID_PREFIX}-list-{tag}", f"{SID_PREFIX}-read-{tag}"
+    return f"{SID_PREFIX}-list-{tag}", f"{SID_PREFIX}-bucket-{tag}", f"{SID_PREFIX}-read-{tag}"
 
 
 def grant_statements(source: Location, reader_role_arn: str) -> list[dict[str, Any]]:
-    list_sid, read_sid = grant_sids(source, reader_role_arn)
+    list_sid, bucket_sid, read_sid = grant_sids(source, reader_role_arn)
     bucket_arn = f"arn:aws:s3:::{source.bucket}"
     # Bucket names cannot hold special characters; a prefix can (S3 keys are any UTF-8).
     prefix = policy_literal(source.prefix)
@@ -75,6 +81,13 @@ def grant_statements(source: Location, reader_role_arn: str) -> list[dict[str, A
     }
     if source.prefix:
         listing["Condition"] = {"StringLike": {"s3:prefix": [f"{prefix}*"]}}
+    bucket = {
+        "Sid": bucket_sid,
+        "Effect": "Allow",
+        "Principal": {"AWS": reader_role_arn},
+        "Action": BUCKET_ACTIONS,
+        "Resource": bucket_arn,
+    }
     reading = {
         "Sid": read_sid,
         "Effect": "Allow",
@@ -82,7 +95,7 @@ def grant_statements(source: Location, reader_role_arn: str) -> list[dict[str, A
         "Action": READ_ACTIONS,
         "Resource": f"{bucket_arn}/{prefix}*",
     }
-    return [listing, reading]
+    return [listing, bucket, reading]
 
 
 def _statements(policy: Policy | None) -> list[dict[str, Any]]:

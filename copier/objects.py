@@ -5,9 +5,10 @@ never assembled from two versions of an object, and the account expected to own 
 (``ExpectedBucketOwner``, ``ExpectedSourceBucketOwner``), so a bucket of that name in another
 account neither supplies nor receives data. An existing destination object is replaced only as
 the job's overwrite rule says (``copier.overwrite``). What each request carries besides the bytes
-(storage class, checksum, ACL grants, ``RequestPayer``) comes from ``copier.properties``. A small
-object costs exactly one request (``if-different`` adds one HEAD, ``copy_acl`` one
-GetObjectAcl).
+(storage class, checksum, ACL grants, ``RequestPayer``) comes from ``copier.properties``, its
+Object Lock retention and legal hold from ``copier.object_lock``. A small object costs exactly one
+request (``if-different`` adds one HEAD, ``copy_acl`` one GetObjectAcl, a source in a bucket with
+Object Lock one HEAD, and each job one GetObjectLockConfiguration per copier).
 """
 
 from __future__ import annotations
@@ -18,18 +19,21 @@ from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from copier.object_lock import ObjectLocks
 from copier.overwrite import exists_error, holds, multipart_etag, write_condition
 from copier.parts import plan_parts, use_multipart
 from copier.properties import (
     carried_properties,
     checksum,
     completed_part,
+    copy_source,
     encryption,
     grants,
     request_payer,
     source_owner,
     storage_class,
     upload_checksum,
+    version_of,
 )
 from copier.sameness import same_content
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate
@@ -81,6 +85,8 @@ class ObjectCopier:
     part_size_bytes: int
     # Multipart uploads under way, so that a copier that stops can abort them all.
     _uploads: dict[str, _Upload] = field(default_factory=dict)
+    # Which buckets have Object Lock, per job.
+    _locks: ObjectLocks = field(default_factory=ObjectLocks)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -214,10 +220,11 @@ class ObjectCopier:
         if use_multipart(item.size, threshold) and item.size > 0:
             self._multipart(s3, spec, item, again)
         else:
+            lock = self._locks.for_copy(s3, spec, item)
             s3.copy_object(
                 Bucket=spec.destination.bucket,
                 Key=spec.destination_key(item.key),
-                CopySource={"Bucket": spec.source.bucket, "Key": item.key},
+                CopySource=copy_source(spec, item),
                 CopySourceIfMatch=item.etag,
                 **storage_class(spec, item),
                 **checksum(spec),
@@ -227,18 +234,21 @@ class ObjectCopier:
                 **source_owner(spec),
                 **request_payer(spec),
                 **encryption(spec.destination),
+                **lock,
             )
 
     def _multipart(self, s3: S3Client, spec: CopySpec, item: WorkItem, again: bool) -> None:
-        source = {"Bucket": spec.source.bucket, "Key": item.key}
+        source = copy_source(spec, item)
         head = s3.head_object(
             Bucket=spec.source.bucket,
             Key=item.key,
             IfMatch=item.etag,
+            **version_of(item),
             **spec.source.expected_owner(),
             **request_payer(spec),
         )
         carried = carried_properties(s3, spec, item, dict(head))
+        carried.update(self._locks.from_head(s3, spec, head))
         carried.update(grants(s3, spec, item.key))
         bucket, key = spec.destination.bucket, spec.destination_key(item.key)
         owner = spec.destination.expected_owner()
@@ -271,7 +281,7 @@ class ObjectCopier:
                     Key=key,
                     UploadId=upload_id,
                     PartNumber=part.number,
-                    CopySource=source,  # type: ignore[arg-type]
+                    CopySource=source,
                     CopySourceRange=part.header,
                     CopySourceIfMatch=item.etag,
                     **owner,

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from s3migrator.models import CopySpec, Location
 
 # Object properties a multipart upload must be given explicitly (CopyObject carries them itself).
-# Object Lock settings are not carried yet, nor the source's checksum algorithm (a job names one).
+# Not the source's checksum algorithm (a job names one); Object Lock settings, which neither way
+# of copying carries by itself, are given to both by ``copier.object_lock``.
 _CARRIED_HEADERS = {
     "ContentType": "ContentType",
     "ContentEncoding": "ContentEncoding",
@@ -78,6 +79,7 @@ def carried_properties(
         tags = s3.get_object_tagging(
             Bucket=spec.source.bucket,
             Key=item.key,
+            **version_of(item),
             **spec.source.expected_owner(),
             **request_payer(spec),
         )["TagSet"]
@@ -96,6 +98,16 @@ def source_owner(spec: CopySpec) -> dict[str, Any]:
     """``ExpectedSourceBucketOwner`` for a copy request (nothing when the job names none)."""
     owner = spec.source.owner
     return {"ExpectedSourceBucketOwner": owner} if owner else {}
+
+
+def copy_source(spec: CopySpec, item: WorkItem) -> Any:
+    """The CopySource of a copy: the listed object, or the listed version of it."""
+    return {"Bucket": spec.source.bucket, "Key": item.key, **version_of(item)}
+
+
+def version_of(item: WorkItem) -> dict[str, Any]:
+    """The source version a request reads, for a job copying every version."""
+    return {"VersionId": item.version_id} if item.version_id is not None else {}
 
 
 def request_payer(spec: CopySpec) -> dict[str, Any]:

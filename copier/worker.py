@@ -21,6 +21,8 @@ import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
+from itertools import groupby
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -28,6 +30,7 @@ from pydantic import ValidationError
 from copier.deletion import delete_extra
 from copier.objects import ObjectCopier
 from copier.protection import TaskProtection
+from copier.versions import Outcome, copy_history
 from s3migrator.aws_errors import translate, translated
 from s3migrator.backoff import backoff_s
 from s3migrator.errors import TransientError
@@ -44,6 +47,22 @@ if TYPE_CHECKING:
     from s3migrator.jobstore import JobStore
 
 log = logging.getLogger(__name__)
+
+
+def _nth(task: Future[list[Outcome]], n: int) -> Future[int]:
+    """The outcome of the ``n``th version of a history task, as a future of its own."""
+    item: Future[int] = Future()
+
+    def settle(done: Future[list[Outcome]]) -> None:
+        error = done.exception()
+        outcome = error if error is not None else done.result()[n]
+        if isinstance(outcome, BaseException):
+            item.set_exception(outcome)
+        else:
+            item.set_result(outcome)
+
+    task.add_done_callback(settle)
+    return item
 
 
 class Fate(StrEnum):
@@ -248,7 +267,7 @@ class Worker:
         """Copy every object; transient failures are failures on the last attempt."""
         last_attempt = batch.attempt >= self.max_item_attempts
         result = BatchResult()
-        futures = [(item, self._start(batch.spec, item, again)) for item in batch.items]
+        futures = self._start_all(batch, again)
         self._wait_claiming(batch, [future for _, future in futures])
         for item, future in futures:
             error = future.exception()
@@ -267,6 +286,7 @@ class Worker:
             if (
                 isinstance(copy_error, TransientError)
                 and not item.delete
+                and item.version_id is None
                 and self.copier.landed(batch.spec, item, by_content=True)
             ):
                 result.copied.append(item)  # an earlier attempt's copy, its answer lost
@@ -283,9 +303,31 @@ class Worker:
                     etag=item.etag,
                     storage_class=item.storage_class,
                     delete=item.delete,
+                    version_id=item.version_id,
+                    marker=item.marker,
                 )
             )
         return result
+
+    def _start_all(self, batch: WorkBatch, again: bool) -> list[tuple[WorkItem, Future[int]]]:
+        """A future per item: each object copied on its own, or, for a job copying every
+        version, each key's history written in order by one task (``copier.versions``)."""
+        spec = batch.spec
+        if not any(item.version_id is not None or item.marker for item in batch.items):
+            return [(item, self._start(spec, item, again)) for item in batch.items]
+        started: list[tuple[WorkItem, Future[int]]] = []
+        for _, group in groupby(batch.items, key=lambda item: item.key):
+            history = list(group)
+            task = self.copy_pool.submit(
+                copy_history,
+                self.copier.clients.for_location(spec.destination, spec),
+                partial(self.copier.copy, again=again),
+                spec,
+                history,
+                append=batch.redrive,
+            )
+            started += [(item, _nth(task, n)) for n, item in enumerate(history)]
+        return started
 
     def _start(self, spec: CopySpec, item: WorkItem, again: bool) -> Future[int]:
         if item.delete:

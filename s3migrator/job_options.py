@@ -1,7 +1,8 @@
 """What a job asks of every copy (carried in each batch's spec, read by the copiers).
 
 Unset fields keep the copier's defaults and the source's properties: a copy keeps the source's
-storage class, and its ACL is the destination's (the destination account owns what it holds).
+storage class and Object Lock settings, and its ACL is the destination's (the destination account
+owns what it holds).
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ class JobOptions(BaseModel):
     copy_acl: bool = False
     # The source bucket is requester-pays: the job's account pays for reading it.
     requester_pays: bool = False
+    # "keep": each copy keeps its source's Object Lock retention (mode and retain-until date)
+    # and legal hold, and an object whose destination has no Object Lock fails rather than lose
+    # them; "ignore": copies carry none (the destination's default retention applies, if any).
+    object_lock: Literal["keep", "ignore"] = "keep"
 
     def source_payer(self) -> dict[str, Any]:
         """``RequestPayer`` for a request that lists or reads the source, when the job pays."""

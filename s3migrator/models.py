@@ -127,20 +127,20 @@ class JobMessage(_Strict):
     sync: bool = False
     delete_extra: bool = False
     archived: Literal["skip", "copy"] = "skip"
+    versions: Literal["current", "all"] = "current"
 
-    @model_validator(mode="before")
-    @classmethod
-    def _sync_replaces_what_changed(cls, data: Any) -> Any:
+    @model_validator(mode="after")
+    def _sync_replaces_what_changed(self) -> JobMessage:
         """A sync copies objects that changed since the last run over their older copies: its
         overwrite rule is ``if-different`` unless the job says ``always``."""
-        if isinstance(data, dict) and data.get("sync") is True:
-            if data.get("overwrite", Overwrite.IF_DIFFERENT) == Overwrite.NEVER:
-                raise ValueError(
-                    'a sync replaces objects that changed: its overwrite rule is "if-different"'
-                    ' (the default for a sync) or "always", not "never"'
-                )
-            data = {**data, "overwrite": data.get("overwrite", Overwrite.IF_DIFFERENT)}
-        return data
+        if self.sync and "overwrite" not in self.model_fields_set:
+            object.__setattr__(self, "overwrite", Overwrite.IF_DIFFERENT)  # frozen model
+        elif self.sync and self.overwrite is Overwrite.NEVER:
+            raise ValueError(
+                'a sync replaces objects that changed: its overwrite rule is "if-different"'
+                ' (the default for a sync) or "always", not "never"'
+            )
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -186,6 +186,7 @@ class JobMessage(_Strict):
             sync=self.sync,
             delete_extra=self.delete_extra,
             archived=self.archived,
+            versions=self.versions,
         )
 
     def with_id(self) -> JobMessage:
@@ -347,8 +348,9 @@ class FailureRecord(BaseModel):
     size: int = 0
     etag: str = ""
     storage_class: str | None = Field(default=None, max_length=32)
-    # A destination object a sync could not delete (``delete_extra``).
+    # A destination object a sync could not delete (``delete_extra``); a delete marker.
     delete: bool = False
+    marker: bool = False
 
 
 class QueueDepths(BaseModel):

@@ -141,11 +141,17 @@ class ListingPlan(BaseModel):
     sync: bool = False
     delete_extra: bool = False
     archived: Literal["skip", "copy"] = "skip"
+    # "all": every version of every object, oldest first, delete markers included.
+    versions: Literal["current", "all"] = "current"
 
     @model_validator(mode="after")
     def _consistent(self) -> ListingPlan:
         if self.delete_extra and not self.sync:
             raise ValueError("delete_extra needs sync: true (it deletes what the sync finds extra)")
+        if self.sync and self.versions == "all":
+            raise ValueError(
+                'versions "all" copies a key\'s history once; it cannot be combined with sync'
+            )
         return self
 
 

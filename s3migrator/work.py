@@ -48,14 +48,24 @@ class WorkItem(BaseModel):
     etag: str
     storage_class: str | None = Field(default=None, max_length=32)
     delete: bool = False
+    # A job copying every version: the version to copy, or a delete marker to reproduce.
+    version_id: str | None = Field(default=None, max_length=1024)
+    marker: bool = False
+
+    @property
+    def bytes_to_copy(self) -> int:
+        """What the item adds to a job's bytes: its size, but for a deletion (none copied)."""
+        return 0 if self.delete else self.size
 
     @model_serializer(mode="wrap")
     def _without_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        if data.get("storage_class") is None:
-            data.pop("storage_class", None)
-        if not data.get("delete"):
-            data.pop("delete", None)
+        for name in ("storage_class", "version_id"):
+            if data.get(name) is None:
+                data.pop(name, None)
+        for name in ("delete", "marker"):
+            if not data.get(name):
+                data.pop(name, None)
         return data
 
 
@@ -63,7 +73,11 @@ def batch_digest(items: list[WorkItem]) -> str:
     """What identifies a batch's content: its keys, sizes and ETags, in order (and which are
     deletions)."""
     text = "\n".join(
-        f"{i.key}\t{i.size}\t{i.etag}" + ("\tdelete" if i.delete else "") for i in items
+        f"{i.key}\t{i.size}\t{i.etag}"
+        + ("\tdelete" if i.delete else "")
+        + (f"\t{i.version_id}" if i.version_id is not None else "")
+        + ("\tmarker" if i.marker else "")
+        for i in items
     )
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 

@@ -69,18 +69,20 @@ def dry_run(context: Context, message: JobMessage) -> int:
     counts: Counter[str] = Counter()
     sizes: Counter[str] = Counter()
 
-    def line(action: str, key: str, size: int) -> None:
+    def line(action: str, key: str, size: int, version: str | None = None) -> None:
         counts[action] += 1
         sizes[action] += size
-        # Plain lines, tabs kept, for scripts to read.
-        sys.stdout.write(f"{action}\t{_escaped(key)}\t{size}\n")
+        # Plain lines, tabs kept, for scripts to read (a version id last, when copying them).
+        version_id = "" if version is None else f"\t{version}"
+        sys.stdout.write(f"{action}\t{_escaped(key)}\t{size}{version_id}\n")
 
     def skipped(reason: str, entry: dict[str, Any]) -> None:
+        size = entry.get("Size", 0)  # a delete marker has none
         if reason in LISTED:
-            line(f"skip ({reason})", entry["Key"], entry["Size"])
+            line(f"skip ({reason})", entry["Key"], size)
         else:
             counts[f"skip ({reason})"] += 1
-            sizes[f"skip ({reason})"] += entry["Size"]
+            sizes[f"skip ({reason})"] += size
 
     sieve = Sieve(
         clients.for_location(spec.source, spec),
@@ -90,11 +92,15 @@ def dry_run(context: Context, message: JobMessage) -> int:
         on_skip=skipped,
     )
     for item in sieve.items(None):
-        line("delete" if item.delete else "copy", item.key, item.size)
+        if item.delete:  # named as the destination's key it is
+            line("delete", spec.destination_key(item.key), item.size)
+        else:
+            line("marker" if item.marker else "copy", item.key, item.size, item.version_id)
     table = Table(title="dry run: nothing was sent or changed", title_justify="left")
     for column, justify in (("action", "left"), ("objects", "right"), ("bytes", "right")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for action in ("copy", "delete", *sorted(a for a in counts if a.startswith("skip"))):
+    markers = ["marker"] if counts["marker"] else []
+    for action in ("copy", *markers, "delete", *sorted(a for a in counts if "skip" in a)):
         table.add_row(escape(action), str(counts[action]), human_bytes(sizes[action]))
     context.errors.print(table)
     return ExitCode.OK

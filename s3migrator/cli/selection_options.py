@@ -51,6 +51,12 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
         help="archived objects (GLACIER, DEEP_ARCHIVE) not restored: skip and count them (the"
         " default), or try to copy them (each fails, reported, until restored)",
     )
+    select.add_argument(
+        "--versions",
+        choices=["current", "all"],
+        help="copy each object's current version (the default), or all its versions, oldest"
+        " first, delete markers included (the destination must keep versions)",
+    )
     copies = parser.add_argument_group("what each copy is given")
     copies.add_argument(
         "--storage-class", choices=CLASSES, metavar="CLASS", help="write every copy in this class"
@@ -65,6 +71,12 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
     )
     copies.add_argument(
         "--requester-pays", action="store_true", help="the source is a requester-pays bucket"
+    )
+    copies.add_argument(
+        "--object-lock",
+        choices=["keep", "ignore"],
+        help="keep each copy's Object Lock retention and legal hold (the default; the"
+        " destination must have Object Lock), or ignore them",
     )
 
 
@@ -85,8 +97,9 @@ def selection_fields(args: argparse.Namespace) -> dict[str, Any]:
     for name in ("sync", "delete_extra"):
         if getattr(args, name, False):
             fields[name] = True
-    if getattr(args, "archived", None):
-        fields["archived"] = args.archived
+    for name in ("archived", "versions"):
+        if getattr(args, name, None):
+            fields[name] = getattr(args, name)
     return fields
 
 
@@ -95,6 +108,7 @@ def copy_options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {
         "storage_class": getattr(args, "storage_class", None),
         "checksum_algorithm": getattr(args, "checksum_algorithm", None),
+        "object_lock": getattr(args, "object_lock", None),
     }
     for name in ("copy_acl", "requester_pays"):
         if getattr(args, name, False):

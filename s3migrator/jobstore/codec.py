@@ -148,7 +148,7 @@ def batch_item(batch: WorkBatch, *, after: str | None, last: str | None, listed:
         "epoch": n(batch.epoch),
         "attempt": n(batch.attempt),
         "count": n(len(batch.items)),
-        "bytes": n(sum(i.size for i in batch.items)),
+        "bytes": n(sum(i.bytes_to_copy for i in batch.items)),
         "redrive": {"BOOL": batch.redrive},
     }
     if listed:

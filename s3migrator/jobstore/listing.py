@@ -198,7 +198,7 @@ class ListingWrites(Table):
         record becomes void (done, counting nothing), the replacements are defined, and the
         listing's totals follow; False when the old batch was counted (or voided) meanwhile."""
         delta_objects = sum(len(b.items) for b in replacements) - old.count
-        delta_bytes = sum(i.size for b in replacements for i in b.items) - old.bytes
+        delta_bytes = sum(i.bytes_to_copy for b in replacements for i in b.items) - old.bytes
         actions: list[dict[str, Any]] = [
             {
                 "Update": {

@@ -125,8 +125,9 @@ def test_small_objects_cost_exactly_one_copy_object_each(
     copier_s3, calls = recording_client(aws)
     # WHEN the copier copies them with its own S3 client
     run_copier(copier_s3)
-    # THEN its only S3 requests were one CopyObject per object
-    assert Counter(calls) == {"CopyObject": 9}
+    # THEN its only S3 requests were one CopyObject per object, and one look per job at
+    # whether the source has Object Lock
+    assert Counter(calls) == {"CopyObject": 9, "GetObjectLockConfiguration": 1}
     assert dest_contents(s3) == objects
 
 
@@ -180,6 +181,7 @@ def test_job_options_override_the_copier_threshold_and_part_size(
     # small one
     assert Counter(calls) == {
         "CopyObject": 1,
+        "GetObjectLockConfiguration": 1,
         "HeadObject": 2,
         "CreateMultipartUpload": 1,
         "UploadPartCopy": 2,

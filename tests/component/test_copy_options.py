@@ -61,13 +61,15 @@ ACLS_DISABLED = (
 
 
 def spec(overwrite: Overwrite = Overwrite.NEVER, **options: Any) -> CopySpec:
-    """A job with these options, copying in 5 MiB parts from 5 MiB unless they say."""
+    """A job with these options, in 5 MiB parts from 5 MiB unless they say (Object Lock, and
+    the requests it costs, are test_object_lock.py's)."""
     return CopySpec(
         job_id="job-1",
         source=Location(bucket="src-bucket", account_id=OWN_ACCOUNT),
         destination=Location(bucket="dst-bucket", account_id=OWN_ACCOUNT),
         options=JobOptions(
-            **{"multipart_threshold_bytes": 5 * MiB, "part_size_bytes": 5 * MiB, **options}
+            **{"multipart_threshold_bytes": 5 * MiB, "part_size_bytes": 5 * MiB}
+            | {"object_lock": "ignore", **options}
         ),
         overwrite=overwrite,
     )

@@ -178,7 +178,7 @@ def test_an_applied_grant_matches_a_prefix_with_wildcards_literally(s3: Any, pip
     source = f"s3://src-bucket/{prefix}"
     assert main(["grant", "--source", source, "--reader-role", READER, "--apply", "--yes"]) == 0
     # THEN the bucket's policy holds the prefix escaped, with the trailing * the only wildcard
-    _, listing, reading = statements(s3)
+    _, listing, _, reading = statements(s3)
     escaped = "logs${*}/${$}{aws:username}${?}/"
     assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{escaped}*"]}}
     assert reading["Resource"] == f"arn:aws:s3:::src-bucket/{escaped}*"

@@ -44,8 +44,8 @@ def by_sid(policy: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
 def test_statements_name_exactly_the_reader_role_and_only_read_actions(prefix: str) -> None:
     # GIVEN a source with or without a prefix WHEN its grant is built
     statements = grant_statements(Location(bucket="src-bucket", prefix=prefix), READER)
-    # THEN there are two Allow statements, each with the reader role as sole principal
-    assert len(statements) == 2
+    # THEN there are three Allow statements, each with the reader role as sole principal
+    assert len(statements) == 3
     for statement in statements:
         assert statement["Effect"] == "Allow"
         assert statement["Principal"] == {"AWS": READER}
@@ -58,7 +58,7 @@ def test_statements_name_exactly_the_reader_role_and_only_read_actions(prefix: s
 
 def test_without_a_prefix_listing_is_unconditional_and_reading_covers_every_key() -> None:
     # GIVEN a whole-bucket source WHEN its grant is built
-    listing, reading = grant_statements(Location(bucket="src-bucket"), READER)
+    listing, _, reading = grant_statements(Location(bucket="src-bucket"), READER)
     # THEN listing is on the bucket ARN with no condition, reading on every key
     assert listing["Resource"] == "arn:aws:s3:::src-bucket"
     assert "s3:ListBucket" in actions(listing)
@@ -70,10 +70,15 @@ def test_without_a_prefix_listing_is_unconditional_and_reading_covers_every_key(
 
 def test_with_a_prefix_listing_is_conditioned_on_it_and_reading_limited_to_it() -> None:
     # GIVEN a source under a prefix WHEN its grant is built
-    listing, reading = grant_statements(Location(bucket="src-bucket", prefix="data/2024/"), READER)
+    source = Location(bucket="src-bucket", prefix="data/2024/")
+    listing, bucket, reading = grant_statements(source, READER)
     # THEN listing is on the bucket ARN, allowed only for that prefix
     assert listing["Resource"] == "arn:aws:s3:::src-bucket"
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["data/2024/*"]}}
+    # AND the bucket's own requests, which name no prefix, are not conditioned on one
+    assert bucket["Resource"] == "arn:aws:s3:::src-bucket"
+    assert "s3:GetBucketObjectLockConfiguration" in actions(bucket)
+    assert "Condition" not in bucket
     # AND reading is on keys under the prefix only
     assert reading["Resource"] == "arn:aws:s3:::src-bucket/data/2024/*"
     assert "s3:GetObject" in actions(reading)
@@ -138,7 +143,7 @@ def test_merging_twice_does_not_duplicate_and_replaces_an_edited_statement() -> 
     # WHEN the grant is merged again
     twice = merge(edited, statements)
     # THEN there is still one foreign statement and one of each of ours, as generated
-    assert len(twice["Statement"]) == 3
+    assert len(twice["Statement"]) == 4
     assert twice == once
     assert json.dumps(twice, sort_keys=True) == json.dumps(once, sort_keys=True)
 
@@ -206,7 +211,7 @@ def test_a_prefix_with_wildcards_and_a_variable_is_escaped_in_both_statements() 
     # GIVEN a prefix holding a wildcard, a single-character wildcard and a policy variable
     source = Location(bucket="src-bucket", prefix="a*b?/${aws:username}/")
     # WHEN its grant is built
-    listing, reading = grant_statements(source, READER)
+    listing, _, reading = grant_statements(source, READER)
     # THEN each special character is IAM's escape for itself, the trailing * the only wildcard
     escaped = "a${*}b${?}/${$}{aws:username}/"
     assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{escaped}*"]}}
