@@ -349,3 +349,5 @@ def test_the_template_as_sent_means_the_same_and_fits_in_a_template_body() -> No
     assert sent == decoded_template()
     assert not [line for line in body.splitlines() if line.lstrip().startswith("#")]
     assert len(body.encode()) <= MAX_TEMPLATE_BODY_BYTES
+    # AND the file itself fits too: `aws cloudformation deploy --template-file` sends it whole
+    assert len(TEMPLATE.read_bytes()) <= MAX_TEMPLATE_BODY_BYTES
