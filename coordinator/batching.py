@@ -104,8 +104,9 @@ def pack(
                 full = size + extra > max_bytes or stored + record > RECORD_BYTES
             if full:
                 raise ValueError(
-                    f"the versions of {item.key!r} do not fit in one message of {max_bytes}"
-                    " bytes; copy them with a larger message cap"
+                    f"the versions of {item.key!r} do not fit in one batch (a message of"
+                    f" {max_bytes} bytes, and a record with room for each one's failure):"
+                    " copy that key's current version in a job of its own"
                 )
         elif current and (
             len(current) >= max_keys or full or too_much or solo(item) or solo(current[0])

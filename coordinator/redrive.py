@@ -69,6 +69,8 @@ def redrive(
             **fixed_limits(),
             redrive=True,
             epoch=record.epoch + 1,
+            # A key's failed versions stay together, in order (``failures`` keeps it per key).
+            together=record.plan is not None and record.plan.versions == "all",
         )
     )
     store.define_batches(batches)

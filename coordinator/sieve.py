@@ -84,18 +84,19 @@ def histories(
         yield key, oldest_first(versions, markers)
 
 
-def unchanged(source: Entry, destination: Entry) -> bool:
+def unchanged(source: Entry, destination: Entry, *, kms: bool = False) -> bool:
     """Whether the destination holds the source's object: the same size, and the same ETag or,
-    when ETags cannot tell (a copy made in parts, or under SSE-KMS, has another ETag than its
-    source), a destination written after the source was."""
+    when ETags cannot tell (either was made in parts, or the destination's copies are under
+    SSE-KMS: ``kms``), a destination written after the source was."""
     if source["Size"] != destination["Size"]:
         return False
+    if source["ETag"] == destination["ETag"]:
+        return True
+    if "-" not in source["ETag"] and "-" not in destination["ETag"] and not kms:
+        return False  # two MD5s of the bytes, and they differ
     # Listings give times to the second: a copy written in the second its source was written
     # again cannot be told from an older one, and is copied once more.
-    return bool(
-        source["ETag"] == destination["ETag"]
-        or destination["LastModified"] > source["LastModified"]
-    )
+    return bool(destination["LastModified"] > source["LastModified"])
 
 
 def work_item(entry: Entry) -> WorkItem:
@@ -147,6 +148,7 @@ class Sieve:
             restore_status=plan.archived == "skip",
             payer=spec.options.source_payer(),
         )
+        kms = spec.destination.kms_key_id is not None
         for entry, there in self._merged(entries, start_after):
             if entry is None:
                 assert there is not None
@@ -166,7 +168,7 @@ class Sieve:
                 entry.get("StorageClass", "STANDARD"),
             ):
                 self._skip("not selected", entry, filtered=1)
-            elif there is not None and unchanged(entry, there):
+            elif there is not None and unchanged(entry, there, kms=kms):
                 self._skip("unchanged", entry, unchanged=1, unchanged_bytes=entry["Size"])
             elif plan.archived == "skip" and archived(entry):
                 self._skip("archived", entry, archived=1, archived_bytes=entry["Size"])

@@ -1,12 +1,14 @@
 """Copying a key's history: every version, oldest first, delete markers reproduced.
 
 A job with ``"versions": "all"`` sends each key's versions in one batch, in order, and one
-copier writes them one after the other, so the destination's versions come in the source's
-order. A delivery may come again after some of them were written (its answer lost): before
-writing, the key's versions at the destination are listed once, and the longest run of this
-batch's versions already at its end (same kind, size and, where ETags can tell, ETag) is not
-written again. Under the ``never`` rule, a key that holds anything else is not touched and its
-versions fail as ``DestinationExists``; a redrive appends what failed after what is there.
+copier writes them one after the other (the batch claimed from the start, so no second
+delivery writes beside it), so the destination's versions come in the source's order. A
+delivery may come again after some of them were written (its answer lost): before writing, the
+key's versions at the destination are listed once, and for a batch delivered before, the
+longest run of its versions already at the end (same kind, size and, where ETags can tell,
+ETag) is not written again. Under the ``never`` rule, a key that holds anything on a first
+delivery is not touched and its versions fail as ``DestinationExists``; a redrive appends what
+failed after what is there.
 
 A version failing transiently stops its key there: the whole history goes on in the remainder
 batch (the versions written already are found at the destination and count as copied then). A
@@ -75,18 +77,21 @@ def copy_history(
     history: list[WorkItem],
     *,
     append: bool,
+    repeat: bool = True,
 ) -> list[Outcome]:
     """Write a key's versions in order; the outcome of each (bytes copied, or its error).
 
     ``copy`` copies one version (CopyObject or a multipart copy naming its VersionId);
-    ``append``: a redrive's versions, written after whatever the destination holds.
+    ``append``: a redrive's versions, written after whatever the destination holds;
+    ``repeat``: the batch was delivered before, so some of its versions may be written
+    already (on a first delivery none are, whatever the destination holds).
     """
     key = spec.destination_key(history[0].key)
     try:
         there = destination_history(s3, spec, key)
     except Exception as exc:
         return [exc] * len(history)
-    done = already_written(spec, there, history)
+    done = already_written(spec, there, history) if repeat else 0
     outcomes: list[Outcome] = [item.size for item in history[:done]]
     guarded = not there and spec.overwrite is Overwrite.NEVER
     if there and not done and not append and spec.overwrite is Overwrite.NEVER:

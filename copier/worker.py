@@ -49,6 +49,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def _versioned(batch: WorkBatch) -> bool:
+    """A batch of a job copying every version: its keys' histories, written in order."""
+    return any(item.version_id is not None or item.marker for item in batch.items)
+
+
 def _nth(task: Future[list[Outcome]], n: int) -> Future[int]:
     """The outcome of the ``n``th version of a history task, as a future of its own."""
     item: Future[int] = Future()
@@ -203,13 +208,20 @@ class Worker:
         # An earlier delivery (SQS's, an earlier attempt's or run's, or the message a
         # coordinator sent before this one) may have copied any of the batch's objects, its
         # answer lost.
-        again = (
+        # Delivered before (by SQS, as an earlier attempt, or by a coordinator that sent it).
+        repeat = (
             int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1")) > 1
             or batch.attempt > 1
-            or batch.epoch > 0
             or batch.resent
         )
-        result = self._copy(batch, again)
+        again = repeat or batch.epoch > 0
+        if _versioned(batch) and not batches.claim(
+            batch.job_id, batch.batch_id, self.owner, batches.now() + self.visibility_s
+        ):
+            # Histories are written in order by one copier at a time: two deliveries at once
+            # would both add the versions after the first.
+            return Decision(Fate.LATER, f"batch {batch.batch_id}: another copier writes it")
+        result = self._copy(batch, again, repeat)
         remainder = None
         if result.transient and batch.attempt < self.max_item_attempts:
             # One remainder per attempt of a root batch: its id does not grow with the chain.
@@ -263,12 +275,14 @@ class Worker:
                 self._specs[job_id] = spec
         return spec
 
-    def _copy(self, batch: WorkBatch, again: bool) -> BatchResult:
+    def _copy(self, batch: WorkBatch, again: bool, repeat: bool = False) -> BatchResult:
         """Copy every object; transient failures are failures on the last attempt."""
         last_attempt = batch.attempt >= self.max_item_attempts
         result = BatchResult()
-        futures = self._start_all(batch, again)
-        self._wait_claiming(batch, [future for _, future in futures])
+        futures = self._start_all(batch, again, repeat)
+        # A batch of histories is claimed from the start, and kept claimed while it runs.
+        every = self.visibility_s / 2 if _versioned(batch) else self.claim_after_s
+        self._wait_claiming(batch, [future for _, future in futures], every)
         for item, future in futures:
             error = future.exception()
             if error is None and item.delete:
@@ -309,11 +323,13 @@ class Worker:
             )
         return result
 
-    def _start_all(self, batch: WorkBatch, again: bool) -> list[tuple[WorkItem, Future[int]]]:
+    def _start_all(
+        self, batch: WorkBatch, again: bool, repeat: bool
+    ) -> list[tuple[WorkItem, Future[int]]]:
         """A future per item: each object copied on its own, or, for a job copying every
         version, each key's history written in order by one task (``copier.versions``)."""
         spec = batch.spec
-        if not any(item.version_id is not None or item.marker for item in batch.items):
+        if not _versioned(batch):
             return [(item, self._start(spec, item, again)) for item in batch.items]
         started: list[tuple[WorkItem, Future[int]]] = []
         for _, group in groupby(batch.items, key=lambda item: item.key):
@@ -325,6 +341,7 @@ class Worker:
                 spec,
                 history,
                 append=batch.redrive,
+                repeat=repeat,
             )
             started += [(item, _nth(task, n)) for n, item in enumerate(history)]
         return started
@@ -334,14 +351,14 @@ class Worker:
             return self.copy_pool.submit(delete_extra, self.copier.clients, spec, item)
         return self.copy_pool.submit(self.copier.copy, spec, item, again=again)
 
-    def _wait_claiming(self, batch: WorkBatch, futures: list[Future[int]]) -> None:
-        """Wait for the copies, claiming the batch each ``claim_after_s`` they still run."""
+    def _wait_claiming(self, batch: WorkBatch, futures: list[Future[int]], every: float) -> None:
+        """Wait for the copies, claiming the batch each ``every`` seconds they still run."""
         pending = set(futures)
         while pending:
-            _, pending = wait(pending, timeout=self.claim_after_s)
+            _, pending = wait(pending, timeout=every)
             if not pending:
                 return
-            until = self.store.now() + 2 * self.claim_after_s
+            until = self.store.now() + 2 * every
             if self.store.batches.claim(batch.job_id, batch.batch_id, self.owner, until):
                 log.info("batch %s: still copying; claimed until %.0f", batch.batch_id, until)
             else:

@@ -1,9 +1,10 @@
 """A key's versions and delete markers in the order they were written.
 
 ListObjectVersions gives a key's versions and its delete markers as two lists, each newest
-first, with times to the millisecond (to the second on some endpoints). Merged by time, at
-equal times the key's latest entry is its newest, and a delete marker is taken as older than
-the versions beside it.
+first, with times to the second. Merged by time, at equal times the key's latest entry is its
+newest, and a delete marker is taken as older than the versions beside it: a marker written
+between two versions within one second may be put before both (S3's XML interleaves the two
+kinds in order, but not every endpoint does, so the order is not read from it).
 """
 
 from __future__ import annotations

@@ -231,8 +231,9 @@ def side(size: int = 5, etag: str = '"e1"', modified: datetime = T) -> dict[str,
     [
         (side(), True),  # same size and ETag
         (side(modified=T - SECOND), True),  # same size and ETag, whenever written
-        (side(etag='"e2-2"', modified=T + SECOND), True),  # another ETag, written after
-        (side(etag='"e2"', modified=T - SECOND), False),  # another ETag, written before
+        (side(etag='"e2-2"', modified=T + SECOND), True),  # a copy in parts, written after
+        (side(etag='"e2-2"', modified=T - SECOND), False),  # a copy in parts, written before
+        (side(etag='"e2"', modified=T + SECOND), False),  # two MD5s that differ, whenever
         (side(size=6), False),  # another size
         (side(size=6, modified=T + SECOND), False),  # another size, written after
     ],
@@ -247,7 +248,9 @@ def test_a_destination_only_as_new_as_its_source_is_not_taken_to_hold_it() -> No
     # GIVEN a source rewritten (same size, another ETag) in the second its copy was written:
     # both listings show the same time
     # THEN the destination is not known to hold the source's object
-    assert unchanged(side(), side(etag='"e2"')) is False
+    assert unchanged(side(), side(etag='"e2-2"')) is False
+    # AND under SSE-KMS (ETags no MD5 of the bytes) a newer destination is taken to hold it
+    assert unchanged(side(), side(etag='"k2"', modified=T + SECOND), kms=True) is True
 
 
 def test_sync_validation_and_overwrite_rule() -> None:
