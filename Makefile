@@ -52,11 +52,11 @@ schedules: venv
 e2e: venv
 	$(BIN)/python -m pytest tests/e2e -q
 
-# Unit, component and schedule tests (in-process moto) on both cores; the end-to-end stories,
-# which run several processes each, one at a time.
+# Unit, component and schedule tests (in-process moto) on both cores; then the end-to-end
+# stories, two at a time (each runs its own moto server and processes, mostly waiting on them).
 test: lint
 	$(BIN)/python -m pytest -q -n 2 tests/unit tests/component tests/schedules
-	$(BIN)/python -m pytest -q tests/e2e
+	$(BIN)/python -m pytest -q -n 2 tests/e2e
 
 # The image's locks: requirements/image.txt (the runtime, `.[lambda]`) and requirements/build.txt
 # (the build backend), each version pinned with the hashes of all its files, so they hold for

@@ -31,7 +31,7 @@ from s3migrator.aws_errors import PROVIDER_ERRORS, translate
 from s3migrator.backoff import backoff_s
 from s3migrator.errors import InvalidJobError, LeaseLostError, OperationError
 from s3migrator.models import CopySpec, JobMessage, JobRecord, JobState, Phase
-from s3migrator.selection import EVERYTHING, ListingPlan
+from s3migrator.selection import EVERYTHING, ListingPlan, Tally
 from s3migrator.sqs.queues import MAX_ENTRIES_PER_SEND, queue_depth, send_resume
 from s3migrator.work import WorkBatch
 
@@ -284,7 +284,7 @@ class JobRunner:
                 run.token,
                 spec,
                 checkpoint,
-                self._sieve(spec, plan, merged=False),
+                lambda: self._sieve(spec, plan, merged=False),
             )
             if again:
                 self._send(again)
@@ -301,16 +301,21 @@ class JobRunner:
         group: list[tuple[WorkBatch, str | None]] = []  # each batch, and the key before it
         saved_seq = checkpoint.next_seq
 
+        seen = Tally()  # what the sieve left out up to the last batch defined
+
         def define_and_send() -> None:
-            nonlocal saved_seq
+            nonlocal saved_seq, seen
             checkpoint.group_start = checkpoint.next_seq
+            tallies = []  # each batch's range's, so a replacement can set the total right
             for batch, _ in group:
                 checkpoint.objects += len(batch.items)
                 checkpoint.bytes += sum(item.bytes_to_copy for item in batch.items)
                 checkpoint.next_seq += 1
                 checkpoint.start_after = batch.items[-1].key
-            assert checkpoint.start_after is not None
-            checkpoint.tally = base.plus(sieve.through(checkpoint.start_after))
+                now = sieve.through(checkpoint.start_after)
+                tallies.append(now.minus(seen))
+                seen = now
+            checkpoint.tally = base.plus(seen)
             # Defined first: from here on each id names these keys, whatever happens next.
             self.store.define_group(
                 run.job_id,
@@ -320,6 +325,7 @@ class JobRunner:
                 saved_seq,
                 group,
                 ranged=not plan.sync,
+                tallies=tallies,
             )
             saved_seq = checkpoint.next_seq
             self._send([batch for batch, _ in group])

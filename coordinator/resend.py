@@ -12,12 +12,11 @@ copies change), and go again as they were defined.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from itertools import takewhile
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from coordinator.batching import batch_id, limits, pack
-from s3migrator.work import BatchRecord, BatchState, WorkBatch, WorkItem, batch_digest
+from s3migrator.work import BatchRecord, BatchState, WorkBatch, batch_digest
 
 if TYPE_CHECKING:
     from coordinator.sieve import Sieve
@@ -34,10 +33,11 @@ def last_group_again(
     token: str,
     spec: CopySpec,
     checkpoint: ListingCheckpoint,
-    relist: Sieve,
+    relist: Callable[[], Sieve],
 ) -> list[WorkBatch]:
-    """The batches of the last group to send again (``relist``: a sieve of the job's plan,
-    without the destination); the checkpoint's totals follow any replacement."""
+    """The batches of the last group to send again (``relist`` makes a sieve of the job's
+    plan, without the destination); the checkpoint's totals follow any replacement, what the
+    listing left out too."""
     job_id = spec.job_id
     ids = [batch_id(job_id, seq) for seq in range(checkpoint.group_start, checkpoint.next_seq)]
     records = store.batches.get_many(job_id, ids)
@@ -54,7 +54,8 @@ def last_group_again(
             if record.items is not None:
                 again.append(record.carried(spec, resent=True))
             continue
-        items = list(_through(relist.items(record.after), record.last))
+        sieve = relist()
+        items = list(sieve.items(record.after, through=record.last))
         if batch_digest(items) == record.digest:
             again.append(WorkBatch.of(id_, spec, items).model_copy(update={"resent": True}))
             continue
@@ -66,23 +67,22 @@ def last_group_again(
                     items,
                     spec,
                     first_seq=0,
-                    together=relist.plan.versions == "all",
+                    together=sieve.plan.versions == "all",
                     **limits(settings),
                 )
             )
         ]
-        if store.void_and_replace(job_id, token, record, replacements, settings.lease_s):
+        if store.void_and_replace(
+            job_id, token, record, replacements, settings.lease_s, sieve.running
+        ):
             log.info("job %s: %s changed at the source; replaced", job_id, id_)
             checkpoint.objects += sum(len(b.items) for b in replacements) - record.count
             checkpoint.bytes += (
                 sum(i.bytes_to_copy for b in replacements for i in b.items) - record.bytes
             )
+            checkpoint.tally = checkpoint.tally.plus(sieve.running.minus(record.tally))
             again.extend(replacements)
     return again
-
-
-def _through(items: Iterator[WorkItem], last: str) -> Iterator[WorkItem]:
-    return takewhile(lambda item: item.key <= last, items)
 
 
 def _replacements_left(store: JobStore, spec: CopySpec, void: BatchRecord) -> list[WorkBatch]:

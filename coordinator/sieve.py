@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import takewhile
 from typing import TYPE_CHECKING, Any, cast
 
 from s3migrator.histories import oldest_first
@@ -122,10 +123,10 @@ class Sieve:
     # The tally as it stood when each key still ahead of the checkpoint was enqueued.
     _at: dict[str, Tally] = field(default_factory=dict)
 
-    def items(self, start_after: str | None) -> Iterator[WorkItem]:
-        """What to enqueue after ``start_after``, in key order: copies, and, with
-        ``delete_extra``, destination objects to delete (``delete=True``)."""
-        for item in self._decide(start_after):
+    def items(self, start_after: str | None, through: str | None = None) -> Iterator[WorkItem]:
+        """What to enqueue after ``start_after`` (up to ``through``), in key order: copies,
+        and, with ``delete_extra``, destination objects to delete (``delete=True``)."""
+        for item in self._decide(start_after, through):
             self._at[item.key] = self.running
             yield item
 
@@ -136,9 +137,9 @@ class Sieve:
             del self._at[next(iter(self._at))]
         return tally
 
-    def _decide(self, start_after: str | None) -> Iterator[WorkItem]:
+    def _decide(self, start_after: str | None, through: str | None) -> Iterator[WorkItem]:
         if self.plan.versions == "all":
-            yield from self._versions(start_after)
+            yield from self._versions(start_after, through)
             return
         plan, spec = self.plan, self.spec
         entries = list_entries(
@@ -148,6 +149,8 @@ class Sieve:
             restore_status=plan.archived == "skip",
             payer=spec.options.source_payer(),
         )
+        if through is not None:  # a range listed again: nothing after it is looked at
+            entries = takewhile(lambda entry: entry["Key"] <= through, entries)
         kms = spec.destination.kms_key_id is not None
         for entry, there in self._merged(entries, start_after):
             if entry is None:
@@ -175,12 +178,14 @@ class Sieve:
             else:
                 yield work_item(entry)
 
-    def _versions(self, start_after: str | None) -> Iterator[WorkItem]:
+    def _versions(self, start_after: str | None, through: str | None) -> Iterator[WorkItem]:
         """Every version of each key, oldest first, its delete markers among them; the tally
         as of a key is kept once its whole history is decided."""
         plan, spec = self.plan, self.spec
         payer = spec.options.source_payer()
         for key, history in histories(self.source, spec.source, start_after, payer):
+            if through is not None and key > through:
+                return
             relative = key[len(spec.source.prefix) :]
             for entry in history:
                 if entry.get("DeleteMarker"):

@@ -119,10 +119,9 @@ class ObjectCopier:
 
     def _copy_current(self, spec: CopySpec, item: WorkItem, again: bool) -> int:
         if spec.overwrite is Overwrite.IF_DIFFERENT and self.landed(spec, item):
-            return item.size
+            return Copied(item.size, verified=True)  # the same size and ETag are there
         try:
-            self._copy(spec, item, again)
-            return item.size
+            return Copied(item.size, verified=self._copy(spec, item, again))
         except PROVIDER_ERRORS as exc:
             if not isinstance(translate(exc), ConditionFailedError):
                 raise
@@ -142,8 +141,7 @@ class ObjectCopier:
             storage_class=kept_class(head.get("StorageClass")),
         )
         log.info("%s changed after listing; copying its current version", item.key)
-        self._copy(spec, current, again)
-        return current.size
+        return Copied(current.size, verified=self._copy(spec, current, again))
 
     def _refused(self, spec: CopySpec, item: WorkItem, again: bool) -> None:
         """After a 412 under ``never``: return when it was the source's condition that failed
@@ -206,7 +204,9 @@ class ObjectCopier:
         except PROVIDER_ERRORS:
             return False
 
-    def _copy(self, spec: CopySpec, item: WorkItem, again: bool = False) -> None:
+    def _copy(self, spec: CopySpec, item: WorkItem, again: bool = False) -> bool:
+        """Copy, and say whether the copy is verified: its ETag, as S3 answers it, is the
+        source's (a single-part copy of an object not made in parts, without SSE-KMS)."""
         size = len(spec.destination_key(item.key).encode())
         if size > MAX_KEY_BYTES:
             raise PermanentError(
@@ -219,23 +219,24 @@ class ObjectCopier:
         s3 = self.clients.for_location(spec.destination, spec)
         if use_multipart(item.size, threshold) and item.size > 0:
             self._multipart(s3, spec, item, again)
-        else:
-            lock = self._locks.for_copy(s3, spec, item)
-            s3.copy_object(
-                Bucket=spec.destination.bucket,
-                Key=spec.destination_key(item.key),
-                CopySource=copy_source(spec, item),
-                CopySourceIfMatch=item.etag,
-                **storage_class(spec, item),
-                **checksum(spec),
-                **grants(s3, spec, item.key),
-                **write_condition(spec.overwrite),
-                **spec.destination.expected_owner(),
-                **source_owner(spec),
-                **request_payer(spec),
-                **encryption(spec.destination),
-                **lock,
-            )
+            return False
+        lock = self._locks.for_copy(s3, spec, item)
+        answer = s3.copy_object(
+            Bucket=spec.destination.bucket,
+            Key=spec.destination_key(item.key),
+            CopySource=copy_source(spec, item),
+            CopySourceIfMatch=item.etag,
+            **storage_class(spec, item),
+            **checksum(spec),
+            **grants(s3, spec, item.key),
+            **write_condition(spec.overwrite),
+            **spec.destination.expected_owner(),
+            **source_owner(spec),
+            **request_payer(spec),
+            **encryption(spec.destination),
+            **lock,
+        )
+        return bool(answer.get("CopyObjectResult", {}).get("ETag") == item.etag)
 
     def _multipart(self, s3: S3Client, spec: CopySpec, item: WorkItem, again: bool) -> None:
         source = copy_source(spec, item)
@@ -343,6 +344,18 @@ class ObjectCopier:
             ):
                 raise _Copied(item.size) from exc
             raise exists_error(key) from exc
+
+
+class Copied(int):
+    """The bytes a copy copied, and whether S3's answer verified it (see ``_copy``): an int to
+    whoever only counts bytes."""
+
+    verified: bool
+
+    def __new__(cls, size: int, *, verified: bool) -> Copied:
+        copied = super().__new__(cls, size)
+        copied.verified = verified
+        return copied
 
 
 class _Copied(Exception):  # noqa: N818 - an outcome, not an error

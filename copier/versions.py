@@ -78,13 +78,16 @@ def copy_history(
     *,
     append: bool,
     repeat: bool = True,
+    last_attempt: bool = False,
 ) -> list[Outcome]:
     """Write a key's versions in order; the outcome of each (bytes copied, or its error).
 
     ``copy`` copies one version (CopyObject or a multipart copy naming its VersionId);
     ``append``: a redrive's versions, written after whatever the destination holds;
     ``repeat``: the batch was delivered before, so some of its versions may be written
-    already (on a first delivery none are, whatever the destination holds).
+    already (on a first delivery none are, whatever the destination holds); ``last_attempt``:
+    no remainder follows, so a transient failure stops the key as a permanent one does, the
+    versions written before it counted as copied.
     """
     key = spec.destination_key(history[0].key)
     try:
@@ -108,15 +111,16 @@ def copy_history(
             else:
                 outcomes.append(copy(spec if guarded and n == 0 else appending, item))
         except Exception as exc:
-            return _stopped(history, outcomes, n, exc)
+            return _stopped(history, outcomes, n, exc, last_attempt)
     return outcomes
 
 
 def _stopped(
-    history: list[WorkItem], outcomes: list[Outcome], n: int, exc: Exception
+    history: list[WorkItem], outcomes: list[Outcome], n: int, exc: Exception, last: bool
 ) -> list[Outcome]:
-    """Every version's outcome once version ``n`` failed with ``exc``."""
-    if isinstance(translate(exc), TransientError):
+    """Every version's outcome once version ``n`` failed with ``exc`` (on the ``last``
+    attempt, or not)."""
+    if isinstance(translate(exc), TransientError) and not last:
         # The whole history goes on, those written first included: they are found then.
         again = TransientError(VERSION_ORDER, f"a version of this key failed transiently: {exc}")
         return [again for _ in history]

@@ -87,6 +87,7 @@ class BatchResult:
     copied: list[WorkItem] = field(default_factory=list)
     deleted: list[WorkItem] = field(default_factory=list)
     bytes_copied: int = 0
+    verified: int = 0
     failures: list[FailureRecord] = field(default_factory=list)
     transient: list[WorkItem] = field(default_factory=list)
     first_transient: str = ""
@@ -239,6 +240,7 @@ class Worker:
             bytes_copied=result.bytes_copied,
             failures=result.failures,
             deleted=result.deleted,
+            verified=result.verified,
         )
         if not batches.count(batch, outcome, remainder):
             # By another delivery of it, whose copier may have died before sending the
@@ -291,6 +293,7 @@ class Worker:
             if error is None:
                 result.copied.append(item)
                 result.bytes_copied += future.result()
+                result.verified += bool(getattr(future.result(), "verified", False))
                 continue
             copy_error = translate(error)
             if isinstance(copy_error, TransientError) and not last_attempt:
@@ -342,6 +345,7 @@ class Worker:
                 history,
                 append=batch.redrive,
                 repeat=repeat,
+                last_attempt=batch.attempt >= self.max_item_attempts,
             )
             started += [(item, _nth(task, n)) for n, item in enumerate(history)]
         return started

@@ -26,7 +26,8 @@ from progress.scaling import backlog_per_copier, copiers_needed_from_zero
 from progress.status import page_size
 from s3migrator.aws import Aws, make_aws
 from s3migrator.errors import UsageError
-from s3migrator.models import JobState, JobStatus
+from s3migrator.job_status import JobStatus
+from s3migrator.models import JobState
 from s3migrator.settings import Settings
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
     from s3migrator.aws import Aws
-    from s3migrator.models import JobStatus
+    from s3migrator.job_status import JobStatus
     from s3migrator.settings import Settings
 
 

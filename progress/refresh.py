@@ -17,7 +17,8 @@ from progress.deadletters import sweep_dead_letters
 from progress.status import current_percent, read_depths, to_status
 from progress.watchdog import resume_stalled, send_due_report
 from s3migrator.aws_errors import translate
-from s3migrator.models import JobRecord, JobState, JobStatus
+from s3migrator.job_status import JobStatus
+from s3migrator.models import JobRecord, JobState
 from s3migrator.settings import Settings
 
 if TYPE_CHECKING:

@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict
 
 from progress.percent import percent
 from s3migrator.errors import UsageError
-from s3migrator.models import JobRecord, JobState, JobStatus, Phase, QueueDepths
+from s3migrator.job_status import JobStatus, QueueDepths
+from s3migrator.models import JobRecord, JobState, Phase
 from s3migrator.sqs.queues import queue_depth
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ def to_status(record: JobRecord, depths: QueueDepths, store: JobStore | None = N
         objects_copied=record.counters.objects_copied,
         objects_failed=record.counters.objects_failed,
         objects_deleted=record.counters.objects_deleted,
+        objects_verified=record.counters.objects_verified,
         skipped=record.listing.tally,
         bytes_total=record.listing.bytes,
         bytes_copied=record.counters.bytes_copied,

@@ -251,6 +251,8 @@ class Counters(BaseModel):
     objects_failed: int = 0
     # Destination objects a sync deleted (``delete_extra``).
     objects_deleted: int = 0
+    # Copies S3's answer verified as they were made (their ETag the source's).
+    objects_verified: int = 0
     bytes_copied: int = 0
     batches_done: int = 0
     # Batches defined by counting others (remainders of transient failures, replacements).
@@ -351,46 +353,3 @@ class FailureRecord(BaseModel):
     # A destination object a sync could not delete (``delete_extra``); a delete marker.
     delete: bool = False
     marker: bool = False
-
-
-class QueueDepths(BaseModel):
-    queue_visible: int = 0
-    queue_in_flight: int = 0
-    dlq_visible: int = 0
-
-
-class JobStatus(BaseModel):
-    """What ``s3migrator status --json`` prints for one job."""
-
-    job_id: str
-    mode: Mode | None
-    state: JobState
-    phase: Phase
-    percent: int
-    source: str
-    destination: str
-    objects_total: int
-    objects_copied: int
-    objects_failed: int
-    objects_deleted: int = 0
-    # What the listing left out: filtered, archived, unchanged (sync), extra at the destination.
-    skipped: Tally = Tally()
-    bytes_total: int
-    bytes_copied: int
-    enumeration_complete: bool
-    queue_visible: int
-    queue_in_flight: int
-    dlq_visible: int
-    error: str | None = None
-    first_failures: list[FailureRecord] = []
-    created_at: float
-    finished_at: float | None = None
-    # The completion report: "pending" until a coordinator has written it, then its URL.
-    report: str | None = None
-    # Who sent the job: the SQS SenderId of its message (a role's or user's unique id).
-    sender: str | None = None
-
-    @property
-    def done(self) -> int:
-        """Objects decided: copied, failed or (a sync's extras) deleted."""
-        return self.objects_copied + self.objects_failed + self.objects_deleted

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from s3migrator.models import CopySpec, FailureRecord
+from s3migrator.selection import Tally
 
 SHARDS = 16  # counter shards per job: the job's counting writes spread over this many items
 
@@ -164,6 +165,8 @@ class BatchOutcome(BaseModel):
     failures: list[FailureRecord] = []
     # Destination objects deleted (a sync's ``delete_extra``).
     deleted: list[WorkItem] = []
+    # How many of the copies S3's answer verified (``copier.objects.Copied``).
+    verified: int = 0
 
 
 class BatchRecord(BaseModel):
@@ -191,6 +194,8 @@ class BatchRecord(BaseModel):
     claim_until: float = 0.0
     # A void batch: how many batches replaced it (ids ``{batch_id}+0`` and on).
     replacements: int = 0
+    # A listing batch: what the listing left out in its range.
+    tally: Tally = Tally()
 
     def carried(self, spec: CopySpec, *, resent: bool = False) -> WorkBatch:
         """The batch to send again, as it was defined (for a batch that carries its items)."""

@@ -19,7 +19,8 @@ from rich.table import Table
 from rich.text import Text
 
 from s3migrator.cli.figures import Rate, human_bytes, human_duration, human_rate, seconds_left
-from s3migrator.models import JobState, JobStatus
+from s3migrator.job_status import JobStatus
+from s3migrator.models import JobState
 
 BAR_WIDTH = 10
 _STATE_STYLE = {
@@ -177,14 +178,16 @@ def summary_line(status: JobStatus, current: Rate | None) -> str:
 
 
 def details(statuses: Sequence[JobStatus], *, senders: bool = True) -> list[RenderableType]:
-    """Each job's sender (``senders``), error, first failures with their reasons, and
-    completion report."""
+    """Each job's sender and how many of its copies were verified as made (``senders``: the
+    status view's), error, first failures with their reasons, and completion report."""
     lines: list[RenderableType] = []
     for s in statuses:
         if senders and s.sender:
             lines.append(Text(f"{s.job_id}: sent by {s.sender}", style="dim"))
         if s.error:
             lines.append(Text(f"{s.job_id}: {s.error}", style="red"))
+        if senders and s.objects_copied and s.state is not JobState.RUNNING:
+            lines.append(Text(f"{s.job_id}: {verified_line(s)}", style="dim"))
         if left_out := skipped_line(s):
             lines.append(Text(f"{s.job_id}: {left_out}"))
         if s.report is not None:
@@ -194,6 +197,18 @@ def details(statuses: Sequence[JobStatus], *, senders: bool = True) -> list[Rend
                 Text(f"  {s.job_id} failed {failure.key!r}: {failure.code} {failure.message}")
             )
     return lines
+
+
+def verified_line(status: JobStatus) -> str:
+    """How many copies S3's answer verified as they were made, and what verifies the rest."""
+    rest = status.objects_copied - status.objects_verified
+    line = f"{status.objects_verified} of {status.objects_copied} copies verified as made (ETag)"
+    if rest > 0:
+        line += (
+            f"; {rest} made in parts or under SSE-KMS: `s3migrator verify {status.job_id}`"
+            " compares their bytes"
+        )
+    return line
 
 
 def skipped_line(status: JobStatus) -> str:

@@ -13,7 +13,8 @@ from s3migrator.cli.render import no_jobs_message, status_view
 from s3migrator.cli.values import interval_s
 from s3migrator.cli.watch import add_follow_options, watch
 from s3migrator.errors import JobNotFoundError
-from s3migrator.models import JobState, JobStatus
+from s3migrator.job_status import JobStatus
+from s3migrator.models import JobState
 
 if TYPE_CHECKING:
     from s3migrator.cli.context import Context

@@ -22,7 +22,8 @@ from s3migrator.cli.figures import Rate, Sample, rate
 from s3migrator.cli.render import details, status_view, summary_line
 from s3migrator.cli.values import interval_s
 from s3migrator.errors import JobNotFoundError
-from s3migrator.models import JobState, JobStatus
+from s3migrator.job_status import JobStatus
+from s3migrator.models import JobState
 from s3migrator.sqs.queues import queue_depth
 
 if TYPE_CHECKING:

@@ -97,11 +97,13 @@ class BatchStore(Table):
             ":defined": s("defined"),
             ":digest": s(batch.digest),
             ":copied": n(copied),
+            ":verified": n(outcome.verified),
             ":failures": failures_json(outcome.failures),
             ":now": n(self.now()),
         }
         expression = (
-            "SET #state = :counted, copied = :copied, failures = :failures, counted_at = :now"
+            "SET #state = :counted, copied = :copied, verified = :verified, failures = :failures,"
+            " counted_at = :now"
         )
         if remainder is not None:
             expression += ", #remainder = :remainder"
@@ -109,6 +111,7 @@ class BatchStore(Table):
         adds: Item = {
             ":oc": n(copied),
             ":od": n(deleted),
+            ":ov": n(outcome.verified),
             ":of": n(-(copied + deleted) if batch.redrive else failed),
             ":bc": n(outcome.bytes_copied),
             ":one": n(1),
@@ -132,7 +135,7 @@ class BatchStore(Table):
                     "Key": shard_key(batch.job_id, shard_of(batch.batch_id)),
                     "UpdateExpression": (
                         "ADD objects_copied :oc, objects_failed :of, objects_deleted :od,"
-                        " bytes_copied :bc,"
+                        " objects_verified :ov, bytes_copied :bc,"
                         " batches_done :one, batches_spawned :spawned"
                     ),
                     "ExpressionAttributeValues": adds,

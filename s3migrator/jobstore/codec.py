@@ -46,13 +46,15 @@ LISTING_ATTRIBUTES = {
     "bytes": "l_bytes",
     "complete": "l_complete",
     "group_start": "l_group_start",
-    "tally": "l_tally",
 }
+# What a listing left out, one number each, so that a replacement can add its difference.
+TALLY_ATTRIBUTES = {name: f"l_t_{name}" for name in Tally.model_fields}
 # What each counter shard adds up (the job's own batches_extra is on its item).
 SHARD_COUNTERS = (
     "objects_copied",
     "objects_failed",
     "objects_deleted",
+    "objects_verified",
     "bytes_copied",
     "batches_done",
     "batches_spawned",
@@ -137,7 +139,14 @@ def batch_key(job_id: str, batch_id: str) -> Item:
     return {"pk": shard_pk(job_id, shard_of(batch_id)), "sk": s(f"BATCH#{batch_id}")}
 
 
-def batch_item(batch: WorkBatch, *, after: str | None, last: str | None, listed: bool) -> Item:
+def batch_item(
+    batch: WorkBatch,
+    *,
+    after: str | None,
+    last: str | None,
+    listed: bool,
+    tally: Tally | None = None,
+) -> Item:
     """A batch as defined before it is sent: listing batches keep their range, others their
     items (a remainder's, a redrive's or a replacement's keys follow no listing range)."""
     item: Item = {
@@ -151,6 +160,9 @@ def batch_item(batch: WorkBatch, *, after: str | None, last: str | None, listed:
         "bytes": n(sum(i.bytes_to_copy for i in batch.items)),
         "redrive": {"BOOL": batch.redrive},
     }
+    if tally is not None and tally != Tally():
+        # What the listing left out in this batch's range, to set right if it is replaced.
+        item["tally"] = s(tally.model_dump_json())
     if listed:
         item["last"] = s(batch.items[-1].key)
         if after is not None:
@@ -184,6 +196,7 @@ def batch_record(item: dict[str, Any]) -> BatchRecord:
         claim_owner=raw.get("claim_owner"),
         claim_until=float(raw.get("claim_until", 0)),
         replacements=int(raw.get("replacements", 0)),
+        tally=Tally.model_validate_json(raw["tally"]) if "tally" in raw else Tally(),
     )
 
 
@@ -195,7 +208,7 @@ def listing_attributes(checkpoint: ListingCheckpoint) -> Item:
         LISTING_ATTRIBUTES["bytes"]: n(checkpoint.bytes),
         LISTING_ATTRIBUTES["complete"]: {"BOOL": checkpoint.complete},
         LISTING_ATTRIBUTES["group_start"]: n(checkpoint.group_start),
-        LISTING_ATTRIBUTES["tally"]: s(checkpoint.tally.model_dump_json()),
+        **{TALLY_ATTRIBUTES[name]: n(v) for name, v in checkpoint.tally.model_dump().items()},
     }
     if checkpoint.start_after is not None:
         item[LISTING_ATTRIBUTES["start_after"]] = s(checkpoint.start_after)
@@ -239,8 +252,13 @@ def job_record(item: dict[str, Any]) -> JobRecord:
     listing = {
         field: raw[attribute] for field, attribute in LISTING_ATTRIBUTES.items() if attribute in raw
     }
-    if "tally" in listing:
-        listing["tally"] = Tally.model_validate_json(listing["tally"])
+    listing["tally"] = Tally(
+        **{
+            name: int(raw[attribute])
+            for name, attribute in TALLY_ATTRIBUTES.items()
+            if attribute in raw
+        }
+    )
     return JobRecord(
         job_id=raw["job_id"],
         mode=raw.get("mode"),

@@ -16,6 +16,7 @@ from typing import Any
 from s3migrator.aws_errors import translated
 from s3migrator.errors import ConditionFailedError, LeaseLostError
 from s3migrator.jobstore.codec import (
+    TALLY_ATTRIBUTES,
     Item,
     batch_item,
     batch_key,
@@ -27,6 +28,7 @@ from s3migrator.jobstore.codec import (
 )
 from s3migrator.jobstore.writes import Table
 from s3migrator.models import JobState, ListingCheckpoint
+from s3migrator.selection import Tally
 from s3migrator.work import BatchRecord, WorkBatch, shard_of
 
 MAX_ERROR_CHARS = 2000
@@ -154,6 +156,7 @@ class ListingWrites(Table):
         group: list[tuple[WorkBatch, str | None]],
         *,
         ranged: bool = True,
+        tallies: list[Tally] | None = None,
     ) -> None:
         """Record a group of listing batches (each with the key its range starts after) and
         move the checkpoint past them, in one transaction; LeaseLostError if the run lost the
@@ -162,11 +165,14 @@ class ListingWrites(Table):
         actions: list[dict[str, Any]] = [
             {"Update": self._checkpoint_update(job_id, token, checkpoint, lease_s, seq)}
         ]
-        for batch, after in group:
+        for index, (batch, after) in enumerate(group):
+            tally = tallies[index] if tallies is not None else None
             actions.append(
                 {
                     "Put": {
-                        "Item": batch_item(batch, after=after, last=None, listed=ranged),
+                        "Item": batch_item(
+                            batch, after=after, last=None, listed=ranged, tally=tally
+                        ),
                         "ConditionExpression": "attribute_not_exists(sk)",
                     }
                 }
@@ -193,10 +199,13 @@ class ListingWrites(Table):
         old: BatchRecord,
         replacements: list[WorkBatch],
         lease_s: float,
+        tally: Tally | None = None,
     ) -> bool:
         """Replace a batch defined but not counted whose range changed at the source: the old
         record becomes void (done, counting nothing), the replacements are defined, and the
-        listing's totals follow; False when the old batch was counted (or voided) meanwhile."""
+        listing's totals follow, what it left out too (``tally``: what the range's new listing
+        left out); False when the old batch was counted (or voided) meanwhile."""
+        delta_tally = (tally or old.tally).minus(old.tally).model_dump()
         delta_objects = sum(len(b.items) for b in replacements) - old.count
         delta_bytes = sum(i.bytes_to_copy for b in replacements for i in b.items) - old.bytes
         actions: list[dict[str, Any]] = [
@@ -226,12 +235,15 @@ class ListingWrites(Table):
                 "Update": {
                     "Key": job_key(job_id),
                     "UpdateExpression": (
-                        "ADD l_objects :objects, l_bytes :bytes SET lease_until = :until"
+                        "ADD l_objects :objects, l_bytes :bytes, "
+                        + ", ".join(f"{TALLY_ATTRIBUTES[k]} :t_{k}" for k in delta_tally)
+                        + " SET lease_until = :until"
                     ),
                     "ConditionExpression": "lease_owner = :me",
                     "ExpressionAttributeValues": {
                         ":objects": n(delta_objects),
                         ":bytes": n(delta_bytes),
+                        **{f":t_{k}": n(v) for k, v in delta_tally.items()},
                         ":me": s(token),
                         ":until": n(self.now() + lease_s),
                     },

@@ -19,8 +19,9 @@ from moto_helpers import fill, job_message, receive_all, resume_falls_due
 from coordinator.jobs import RunEnd
 from progress.refresh import refresh
 from progress.status import to_status
+from s3migrator.job_status import QueueDepths
 from s3migrator.jobstore import JobStore
-from s3migrator.models import JobRecord, JobState, QueueDepths
+from s3migrator.models import JobRecord, JobState
 from s3migrator.resources import Resources
 from s3migrator.selection import Tally
 from s3migrator.settings import Settings

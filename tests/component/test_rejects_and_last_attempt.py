@@ -171,6 +171,7 @@ def test_transient_error_on_the_last_attempt_is_recorded_and_the_batch_counted(
         "objects_copied": 0,
         "objects_failed": 2,
         "objects_deleted": 0,
+        "objects_verified": 0,
         "bytes_copied": 0,
         "batches_done": 2,
         "batches_spawned": 1,

@@ -21,8 +21,9 @@ from coordinator.jobs import RunEnd
 from progress.refresh import refresh
 from progress.status import to_status
 from s3migrator.aws import Aws
+from s3migrator.job_status import QueueDepths
 from s3migrator.jobstore import JobStore
-from s3migrator.models import JobMessage, JobRecord, JobState, QueueDepths
+from s3migrator.models import JobMessage, JobRecord, JobState
 from s3migrator.resources import Resources
 from s3migrator.selection import Tally
 from s3migrator.settings import MiB, Settings

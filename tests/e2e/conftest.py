@@ -17,8 +17,8 @@ import boto3
 import pytest
 
 from s3migrator.cli.local.server import LOCAL_STACK_SETTINGS, MotoServer, local_env
+from s3migrator.job_status import JobStatus
 from s3migrator.jobstore import JobStore
-from s3migrator.models import JobStatus
 from s3migrator.resources import OUTPUTS, Resources, outputs_of
 
 REPO = Path(__file__).resolve().parents[2]

@@ -35,6 +35,9 @@ def _wait_until_batches_are_held(stack: Stack) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if queue_depth(sqs, queue)[1] > 0:
+            # Received is not yet begun: a moment more, and the copier's handler holds it (a
+            # batch copied one object at a time lasts far longer).
+            time.sleep(0.5)
             return
         time.sleep(0.02)
     raise AssertionError("the copier never took a batch")

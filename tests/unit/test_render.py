@@ -9,7 +9,8 @@ from rich.console import Console
 
 from s3migrator.cli.figures import Rate
 from s3migrator.cli.render import fitting_columns, status_view, summary_line
-from s3migrator.models import JobState, JobStatus, Mode, Phase
+from s3migrator.job_status import JobStatus
+from s3migrator.models import JobState, Mode, Phase
 from s3migrator.selection import Tally
 
 UUID_ID = "905b8a6463a74381b0fb58d27a82642c"
