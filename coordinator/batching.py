@@ -31,9 +31,9 @@ def item_bytes(item: WorkItem) -> int:
 
 
 # What a batch may grow by after it is packed: a remainder's or a replacement's longer id
-# (``~N``, ``+N``), a larger attempt number and the ``resent`` flag. Reserved, so that such a
-# batch still fits.
-GROWTH_BYTES = 32
+# (``~N``, ``+N``, ``.wN``), a larger attempt number, its ``waits`` and the ``resent`` flag.
+# Reserved, so that such a batch still fits.
+GROWTH_BYTES = 64
 # A batch's record in the table holds, at most, its items and one failure record per item, and
 # a DynamoDB item holds 400 KB: a batch is closed before its items and their failures (each
 # message cut to MAX_FAILURE_MESSAGE characters, FAILURE_BYTES in all) could exceed this.

@@ -189,6 +189,7 @@ class JobRunner:
                 options=job.options,
                 overwrite=job.overwrite,
                 sender=sender,
+                restore=job.restore,
             ),
             report=job.report,
             plan=job.listing_plan(),

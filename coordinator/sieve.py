@@ -146,7 +146,7 @@ class Sieve:
             self.source,
             spec.source,
             start_after,
-            restore_status=plan.archived == "skip",
+            restore_status=plan.archived != "copy",
             payer=spec.options.source_payer(),
         )
         if through is not None:  # a range listed again: nothing after it is looked at
@@ -175,6 +175,8 @@ class Sieve:
                 self._skip("unchanged", entry, unchanged=1, unchanged_bytes=entry["Size"])
             elif plan.archived == "skip" and archived(entry):
                 self._skip("archived", entry, archived=1, archived_bytes=entry["Size"])
+            elif plan.archived == "restore" and archived(entry):
+                yield work_item(entry).model_copy(update={"restore": True})
             else:
                 yield work_item(entry)
 

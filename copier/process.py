@@ -75,6 +75,8 @@ def built_worker(
             max_item_attempts=settings.max_item_attempts,
             retry_delay_base_s=settings.retry_delay_base_s,
             claim_after_s=settings.claim_after_s,
+            restore_poll_s=settings.restore_poll_s,
+            max_restore_waits=settings.max_restore_waits,
             stop_grace_s=settings.stop_grace_s,
             # ECS sets this variable in every task; off ECS there is nothing to protect.
             protection=TaskProtection(os.environ.get("ECS_AGENT_URI")),

@@ -18,6 +18,7 @@ version failing for good fails the versions after it, which cannot be written ou
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from copier.overwrite import exists_error
@@ -29,7 +30,7 @@ from s3migrator.models import CopySpec, Overwrite
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from s3migrator.work import WorkItem
+    from s3migrator.work import WorkBatch, WorkItem
 
 Outcome = int | BaseException
 VERSION_ORDER = "VersionOrder"
@@ -130,3 +131,24 @@ def _stopped(
         " and versions are written in order",
     )
     return [*outcomes, exc, *[after] * (len(history) - n - 1)]
+
+
+def versioned(batch: WorkBatch) -> bool:
+    """A batch of a job copying every version: its keys' histories, written in order."""
+    return any(item.version_id is not None or item.marker for item in batch.items)
+
+
+def nth(task: Future[list[Outcome]], n: int) -> Future[int]:
+    """The outcome of the ``n``th version of a history task, as a future of its own."""
+    item: Future[int] = Future()
+
+    def settle(done: Future[list[Outcome]]) -> None:
+        error = done.exception()
+        outcome = error if error is not None else done.result()[n]
+        if isinstance(outcome, BaseException):
+            item.set_exception(outcome)
+        else:
+            item.set_result(outcome)
+
+    task.add_done_callback(settle)
+    return item

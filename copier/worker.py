@@ -30,7 +30,9 @@ from pydantic import ValidationError
 from copier.deletion import delete_extra
 from copier.objects import ObjectCopier
 from copier.protection import TaskProtection
-from copier.versions import Outcome, copy_history
+from copier.remainders import remainder_of, restore_timeout
+from copier.restore import RestoreWaiting, copy_restored
+from copier.versions import copy_history, nth, versioned
 from s3migrator.aws_errors import translate, translated
 from s3migrator.backoff import backoff_s
 from s3migrator.errors import TransientError
@@ -47,27 +49,6 @@ if TYPE_CHECKING:
     from s3migrator.jobstore import JobStore
 
 log = logging.getLogger(__name__)
-
-
-def _versioned(batch: WorkBatch) -> bool:
-    """A batch of a job copying every version: its keys' histories, written in order."""
-    return any(item.version_id is not None or item.marker for item in batch.items)
-
-
-def _nth(task: Future[list[Outcome]], n: int) -> Future[int]:
-    """The outcome of the ``n``th version of a history task, as a future of its own."""
-    item: Future[int] = Future()
-
-    def settle(done: Future[list[Outcome]]) -> None:
-        error = done.exception()
-        outcome = error if error is not None else done.result()[n]
-        if isinstance(outcome, BaseException):
-            item.set_exception(outcome)
-        else:
-            item.set_result(outcome)
-
-    task.add_done_callback(settle)
-    return item
 
 
 class Fate(StrEnum):
@@ -90,6 +71,7 @@ class BatchResult:
     verified: int = 0
     failures: list[FailureRecord] = field(default_factory=list)
     transient: list[WorkItem] = field(default_factory=list)
+    waiting: list[WorkItem] = field(default_factory=list)  # for their restore
     first_transient: str = ""
 
 
@@ -106,6 +88,9 @@ class Worker:
     max_item_attempts: int = 5
     retry_delay_base_s: float = 5.0
     claim_after_s: float = 3600.0
+    # How long an object waiting for its restore waits between looks, and how many looks.
+    restore_poll_s: int = MAX_DELAY_S
+    max_restore_waits: int = 192
     owner: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     visibility_s: int = 120
     wait_time_s: int = 20
@@ -216,25 +201,21 @@ class Worker:
             or batch.resent
         )
         again = repeat or batch.epoch > 0
-        if _versioned(batch) and not batches.claim(
+        if versioned(batch) and not batches.claim(
             batch.job_id, batch.batch_id, self.owner, batches.now() + self.visibility_s
         ):
             # Histories are written in order by one copier at a time: two deliveries at once
             # would both add the versions after the first.
             return Decision(Fate.LATER, f"batch {batch.batch_id}: another copier writes it")
         result = self._copy(batch, again, repeat)
-        remainder = None
-        if result.transient and batch.attempt < self.max_item_attempts:
-            # One remainder per attempt of a root batch: its id does not grow with the chain.
-            root = batch.batch_id.split("~", 1)[0]
-            remainder = WorkBatch.of(
-                f"{root}~{batch.attempt + 1}",
-                batch.spec,
-                result.transient,
-                attempt=batch.attempt + 1,
-                epoch=batch.epoch,
-                redrive=batch.redrive,
-            )
+        if result.waiting and batch.waits >= self.max_restore_waits:
+            result.failures += [restore_timeout(item, batch) for item in result.waiting]
+            result.waiting = []
+        remainder = remainder_of(
+            batch,
+            result.transient if batch.attempt < self.max_item_attempts else [],
+            result.waiting,
+        )
         outcome = BatchOutcome(
             copied=result.copied,
             bytes_copied=result.bytes_copied,
@@ -250,17 +231,23 @@ class Worker:
                 self._send_remainder_of(batch, counted)
             return Decision(Fate.DELETE, f"batch {batch.batch_id} was counted meanwhile")
         if remainder is not None:
-            delay = backoff_s(
-                batch.attempt,
-                base_s=self.retry_delay_base_s,
-                cap_s=MAX_DELAY_S,
-                jitter=random.uniform(0.5, 1.0),
+            delay = (
+                self.restore_poll_s
+                if not result.transient
+                else backoff_s(
+                    batch.attempt,
+                    base_s=self.retry_delay_base_s,
+                    cap_s=MAX_DELAY_S,
+                    jitter=random.uniform(0.5, 1.0),
+                )
             )
             log.warning(
-                "batch %s: %d objects failed transiently (first: %s); they go on in %s in %ds",
+                "batch %s: %d objects failed transiently (first: %s), %d wait for their restore;"
+                " they go on in %s in %ds",
                 batch.batch_id,
                 len(result.transient),
                 result.first_transient,
+                len(result.waiting),
                 remainder.batch_id,
                 delay,
             )
@@ -283,7 +270,7 @@ class Worker:
         result = BatchResult()
         futures = self._start_all(batch, again, repeat)
         # A batch of histories is claimed from the start, and kept claimed while it runs.
-        every = self.visibility_s / 2 if _versioned(batch) else self.claim_after_s
+        every = self.visibility_s / 2 if versioned(batch) else self.claim_after_s
         self._wait_claiming(batch, [future for _, future in futures], every)
         for item, future in futures:
             error = future.exception()
@@ -296,6 +283,9 @@ class Worker:
                 result.verified += bool(getattr(future.result(), "verified", False))
                 continue
             copy_error = translate(error)
+            if isinstance(copy_error, RestoreWaiting):
+                result.waiting.append(item)
+                continue
             if isinstance(copy_error, TransientError) and not last_attempt:
                 result.transient.append(item)
                 result.first_transient = result.first_transient or str(copy_error)
@@ -332,7 +322,7 @@ class Worker:
         """A future per item: each object copied on its own, or, for a job copying every
         version, each key's history written in order by one task (``copier.versions``)."""
         spec = batch.spec
-        if not _versioned(batch):
+        if not versioned(batch):
             return [(item, self._start(spec, item, again)) for item in batch.items]
         started: list[tuple[WorkItem, Future[int]]] = []
         for _, group in groupby(batch.items, key=lambda item: item.key):
@@ -347,10 +337,12 @@ class Worker:
                 repeat=repeat,
                 last_attempt=batch.attempt >= self.max_item_attempts,
             )
-            started += [(item, _nth(task, n)) for n, item in enumerate(history)]
+            started += [(item, nth(task, n)) for n, item in enumerate(history)]
         return started
 
     def _start(self, spec: CopySpec, item: WorkItem, again: bool) -> Future[int]:
+        if item.restore:
+            return self.copy_pool.submit(copy_restored, self.copier, spec, item, again)
         if item.delete:
             return self.copy_pool.submit(delete_extra, self.copier.clients, spec, item)
         return self.copy_pool.submit(self.copier.copy, spec, item, again=again)

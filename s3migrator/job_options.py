@@ -26,6 +26,15 @@ StorageClass = Literal[
 ChecksumAlgorithm = Literal["CRC64NVME", "CRC32", "CRC32C", "SHA1", "SHA256"]
 
 
+class RestoreRequest(BaseModel):
+    """How an archived object is restored before it is copied (S3's RestoreObject)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    days: int = Field(default=7, ge=1, le=30)
+    tier: Literal["Standard", "Bulk", "Expedited"] = "Standard"
+
+
 class JobOptions(BaseModel):
     """Per-job overrides of copier defaults; unset fields take the copier's settings."""
 

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from s3migrator.errors import InvalidJobMessageError
-from s3migrator.job_options import JobOptions
+from s3migrator.job_options import JobOptions, RestoreRequest
 from s3migrator.locations import RETIRED_FIELDS, Location, ReportLocation
 from s3migrator.names import (
     JOB_ID_PATTERN,
@@ -126,7 +126,9 @@ class JobMessage(_Strict):
     select: Selection = Selection()
     sync: bool = False
     delete_extra: bool = False
-    archived: Literal["skip", "copy"] = "skip"
+    archived: Literal["skip", "copy", "restore"] = "skip"
+    # With archived "restore" (implied when given): how each archived object is restored.
+    restore: RestoreRequest | None = None
     versions: Literal["current", "all"] = "current"
 
     @model_validator(mode="after")
@@ -173,6 +175,16 @@ class JobMessage(_Strict):
                 "the report location overlaps the destination: a report could take the place"
                 " of a copied object"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _restore_when_asked(self) -> JobMessage:
+        if self.restore is not None and "archived" not in self.model_fields_set:
+            object.__setattr__(self, "archived", "restore")  # frozen model
+        elif self.restore is not None and self.archived != "restore":
+            raise ValueError('restore goes with "archived": "restore"')
+        elif self.archived == "restore" and self.restore is None:
+            object.__setattr__(self, "restore", RestoreRequest())
         return self
 
     @model_validator(mode="after")
@@ -225,6 +237,8 @@ class CopySpec(_Strict):
     # Who sent the job (the SQS SenderId of its message): the source identity of every role
     # session the job assumes, so CloudTrail shows who started what.
     sender: str | None = None
+    # How archived objects are restored before they are copied (archived "restore").
+    restore: RestoreRequest | None = None
 
     def destination_key(self, source_key: str) -> str:
         return self.destination.prefix + source_key[len(self.source.prefix) :]

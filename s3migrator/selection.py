@@ -140,7 +140,7 @@ class ListingPlan(BaseModel):
     select: Selection = Selection()
     sync: bool = False
     delete_extra: bool = False
-    archived: Literal["skip", "copy"] = "skip"
+    archived: Literal["skip", "copy", "restore"] = "skip"
     # "all": every version of every object, oldest first, delete markers included.
     versions: Literal["current", "all"] = "current"
 
@@ -148,6 +148,8 @@ class ListingPlan(BaseModel):
     def _consistent(self) -> ListingPlan:
         if self.delete_extra and not self.sync:
             raise ValueError("delete_extra needs sync: true (it deletes what the sync finds extra)")
+        if self.versions == "all" and self.archived == "restore":
+            raise ValueError('versions "all" does not restore archived versions: archived "skip"')
         if self.sync and self.versions == "all":
             raise ValueError(
                 'versions "all" copies a key\'s history once; it cannot be combined with sync'

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     # long again), so no other copier copies it and the dead-letter sweep leaves it alone, even
     # past SQS's 12-hour visibility cap.
     claim_after_s: float = Field(default=3600.0, gt=0)
+    # Objects waiting for their restore are looked at again this often, this many times (the
+    # default: every 15 minutes for 48 hours, Deep Archive's bulk restore).
+    restore_poll_s: int = Field(default=900, ge=0, le=900)
+    max_restore_waits: int = Field(default=192, ge=1)
     # On SIGTERM, how long to finish held batches before releasing them (ECS waits 30 s).
     stop_grace_s: float = Field(default=25.0, ge=0)
     retry_mode: str = Field(default="adaptive", pattern="^(legacy|standard|adaptive)$")

@@ -52,6 +52,8 @@ class WorkItem(BaseModel):
     # A job copying every version: the version to copy, or a delete marker to reproduce.
     version_id: str | None = Field(default=None, max_length=1024)
     marker: bool = False
+    # Archived, to be restored before it is copied (a job's archived "restore").
+    restore: bool = False
 
     @property
     def bytes_to_copy(self) -> int:
@@ -64,7 +66,7 @@ class WorkItem(BaseModel):
         for name in ("storage_class", "version_id"):
             if data.get(name) is None:
                 data.pop(name, None)
-        for name in ("delete", "marker"):
+        for name in ("delete", "marker", "restore"):
             if not data.get(name):
                 data.pop(name, None)
         return data
@@ -78,6 +80,7 @@ def batch_digest(items: list[WorkItem]) -> str:
         + ("\tdelete" if i.delete else "")
         + (f"\t{i.version_id}" if i.version_id is not None else "")
         + ("\tmarker" if i.marker else "")
+        + ("\trestore" if i.restore else "")
         for i in items
     )
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
@@ -107,6 +110,8 @@ class WorkBatch(BaseModel):
     epoch: int = Field(default=0, ge=0)
     # Items of a redrive batch were counted as failed; copying one moves it to copied.
     redrive: bool = False
+    # Times its objects waited for their restore (each wait a remainder, ``~A.wN``).
+    waits: int = Field(default=0, ge=0)
     # Sent again by a coordinator (the run that sent it first may have died before its
     # checkpoint), or replacing a batch that may have been copied in part: an earlier delivery
     # may have copied its objects, although SQS counts this message's first receive. Left out
@@ -118,6 +123,8 @@ class WorkBatch(BaseModel):
         data: dict[str, Any] = handler(self)
         if not data.get("resent"):
             data.pop("resent", None)
+        if not data.get("waits"):
+            data.pop("waits", None)
         return data
 
     @classmethod
@@ -196,6 +203,7 @@ class BatchRecord(BaseModel):
     replacements: int = 0
     # A listing batch: what the listing left out in its range.
     tally: Tally = Tally()
+    waits: int = 0
 
     def carried(self, spec: CopySpec, *, resent: bool = False) -> WorkBatch:
         """The batch to send again, as it was defined (for a batch that carries its items)."""
@@ -209,4 +217,5 @@ class BatchRecord(BaseModel):
             epoch=self.epoch,
             redrive=self.redrive,
             resent=resent,
+            waits=self.waits,
         )

@@ -95,11 +95,12 @@ def dry_run(context: Context, message: JobMessage) -> int:
         if item.delete:  # named as the destination's key it is
             line("delete", spec.destination_key(item.key), item.size)
         else:
-            line("marker" if item.marker else "copy", item.key, item.size, item.version_id)
+            action = "marker" if item.marker else "restore" if item.restore else "copy"
+            line(action, item.key, item.size, item.version_id)
     table = Table(title="dry run: nothing was sent or changed", title_justify="left")
     for column, justify in (("action", "left"), ("objects", "right"), ("bytes", "right")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    markers = ["marker"] if counts["marker"] else []
+    markers = [action for action in ("marker", "restore") if counts[action]]
     for action in ("copy", *markers, "delete", *sorted(a for a in counts if "skip" in a)):
         table.add_row(escape(action), str(counts[action]), human_bytes(sizes[action]))
     context.errors.print(table)

@@ -221,8 +221,8 @@ def skipped_line(status: JobStatus) -> str:
         parts.append(f"{tally.filtered} not selected")
     if tally.archived:
         parts.append(
-            f"{tally.archived} archived ({human_bytes(tally.archived_bytes)}; restore them,"
-            " then send the job again under a new id, e.g. as a sync)"
+            f"{tally.archived} archived ({human_bytes(tally.archived_bytes)}; send the job again"
+            ' under a new id with "archived": "restore", or as a sync once they are restored)'
         )
     if tally.extra:
         parts.append(f"{tally.extra} at the destination only (kept)")

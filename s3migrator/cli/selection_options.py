@@ -47,9 +47,18 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
     )
     select.add_argument(
         "--archived",
-        choices=["skip", "copy"],
+        choices=["skip", "copy", "restore"],
         help="archived objects (GLACIER, DEEP_ARCHIVE) not restored: skip and count them (the"
-        " default), or try to copy them (each fails, reported, until restored)",
+        " default), try to copy them (each fails, reported, until restored), or restore each"
+        " (see --restore-days, --restore-tier) and copy it once restored",
+    )
+    select.add_argument(
+        "--restore-days", type=int, metavar="N", help="with --archived restore: days (7)"
+    )
+    select.add_argument(
+        "--restore-tier",
+        choices=["Standard", "Bulk", "Expedited"],
+        help="with --archived restore: S3's retrieval tier (Standard)",
     )
     select.add_argument(
         "--versions",
@@ -100,6 +109,12 @@ def selection_fields(args: argparse.Namespace) -> dict[str, Any]:
     for name in ("archived", "versions"):
         if getattr(args, name, None):
             fields[name] = getattr(args, name)
+    restore = {
+        "days": getattr(args, "restore_days", None),
+        "tier": getattr(args, "restore_tier", None),
+    }
+    if any(value is not None for value in restore.values()):
+        fields["restore"] = {k: v for k, v in restore.items() if v is not None}
     return fields
 
 

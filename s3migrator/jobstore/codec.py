@@ -160,6 +160,8 @@ def batch_item(
         "bytes": n(sum(i.bytes_to_copy for i in batch.items)),
         "redrive": {"BOOL": batch.redrive},
     }
+    if batch.waits:
+        item["waits"] = n(batch.waits)
     if tally is not None and tally != Tally():
         # What the listing left out in this batch's range, to set right if it is replaced.
         item["tally"] = s(tally.model_dump_json())
@@ -197,6 +199,7 @@ def batch_record(item: dict[str, Any]) -> BatchRecord:
         claim_until=float(raw.get("claim_until", 0)),
         replacements=int(raw.get("replacements", 0)),
         tally=Tally.model_validate_json(raw["tally"]) if "tally" in raw else Tally(),
+        waits=int(raw.get("waits", 0)),
     )
 
 

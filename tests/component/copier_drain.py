@@ -28,6 +28,7 @@ def drain(
     part_size: int = 5 * MiB,
     messages_in_flight: int = 1,
     idle_exit_s: float = 0.01,
+    max_restore_waits: int = 192,
 ) -> Worker:
     """Run a real Worker until the work queue has nothing visible left; returns it."""
     settings = Settings(
@@ -41,6 +42,9 @@ def drain(
         work_visibility_s=30,
         wait_time_s=0,
         idle_exit_s=idle_exit_s,
+        # Objects waiting for their restore are looked at again at once.
+        restore_poll_s=0,
+        max_restore_waits=max_restore_waits,
     )
     with built_worker(settings, aws, resources, store=store, s3=s3) as worker:
         worker.serve()
