@@ -55,6 +55,7 @@ def redrive(
             storage_class=f.storage_class,
             delete=f.delete,
             version_id=f.version_id,
+            restore=f.restore,
             marker=f.marker,
         )
         for f in failures

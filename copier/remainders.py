@@ -42,4 +42,5 @@ def restore_timeout(item: WorkItem, batch: WorkBatch) -> FailureRecord:
         size=item.size,
         etag=item.etag,
         storage_class=item.storage_class,
+        restore=True,
     )

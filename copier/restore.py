@@ -13,8 +13,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate
-from s3migrator.errors import TransientError
+from s3migrator.errors import ConditionFailedError, TransientError
 from s3migrator.job_options import RestoreRequest
+from s3migrator.selection import ARCHIVED_CLASSES
 
 if TYPE_CHECKING:
     from copier.objects import ObjectCopier
@@ -43,7 +44,17 @@ def restored(clients: S3Clients, spec: CopySpec, item: WorkItem) -> None:
         **spec.source.expected_owner(),
         **spec.options.source_payer(),
     }
-    status = s3.head_object(**source, IfMatch=item.etag).get("Restore")
+    try:
+        head = s3.head_object(**source, IfMatch=item.etag)
+    except PROVIDER_ERRORS as exc:
+        if not isinstance(translate(exc), ConditionFailedError):
+            raise
+        # Written again since the listing: the copy takes the object as it is now, restored
+        # first if it is still archived.
+        head = s3.head_object(**source)
+    status = head.get("Restore")
+    if head.get("StorageClass") not in ARCHIVED_CLASSES:
+        return
     if status is not None and 'ongoing-request="false"' in status:
         return
     if status is None:

@@ -198,6 +198,7 @@ class Worker:
         repeat = (
             int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1")) > 1
             or batch.attempt > 1
+            or batch.waits > 0  # a remainder: its objects may have been copied meanwhile
             or batch.resent
         )
         again = repeat or batch.epoch > 0
@@ -309,6 +310,7 @@ class Worker:
                     size=item.size,
                     etag=item.etag,
                     storage_class=item.storage_class,
+                    restore=item.restore,
                     delete=item.delete,
                     version_id=item.version_id,
                     marker=item.marker,
@@ -363,7 +365,9 @@ class Worker:
     def _send_remainder_of(self, batch: WorkBatch, record: BatchRecord) -> None:
         remainder = self.store.batches.remainder_to_send(batch, record)
         if remainder is not None:
-            self._send(remainder, 0)
+            # A remainder that only waits for restores waits as long as it would have.
+            waits_only = remainder.waits > batch.waits and remainder.attempt == batch.attempt
+            self._send(remainder, self.restore_poll_s if waits_only else 0)
 
     def _send(self, batch: WorkBatch, delay_s: int) -> None:
         with translated():

@@ -364,6 +364,8 @@ class FailureRecord(BaseModel):
     size: int = 0
     etag: str = ""
     storage_class: str | None = Field(default=None, max_length=32)
-    # A destination object a sync could not delete (``delete_extra``); a delete marker.
+    # A destination object a sync could not delete (``delete_extra``); a delete marker; an
+    # archived object the job restores.
     delete: bool = False
     marker: bool = False
+    restore: bool = False
