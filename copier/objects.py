@@ -29,7 +29,6 @@ from copier.properties import (
     copy_source,
     encryption,
     grants,
-    request_payer,
     source_owner,
     storage_class,
     upload_checksum,
@@ -132,7 +131,7 @@ class ObjectCopier:
             Bucket=spec.source.bucket,
             Key=item.key,
             **spec.source.expected_owner(),
-            **request_payer(spec),
+            **spec.options.source_payer(),
         )
         current = WorkItem(
             key=item.key,
@@ -158,7 +157,7 @@ class ObjectCopier:
             Bucket=spec.source.bucket,
             Key=item.key,
             **spec.source.expected_owner(),
-            **request_payer(spec),
+            **spec.options.source_payer(),
         )
         if holds(head, now["ContentLength"], now["ETag"]) or (
             again
@@ -232,7 +231,7 @@ class ObjectCopier:
             **write_condition(spec.overwrite),
             **spec.destination.expected_owner(),
             **source_owner(spec),
-            **request_payer(spec),
+            **spec.options.source_payer(),
             **encryption(spec.destination),
             **lock,
         )
@@ -246,7 +245,7 @@ class ObjectCopier:
             IfMatch=item.etag,
             **version_of(item),
             **spec.source.expected_owner(),
-            **request_payer(spec),
+            **spec.options.source_payer(),
         )
         carried = carried_properties(s3, spec, item, dict(head))
         carried.update(self._locks.from_head(s3, spec, head))
@@ -287,7 +286,7 @@ class ObjectCopier:
                     CopySourceIfMatch=item.etag,
                     **owner,
                     **source_owner(spec),
-                    **request_payer(spec),
+                    **spec.options.source_payer(),
                 )
                 for part in plan_parts(item.size, part_size)
             ]

@@ -81,7 +81,7 @@ def carried_properties(
             Key=item.key,
             **version_of(item),
             **spec.source.expected_owner(),
-            **request_payer(spec),
+            **spec.options.source_payer(),
         )["TagSet"]
         carried["Tagging"] = urlencode([(tag["Key"], tag["Value"]) for tag in tags])
     return carried
@@ -108,12 +108,6 @@ def copy_source(spec: CopySpec, item: WorkItem) -> Any:
 def version_of(item: WorkItem) -> dict[str, Any]:
     """The source version a request reads, for a job copying every version."""
     return {"VersionId": item.version_id} if item.version_id is not None else {}
-
-
-def request_payer(spec: CopySpec) -> dict[str, Any]:
-    """``RequestPayer`` for a request that reads the source, when the job pays for reading it
-    (a requester-pays bucket answers 403 to a read that does not say so)."""
-    return spec.options.source_payer()
 
 
 def checksum(spec: CopySpec) -> dict[str, Any]:
@@ -154,7 +148,7 @@ def grants(s3: S3Client, spec: CopySpec, key: str) -> dict[str, Any]:
         Bucket=spec.source.bucket,
         Key=key,
         **spec.source.expected_owner(),
-        **request_payer(spec),
+        **spec.options.source_payer(),
     )
     return grant_arguments(acl.get("Owner", {}).get("ID"), acl.get("Grants", []))
 

@@ -34,13 +34,8 @@ def remainder_of(
 
 
 def restore_timeout(item: WorkItem, batch: WorkBatch) -> FailureRecord:
-    return FailureRecord(
-        key=item.key,
-        code=RESTORE_TIMEOUT,
-        message=f"still being restored after {batch.waits} looks; restore it, then redrive",
+    return item.failure(
+        RESTORE_TIMEOUT,
+        f"still being restored after {batch.waits} looks; restore it, then redrive",
         attempts=batch.attempt,
-        size=item.size,
-        etag=item.etag,
-        storage_class=item.storage_class,
-        restore=True,
     )

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from copier.properties import request_payer
-
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
@@ -32,7 +30,7 @@ def same_content(
         Key=source_key,
         IfMatch=source_etag,
         **spec.source.expected_owner(),
-        **request_payer(spec),
+        **spec.options.source_payer(),
     )["Body"]
     destination: Any = s3.get_object(
         Bucket=spec.destination.bucket,

@@ -194,7 +194,6 @@ class Worker:
         # An earlier delivery (SQS's, an earlier attempt's or run's, or the message a
         # coordinator sent before this one) may have copied any of the batch's objects, its
         # answer lost.
-        # Delivered before (by SQS, as an earlier attempt, or by a coordinator that sent it).
         repeat = (
             int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1")) > 1
             or batch.attempt > 1
@@ -301,19 +300,11 @@ class Worker:
                 result.bytes_copied += item.size
                 continue
             result.failures.append(
-                FailureRecord(
-                    key=item.key,
-                    code=copy_error.code,
-                    message=copy_error.message,
-                    http_status=copy_error.http_status,
+                item.failure(
+                    copy_error.code,
+                    copy_error.message,
                     attempts=batch.attempt,
-                    size=item.size,
-                    etag=item.etag,
-                    storage_class=item.storage_class,
-                    restore=item.restore,
-                    delete=item.delete,
-                    version_id=item.version_id,
-                    marker=item.marker,
+                    http_status=copy_error.http_status,
                 )
             )
         return result

@@ -19,14 +19,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from s3migrator.models import CopySpec, FailureRecord
-from s3migrator.selection import Tally
+from s3migrator.selection import ARCHIVED_CLASSES, Tally
 
 SHARDS = 16  # counter shards per job: the job's counting writes spread over this many items
 
 
 # Classes a copy does not keep: STANDARD is S3's default, and an archived object (copied once it
 # is restored) lands readable, in the destination's default class.
-NOT_KEPT_CLASSES = frozenset({"STANDARD", "GLACIER", "DEEP_ARCHIVE"})
+NOT_KEPT_CLASSES = frozenset({"STANDARD"}) | ARCHIVED_CLASSES
 
 
 def kept_class(storage_class: str | None) -> str | None:
@@ -54,6 +54,25 @@ class WorkItem(BaseModel):
     marker: bool = False
     # Archived, to be restored before it is copied (a job's archived "restore").
     restore: bool = False
+
+    def failure(
+        self, code: str, message: str, *, attempts: int, http_status: int | None = None
+    ) -> FailureRecord:
+        """Why this item could not be copied, with what a redrive needs to send it again."""
+        return FailureRecord(
+            key=self.key,
+            code=code,
+            message=message,
+            http_status=http_status,
+            attempts=attempts,
+            size=self.size,
+            etag=self.etag,
+            storage_class=self.storage_class,
+            delete=self.delete,
+            version_id=self.version_id,
+            marker=self.marker,
+            restore=self.restore,
+        )
 
     @property
     def bytes_to_copy(self) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from s3migrator.models import CopySpec, FailureRecord, JobMessage, JobRecord, Location, Mode
 from s3migrator.work import BatchOutcome, WorkBatch, WorkItem
 
@@ -100,3 +102,20 @@ def resume_falls_due(store: Any, clock: Any, job_id: str = "job-1") -> None:
     due = record.resume_due if record is not None else None
     if due is not None and due > clock():
         clock.advance(due - clock())
+
+
+def run_killed_before_checkpoint(runner: Any, message: Any) -> Any:
+    """Run a job with a coordinator that dies at its first checkpoint write, after defining and
+    sending its group of batches; returns how the run ended."""
+    real_save = runner.store.save_checkpoint
+    saves = {"n": 0}
+
+    def killed_at_first_save(*args: Any, **kwargs: Any) -> Any:
+        saves["n"] += 1
+        if saves["n"] == 1:
+            raise RuntimeError("coordinator killed before its checkpoint")
+        return real_save(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runner.store, "save_checkpoint", killed_at_first_save)
+        return runner.run(message)

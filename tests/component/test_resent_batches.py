@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-from moto_helpers import job_message, receive_all, resume_falls_due
+from moto_helpers import job_message, receive_all, resume_falls_due, run_killed_before_checkpoint
 
 from progress.refresh import refresh
 from s3migrator.models import JobState
@@ -50,18 +49,7 @@ def test_a_batch_sent_again_recognises_the_jobs_own_earlier_copy(
     body = b"x" * (PART + 1000)
     source_etag = uploaded_in_parts(s3, "src-bucket", "big", body)
     runner = make_runner()
-    real_save = runner.store.save_checkpoint
-    saves = {"n": 0}
-
-    def killed_at_first_save(*args: Any, **kwargs: Any) -> Any:
-        saves["n"] += 1
-        if saves["n"] == 1:
-            raise RuntimeError("coordinator killed before its checkpoint")
-        return real_save(*args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(runner.store, "save_checkpoint", killed_at_first_save)
-        runner.run(job_message("job-1"))
+    run_killed_before_checkpoint(runner, job_message("job-1"))
     # AND a copier that took the first message, copied the object, and died before counting:
     # the copy holds the same bytes under another ETag (as S3's CopyObject of a source
     # uploaded in parts writes it)

@@ -13,9 +13,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from freezegun import freeze_time
-from moto_helpers import job_message, receive_all, resume_falls_due
+from moto_helpers import job_message, receive_all, resume_falls_due, run_killed_before_checkpoint
 
 from coordinator.jobs import RunEnd
 from progress.refresh import refresh
@@ -200,18 +199,7 @@ def test_a_sync_group_sent_before_a_crash_is_sent_again_as_it_was_defined(
     # AND a sync run killed after sending its group (one batch per item) but before its
     # checkpoint
     runner = make_runner(batch_max_keys=1)
-    real_save = runner.store.save_checkpoint
-    saves = {"n": 0}
-
-    def killed_at_first_save(*args: Any, **kwargs: Any) -> Any:
-        saves["n"] += 1
-        if saves["n"] == 1:
-            raise RuntimeError("coordinator killed before its checkpoint")
-        return real_save(*args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(runner.store, "save_checkpoint", killed_at_first_save)
-        assert runner.run(sync("job-1", delete_extra=True)) == RunEnd.RETRYING
+    assert run_killed_before_checkpoint(runner, sync("job-1", delete_extra=True)) == RunEnd.RETRYING
     # WHEN the resume runs
     resume_falls_due(store, clock)
     run = runner.take("job-1", None)

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-from moto_helpers import fill, job_message, resume_falls_due
+from moto_helpers import fill, job_message, resume_falls_due, run_killed_before_checkpoint
 
 from progress.refresh import refresh
 from s3migrator.models import Selection
@@ -16,18 +15,7 @@ from s3migrator.settings import Settings
 
 
 def died_before_checkpoint(runner: Any) -> None:
-    real_save = runner.store.save_checkpoint
-    saves = {"n": 0}
-
-    def killed_at_first_save(*args: Any, **kwargs: Any) -> Any:
-        saves["n"] += 1
-        if saves["n"] == 1:
-            raise RuntimeError("coordinator killed before its checkpoint")
-        return real_save(*args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(runner.store, "save_checkpoint", killed_at_first_save)
-        runner.run(job_message("job-1", select=Selection(max_size=10)))
+    run_killed_before_checkpoint(runner, job_message("job-1", select=Selection(max_size=10)))
 
 
 def finish(store: Any, sqs: Any, resources: Any, clock: Any, runner: Any, copy_all: Any) -> Any:

@@ -8,7 +8,7 @@ import threading
 from typing import Any
 
 import pytest
-from moto_helpers import job_message, receive_all, resume_falls_due
+from moto_helpers import job_message, receive_all, resume_falls_due, run_killed_before_checkpoint
 
 from copier.objects import ObjectCopier
 from copier.process import built_worker
@@ -42,18 +42,7 @@ def test_a_history_delivered_twice_at_once_is_written_once(
 
     # A first run sends its only batch and dies before its checkpoint.
     runner = make_runner()
-    real_save = runner.store.save_checkpoint
-    saves = {"n": 0}
-
-    def killed_at_first_save(*args: Any, **kwargs: Any) -> Any:
-        saves["n"] += 1
-        if saves["n"] == 1:
-            raise RuntimeError("coordinator killed before its checkpoint")
-        return real_save(*args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(runner.store, "save_checkpoint", killed_at_first_save)
-        runner.run(job_message("job-1", versions="all"))
+    run_killed_before_checkpoint(runner, job_message("job-1", versions="all"))
     (first,) = receive_all(sqs, resources.work_queue_url, AttributeNames=["All"])
 
     # Copier A takes the first message and is slow after writing the first version.
