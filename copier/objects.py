@@ -19,6 +19,7 @@ from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from copier.completion_check import check, checked_against, completion_checksum
 from copier.object_lock import ObjectLocks
 from copier.overwrite import exists_error, holds, multipart_etag, write_condition
 from copier.parts import plan_parts, use_multipart
@@ -36,6 +37,7 @@ from copier.properties import (
 )
 from copier.sameness import same_content
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate
+from s3migrator.checksums import WholeChecksum, whole_checksum
 from s3migrator.errors import (
     ConditionFailedError,
     NotFoundError,
@@ -205,7 +207,8 @@ class ObjectCopier:
 
     def _copy(self, spec: CopySpec, item: WorkItem, again: bool = False) -> bool:
         """Copy, and say whether the copy is verified: its ETag, as S3 answers it, is the
-        source's (a single-part copy of an object not made in parts, without SSE-KMS)."""
+        source's (a single-part copy of an object not made in parts, without SSE-KMS), or, made
+        in parts, its checksum of the whole object is the source's (``_multipart``)."""
         size = len(spec.destination_key(item.key).encode())
         if size > MAX_KEY_BYTES:
             raise PermanentError(
@@ -217,8 +220,7 @@ class ObjectCopier:
         # the source bucket's policy (see `s3migrator grant`).
         s3 = self.clients.for_location(spec.destination, spec)
         if use_multipart(item.size, threshold) and item.size > 0:
-            self._multipart(s3, spec, item, again)
-            return False
+            return self._multipart(s3, spec, item, again)
         lock = self._locks.for_copy(s3, spec, item)
         answer = s3.copy_object(
             Bucket=spec.destination.bucket,
@@ -237,16 +239,21 @@ class ObjectCopier:
         )
         return bool(answer.get("CopyObjectResult", {}).get("ETag") == item.etag)
 
-    def _multipart(self, s3: S3Client, spec: CopySpec, item: WorkItem, again: bool) -> None:
+    def _multipart(self, s3: S3Client, spec: CopySpec, item: WorkItem, again: bool) -> bool:
+        """Copy in parts; True when the copy's checksum of its whole object was checked equal
+        to its source's (a source with a CRC of its whole object keeps it, and S3 refuses to
+        complete a copy that does not match it)."""
         source = copy_source(spec, item)
         head = s3.head_object(
             Bucket=spec.source.bucket,
             Key=item.key,
             IfMatch=item.etag,
+            ChecksumMode="ENABLED",
             **version_of(item),
             **spec.source.expected_owner(),
             **spec.options.source_payer(),
         )
+        checked = checked_against(spec, whole_checksum(head))
         carried = carried_properties(s3, spec, item, dict(head))
         carried.update(self._locks.from_head(s3, spec, head))
         carried.update(grants(s3, spec, item.key))
@@ -265,7 +272,7 @@ class ObjectCopier:
             Bucket=bucket,
             Key=key,
             **carried,
-            **upload_checksum(spec),
+            **upload_checksum(spec, checked),
             **owner,
             **encryption(spec.destination),
         )["UploadId"]
@@ -290,11 +297,12 @@ class ObjectCopier:
                 )
                 for part in plan_parts(item.size, part_size)
             ]
+            algorithm = spec.options.checksum_algorithm or (checked and checked.algorithm)
             parts = [
-                completed_part(spec, number, future.result()["CopyPartResult"])
+                completed_part(algorithm or None, number, future.result()["CopyPartResult"])
                 for number, future in enumerate(upload.parts, start=1)
             ]
-            self._complete(s3, spec, item, upload_id, parts, again)
+            verified = self._complete(s3, spec, item, upload_id, parts, again, checked)
         except BaseException:
             with self._lock:
                 mine = self._uploads.pop(upload_id, None) is not None
@@ -303,6 +311,7 @@ class ObjectCopier:
             raise
         with self._lock:
             self._uploads.pop(upload_id, None)
+        return verified
 
     def _complete(
         self,
@@ -312,17 +321,21 @@ class ObjectCopier:
         upload_id: str,
         parts: list[CompletedPartTypeDef],
         again: bool,
-    ) -> None:
-        """Complete the upload under the job's overwrite rule. Refused under ``never``: the
-        destination holds this very copy (its ETag is the one these parts make) or it fails
-        the object; either way the upload is aborted by the caller."""
+        checked: WholeChecksum | None,
+    ) -> bool:
+        """Complete the upload under the job's overwrite rule, and say whether the copy's
+        checksum is the source's (``checked``; S3 refuses a copy that differs, and an endpoint
+        that does not check is asked the copy's). Refused under ``never``: the destination
+        holds this very copy (its ETag is the one these parts make) or it fails the object;
+        either way the upload is aborted by the caller."""
         key = spec.destination_key(item.key)
         try:
-            s3.complete_multipart_upload(
+            answer = s3.complete_multipart_upload(
                 Bucket=spec.destination.bucket,
                 Key=key,
                 UploadId=upload_id,
                 MultipartUpload={"Parts": parts},
+                **completion_checksum(checked),
                 **write_condition(spec.overwrite),
                 **spec.destination.expected_owner(),
             )
@@ -343,6 +356,10 @@ class ObjectCopier:
             ):
                 raise _Copied(item.size) from exc
             raise exists_error(key) from exc
+        if checked is None:
+            return False
+        check(s3, spec, key, answer, checked)
+        return True
 
 
 class Copied(int):

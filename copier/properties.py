@@ -23,10 +23,11 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
+    from s3migrator.checksums import WholeChecksum
     from s3migrator.models import CopySpec, Location
 
 # Object properties a multipart upload must be given explicitly (CopyObject carries them itself).
-# Not the source's checksum algorithm (a job names one); Object Lock settings, which neither way
+# The source's checksum is carried by ``copier.checksums``; Object Lock settings, which neither way
 # of copying carries by itself, are given to both by ``copier.object_lock``.
 _CARRIED_HEADERS = {
     "ContentType": "ContentType",
@@ -116,23 +117,28 @@ def checksum(spec: CopySpec) -> dict[str, Any]:
     return {"ChecksumAlgorithm": algorithm} if algorithm else {}
 
 
-def upload_checksum(spec: CopySpec) -> dict[str, Any]:
-    """The checksum for CreateMultipartUpload: S3 then checksums each part it copies, and the
-    completion must name every part's (``completed_part``)."""
-    algorithm = spec.options.checksum_algorithm
+def upload_checksum(spec: CopySpec, checked: WholeChecksum | None = None) -> dict[str, Any]:
+    """The checksum for CreateMultipartUpload: the job's algorithm, else the source's whole
+    object one (``checked``), which the copy then keeps and is completed against. S3 then
+    checksums each part it copies, and the completion must name every part's
+    (``completed_part``)."""
+    algorithm = spec.options.checksum_algorithm or (checked.algorithm if checked else None)
     if not algorithm:
         return {}
-    if algorithm in _FULL_OBJECT_ONLY:
+    if algorithm in _FULL_OBJECT_ONLY or checked is not None:
         return {"ChecksumAlgorithm": algorithm, "ChecksumType": "FULL_OBJECT"}
     return {"ChecksumAlgorithm": algorithm}
 
 
-def completed_part(spec: CopySpec, number: int, copied: Mapping[str, Any]) -> CompletedPartTypeDef:
+def completed_part(
+    algorithm: str | None, number: int, copied: Mapping[str, Any]
+) -> CompletedPartTypeDef:
     """A copied part as CompleteMultipartUpload must be given it back: with its checksum when
-    the upload was created with an algorithm (S3 refuses to complete it without each part's)."""
+    the upload was created with an ``algorithm`` (S3 refuses to complete it without each
+    part's)."""
     part: dict[str, Any] = {"PartNumber": number, "ETag": copied["ETag"]}
-    field = f"Checksum{spec.options.checksum_algorithm}"
-    if spec.options.checksum_algorithm and copied.get(field):
+    field = f"Checksum{algorithm}"
+    if algorithm and copied.get(field):
         part[field] = copied[field]
     return cast("CompletedPartTypeDef", part)
 

@@ -202,11 +202,14 @@ def details(statuses: Sequence[JobStatus], *, senders: bool = True) -> list[Rend
 def verified_line(status: JobStatus) -> str:
     """How many copies S3's answer verified as they were made, and what verifies the rest."""
     rest = status.objects_copied - status.objects_verified
-    line = f"{status.objects_verified} of {status.objects_copied} copies verified as made (ETag)"
+    line = (
+        f"{status.objects_verified} of {status.objects_copied} copies verified as made"
+        " (ETag, or checksum of the whole object)"
+    )
     if rest > 0:
         line += (
-            f"; {rest} made in parts or under SSE-KMS: `s3migrator verify {status.job_id}`"
-            " compares their bytes"
+            f"; {rest} made in parts without a CRC of the whole object, or under SSE-KMS:"
+            f" `s3migrator verify {status.job_id}` compares them"
         )
     return line
 

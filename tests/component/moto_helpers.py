@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 
 from s3migrator.models import CopySpec, FailureRecord, JobMessage, JobRecord, Location, Mode
 from s3migrator.work import BatchOutcome, WorkBatch, WorkItem
@@ -119,3 +121,10 @@ def run_killed_before_checkpoint(runner: Any, message: Any) -> Any:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(runner.store, "save_checkpoint", killed_at_first_save)
         return runner.run(message)
+
+
+def without_checksum(s3: Any) -> Any:
+    """A client of the same endpoint that uploads without a checksum (SDKs add a CRC32 to every
+    upload by default; older objects, and other clients', have none)."""
+    config = s3.meta.config.merge(Config(request_checksum_calculation="when_required"))
+    return boto3.client("s3", region_name=s3.meta.region_name, config=config)

@@ -52,6 +52,7 @@ MULTIPART_PAID = [
     ("CreateMultipartUpload", UNPAID),
     *[("UploadPartCopy", PAID)] * 3,
     ("CompleteMultipartUpload", UNPAID),
+    ("HeadObject", UNPAID),  # the copy's CRC (moto's completion does not answer it)
 ]
 ACLS_DISABLED = (
     "the destination bucket's Object Ownership is BucketOwnerEnforced (ACLs disabled); copy_acl"
@@ -131,7 +132,7 @@ class S3Rules:
         return None
 
     def _created(self, parsed: dict[str, Any], context: Any, **_: Any) -> None:
-        if "ChecksumAlgorithm" in context[GIVEN]:
+        if "ChecksumAlgorithm" in context[GIVEN] and "UploadId" in parsed:
             self._algorithms[parsed["UploadId"]] = context[GIVEN]["ChecksumAlgorithm"]
 
     def _part_copied(self, parsed: dict[str, Any], context: Any, **_: Any) -> None:

@@ -1,6 +1,7 @@
 """Each copy is verified as it is made when S3's answer can tell: a single-part copy whose ETag
-is its source's holds the same bytes. The count is kept per batch and per job; copies made in
-parts are left to ``s3migrator verify JOB_ID``, and status says so."""
+is its source's holds the same bytes (a copy made in parts, by its source's CRC of the whole
+object: ``test_copy_checksums.py``). The count is kept per batch and per job; copies that
+cannot be told so are left to ``s3migrator verify JOB_ID``, and status says so."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 from typing import Any
 
 import boto3
-from moto_helpers import fill, job_message
+from moto_helpers import fill, job_message, without_checksum
 
 from progress.refresh import refresh
 from progress.status import to_status
@@ -22,10 +23,11 @@ from s3migrator.settings import MiB, Settings
 def test_single_part_copies_are_verified_as_made_and_counted_per_batch_and_job(
     s3: Any, sqs: Any, store: Any, resources: Any, make_runner: Any, run_copier: Any
 ) -> None:
-    # GIVEN five small objects and one copied in parts, listed in two batches
+    # GIVEN five small objects and one copied in parts, stored without a checksum, listed in
+    # two batches
     objects = {f"small-{n}": os.urandom(100 + n) for n in range(5)}
-    objects["big.bin"] = os.urandom(9 * MiB)
     fill(s3, "src-bucket", objects)
+    without_checksum(s3).put_object(Bucket="src-bucket", Key="big.bin", Body=os.urandom(9 * MiB))
     make_runner(batch_max_keys=3).run(job_message("job-1"))
     # WHEN the copier copies them (in parts above 8 MiB)
     run_copier(threshold=8 * MiB, part_size=5 * MiB)
@@ -45,6 +47,7 @@ def test_single_part_copies_are_verified_as_made_and_counted_per_batch_and_job(
     # AND status says what verifies the rest
     status = to_status(record, QueueDepths())
     assert verified_line(status) == (
-        "5 of 6 copies verified as made (ETag); 1 made in parts or under SSE-KMS:"
-        " `s3migrator verify job-1` compares their bytes"
+        "5 of 6 copies verified as made (ETag, or checksum of the whole object); 1 made in"
+        " parts without a CRC of the whole object, or under SSE-KMS: `s3migrator verify job-1`"
+        " compares them"
     )
