@@ -1,9 +1,11 @@
 """Verification: the destination holds every source key with the same size and content.
 
-Both sides are listed; each key ends in at most one difference (missing, extra, size, content,
-or unreadable with the reason), and an object that cannot be read never stops the others from
-being compared. Content is compared by streaming both objects through MD5, so multipart copies
-(whose ETags differ from their source's) are checked byte for byte.
+Both sides are listed; each key ends in at most one difference (missing, extra, size, checksum,
+content, or unreadable with the reason), and an object that cannot be read never stops the others
+from being compared. Content is compared by the cheapest sound evidence: equal ETags (from the
+listings, no request), else both sides' CRC of the whole object (one HEAD each; a copy made in
+other parts has another ETag but the same CRC), else the bytes, streamed through MD5.
+``read_bytes`` streams every object's bytes whatever the rest says.
 
 Example::
 
@@ -14,14 +16,16 @@ Example::
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate
+from s3migrator.checksums import WholeChecksum, whole_checksum
 from s3migrator.models import Location
 from s3migrator.selection import ListingPlan, archived
 
@@ -32,14 +36,24 @@ if TYPE_CHECKING:
     from s3migrator.aws import Aws
 
 _CHUNK = 1024 * 1024
+_T = TypeVar("_T")
 
 
 class Difference(StrEnum):
     MISSING = "missing"  # in the source, not in the destination
     EXTRA = "extra"  # in the destination, not in the source
     SIZE = "size"  # both there, sizes differ
+    CHECKSUM = "checksum"  # same size, CRCs of the whole object differ
     CONTENT = "content"  # same size, different bytes
     UNREADABLE = "unreadable"  # a side could not be read; ``detail`` says why
+
+
+class Evidence(StrEnum):
+    """What told that two objects of one size hold the same bytes."""
+
+    ETAG = "etag"  # equal ETags in both listings
+    CHECKSUM = "checksum"  # equal CRCs of the whole object
+    BYTES = "bytes"  # the bytes of both, streamed through MD5
 
 
 class Mismatch(BaseModel):
@@ -58,6 +72,8 @@ class VerifyReport(BaseModel):
     content_compared: bool = True
     # Source objects the job does not copy (its selection, or archived ones it skips).
     skipped: int = 0
+    # How the content of each pair of one size was compared, when it was.
+    compared_by: dict[Evidence, int] = {}
     differences: list[Mismatch] = []
 
     @property
@@ -88,9 +104,9 @@ def _sizes(
     side: str,
     wanted: Callable[[str, dict[str, Any]], bool] | None = None,
     **listing: Any,
-) -> dict[str, int]:
-    """Every key under the prefix (relative to it) with its size, but those not ``wanted``;
-    errors name the side."""
+) -> dict[str, tuple[int, str]]:
+    """Every key under the prefix (relative to it) with its size and ETag, but those not
+    ``wanted``; errors name the side."""
     sizes = {}
     try:
         for page in s3.get_paginator("list_objects_v2").paginate(
@@ -99,7 +115,7 @@ def _sizes(
             for obj in page.get("Contents", []):
                 key = obj["Key"][len(location.prefix) :]
                 if wanted is None or wanted(key, dict(obj)):
-                    sizes[key] = obj["Size"]
+                    sizes[key] = (obj["Size"], obj.get("ETag", ""))
     except PROVIDER_ERRORS as exc:
         raise translate(exc).about(f"cannot list the {side} {location.url}") from exc
     return sizes
@@ -115,6 +131,17 @@ def _digest(s3: S3Client, location: Location, key: str, **reading: Any) -> str:
     return digest.hexdigest()
 
 
+def _checksum(s3: S3Client, location: Location, key: str, **reading: Any) -> WholeChecksum | None:
+    head = s3.head_object(
+        Bucket=location.bucket,
+        Key=key,
+        ChecksumMode="ENABLED",
+        **location.expected_owner(),
+        **reading,
+    )
+    return whole_checksum(head)
+
+
 def verify(
     s3: S3Client,
     source: Location,
@@ -126,8 +153,10 @@ def verify(
     on_compared: Callable[[int], None] | None = None,
     plan: ListingPlan | None = None,
     payer: dict[str, Any] | None = None,
+    read_bytes: bool = False,
 ) -> VerifyReport:
-    """Compare keys (relative to each prefix), sizes and, with ``content``, the bytes.
+    """Compare keys (relative to each prefix), sizes and, with ``content``, what the objects
+    hold (by ETag, CRC or bytes; every byte with ``read_bytes``).
 
     ``destination_s3`` reads the destination when another account's client is needed there;
     ``on_compared`` is called with each object's size as its content comparison ends. With a
@@ -152,8 +181,10 @@ def verify(
         return plan is None or plan.select.names(key)
 
     listing = {"OptionalObjectAttributes": ["RestoreStatus"]} if plan is not None else {}
-    src = _sizes(s3, source, "source", copied_by_job, **listing, **(payer or {}))
-    dst = _sizes(dst_s3, destination, "destination", named_by_job)
+    src_listed = _sizes(s3, source, "source", copied_by_job, **listing, **(payer or {}))
+    dst_listed = _sizes(dst_s3, destination, "destination", named_by_job)
+    src = {key: size for key, (size, _) in src_listed.items()}
+    dst = {key: size for key, (size, _) in dst_listed.items()}
     report = VerifyReport(
         source=source.url,
         destination=destination.url,
@@ -184,25 +215,62 @@ def verify(
             same_size.append(key)
     if content:
 
-        def compare_bytes(key: str) -> Mismatch | None:
+        def both(read: Callable[..., _T], key: str) -> tuple[_T, _T] | Mismatch:
+            """``read`` of the key on each side, or what made a side unreadable."""
             try:
-                ours = _digest(s3, source, source.prefix + key, **(payer or {}))
+                ours = read(s3, source, source.prefix + key, **(payer or {}))
             except Exception as exc:
                 return mismatch(Difference.UNREADABLE, key, f"source: {translate(exc)}")
             try:
-                theirs = _digest(dst_s3, destination, destination.prefix + key)
+                theirs = read(dst_s3, destination, destination.prefix + key)
             except Exception as exc:
                 return mismatch(Difference.UNREADABLE, key, f"destination: {translate(exc)}")
-            return None if ours == theirs else mismatch(Difference.CONTENT, key, "bytes differ")
+            return ours, theirs
 
-        def compare(key: str) -> Mismatch | None:
+        def compare_checksums(key: str) -> Mismatch | Evidence:
+            """A mismatch, or CHECKSUM when both sides have one CRC of the whole object and it
+            is equal; BYTES when the CRCs cannot tell."""
+            read = both(_checksum, key)
+            if isinstance(read, Mismatch):
+                return read
+            ours, theirs = read
+            if ours is None or theirs is None or ours.algorithm != theirs.algorithm:
+                return Evidence.BYTES
+            if ours.value == theirs.value:
+                return Evidence.CHECKSUM
+            detail = f"{ours.algorithm} {ours.value} != {theirs.value}"
+            return mismatch(Difference.CHECKSUM, key, detail)
+
+        def compare_bytes(key: str) -> Mismatch | None:
+            read = both(_digest, key)
+            if isinstance(read, Mismatch) or read[0] == read[1]:
+                return read if isinstance(read, Mismatch) else None
+            return mismatch(Difference.CONTENT, key, "bytes differ")
+
+        def compare(key: str) -> tuple[Mismatch | None, Evidence | None]:
+            """A pair's difference, if any, and what its content was compared by (None when a
+            side could not be read)."""
             try:
-                return compare_bytes(key)
+                if not read_bytes:
+                    if src_listed[key][1] == dst_listed[key][1]:
+                        return None, Evidence.ETAG
+                    found = compare_checksums(key)
+                    if isinstance(found, Mismatch):
+                        unread = found.kind is Difference.UNREADABLE
+                        return found, None if unread else Evidence.CHECKSUM
+                    if found is Evidence.CHECKSUM:
+                        return None, found
+                difference = compare_bytes(key)
+                unread = difference is not None and difference.kind is Difference.UNREADABLE
+                return difference, None if unread else Evidence.BYTES
             finally:
                 if on_compared is not None:
                     on_compared(src[key])
 
         with ThreadPoolExecutor(workers) as pool:
-            found += [m for m in pool.map(compare, same_size) if m is not None]
+            compared = list(pool.map(compare, same_size))
+        found += [difference for difference, _ in compared if difference is not None]
+        by = Counter(evidence for _, evidence in compared if evidence is not None)
+        report.compared_by = {evidence: by[evidence] for evidence in Evidence if by[evidence]}
     report.differences = sorted(found, key=lambda m: (m.key, m.kind.value))
     return report

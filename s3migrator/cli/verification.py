@@ -33,6 +33,9 @@ def _escaped(field: str) -> str:
 def _print_report(context: Context, report: VerifyReport) -> None:
     console = context.console
     what = "keys, sizes and content" if report.content_compared else "keys and sizes"
+    if report.compared_by:
+        by = ", ".join(f"{count} by {kind.value}" for kind, count in report.compared_by.items())
+        what += f" ({by})"
     if report.skipped:
         console.print(
             f"{report.skipped} source objects are not the job's to copy (not selected, or"
@@ -113,6 +116,7 @@ def verify_command(context: Context) -> int:
             source,
             destination,
             content=not args.no_content,
+            read_bytes=args.bytes,
             destination_s3=dst_s3,
             plan=plan,
             payer=payer,
@@ -132,6 +136,7 @@ def verify_command(context: Context) -> int:
                 source,
                 destination,
                 content=not args.no_content,
+                read_bytes=args.bytes,
                 destination_s3=dst_s3,
                 on_compared=lambda size: bar.advance(task, size),
                 plan=plan,
@@ -150,9 +155,11 @@ def register(commands: Commands) -> None:
         help="compare a destination with its source, listing every difference",
         description=(
             "List both sides and compare every key (relative to each prefix), size and, unless\n"
-            "--no-content, the bytes themselves. Every difference is listed: missing, extra,\n"
-            "size, content, or unreadable with the reason; one unreadable object never stops\n"
-            "the rest. Exits 0 when the sides match, 1 when they differ."
+            "--no-content, what each object holds: by equal ETags (no request), else by both\n"
+            "sides' CRC of the whole object (one HEAD each), else by reading the bytes (all of\n"
+            "them with --bytes). Every difference is listed: missing, extra, size, checksum,\n"
+            "content, or unreadable with the reason; one unreadable object never stops the\n"
+            "rest. Exits 0 when the sides match, 1 when they differ."
         ),
         examples=[
             "s3migrator verify s3://old-bucket s3://new-bucket",
@@ -172,5 +179,10 @@ def register(commands: Commands) -> None:
     )
     verify_parser.add_argument(
         "--no-content", action="store_true", help="compare keys and sizes only"
+    )
+    verify_parser.add_argument(
+        "--bytes",
+        action="store_true",
+        help="read every object's bytes on both sides, even where ETags or CRCs tell",
     )
     verify_parser.add_argument("--json", action="store_true", help="print the report as JSON")

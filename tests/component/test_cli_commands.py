@@ -168,8 +168,8 @@ def test_verify_reports_every_difference_once_and_keeps_going(
         "dst-bucket",
         {"out/same": b"1", "out/size": b"33", "out/bytes": b"X", "out/cold": b"5", "out/new": b"6"},
     )
-    # WHEN the two are verified
-    code = main(["verify", "s3://src-bucket/in/", "s3://dst-bucket/out/", "--json"])
+    # WHEN the two are verified, every byte read
+    code = main(["verify", "s3://src-bucket/in/", "s3://dst-bucket/out/", "--bytes", "--json"])
     # THEN each differing key appears exactly once, with its kind and full URLs on both sides
     report = json.loads(capsys.readouterr().out)
     assert code == 1
@@ -187,7 +187,7 @@ def test_verify_reports_every_difference_once_and_keeps_going(
     )
     assert cold["detail"].startswith("source: InvalidObjectState")
     # AND as a table, every difference is named and the verdict comes once, last
-    assert main(["verify", "s3://src-bucket/in/", "s3://dst-bucket/out/"]) == 1
+    assert main(["verify", "s3://src-bucket/in/", "s3://dst-bucket/out/", "--bytes"]) == 1
     out = capsys.readouterr().out
     assert "s3://src-bucket/in/gone" in out
     assert out.strip().splitlines()[-1].startswith("verification FAILED: 5 differences")
