@@ -1,5 +1,6 @@
 """The batch a counted batch's undecided objects go on in: those that failed transiently (one
-more attempt) and those waiting for their restore (one more wait, no attempt used up).
+more attempt, counted on each of them) and those waiting for their restore (one more wait, no
+attempt used up).
 
 Its id is ``{root}~{attempt}``, with ``.w{waits}`` once some of its objects have waited: each
 remainder of a chain has a greater attempt or more waits than the batch before it, so no id
@@ -25,7 +26,11 @@ def remainder_of(
         f"{root}~{attempt}" + (f".w{waits}" if waits else ""),
         batch.spec,
         # In listing order, as the batch had them.
-        [item for item in batch.items if item in transient or item in waiting],
+        [
+            item.model_copy(update={"tries": item.tries + 1}) if item in transient else item
+            for item in batch.items
+            if item in transient or item in waiting
+        ],
         attempt=attempt,
         epoch=batch.epoch,
         redrive=batch.redrive,
@@ -37,5 +42,5 @@ def restore_timeout(item: WorkItem, batch: WorkBatch) -> FailureRecord:
     return item.failure(
         RESTORE_TIMEOUT,
         f"still being restored after {batch.waits} looks; restore it, then redrive",
-        attempts=batch.attempt,
+        attempts=item.attempt,
     )

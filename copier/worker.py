@@ -211,11 +211,7 @@ class Worker:
         if result.waiting and batch.waits >= self.max_restore_waits:
             result.failures += [restore_timeout(item, batch) for item in result.waiting]
             result.waiting = []
-        remainder = remainder_of(
-            batch,
-            result.transient if batch.attempt < self.max_item_attempts else [],
-            result.waiting,
-        )
+        remainder = remainder_of(batch, result.transient, result.waiting)
         outcome = BatchOutcome(
             copied=result.copied,
             bytes_copied=result.bytes_copied,
@@ -265,8 +261,7 @@ class Worker:
         return spec
 
     def _copy(self, batch: WorkBatch, again: bool, repeat: bool = False) -> BatchResult:
-        """Copy every object; transient failures are failures on the last attempt."""
-        last_attempt = batch.attempt >= self.max_item_attempts
+        """Copy every object; transient failures are failures on an object's last attempt."""
         result = BatchResult()
         futures = self._start_all(batch, again, repeat)
         # A batch of histories is claimed from the start, and kept claimed while it runs.
@@ -286,6 +281,7 @@ class Worker:
             if isinstance(copy_error, RestoreWaiting):
                 result.waiting.append(item)
                 continue
+            last_attempt = item.attempt >= self.max_item_attempts
             if isinstance(copy_error, TransientError) and not last_attempt:
                 result.transient.append(item)
                 result.first_transient = result.first_transient or str(copy_error)
@@ -303,7 +299,7 @@ class Worker:
                 item.failure(
                     copy_error.code,
                     copy_error.message,
-                    attempts=batch.attempt,
+                    attempts=item.attempt,
                     http_status=copy_error.http_status,
                 )
             )
@@ -328,7 +324,7 @@ class Worker:
                 history,
                 append=batch.redrive,
                 repeat=repeat,
-                last_attempt=batch.attempt >= self.max_item_attempts,
+                last_attempt=max(item.attempt for item in history) >= self.max_item_attempts,
             )
             started += [(item, nth(task, n)) for n, item in enumerate(history)]
         return started

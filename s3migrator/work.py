@@ -54,6 +54,14 @@ class WorkItem(BaseModel):
     marker: bool = False
     # Archived, to be restored before it is copied (a job's archived "restore").
     restore: bool = False
+    # Its transient failures in the batches before this one: its own count, since a remainder
+    # also carries objects that only waited for their restore.
+    tries: int = Field(default=0, ge=0)
+
+    @property
+    def attempt(self) -> int:
+        """Which attempt at this object the batch carrying it makes (1 for the first)."""
+        return self.tries + 1
 
     def failure(
         self, code: str, message: str, *, attempts: int, http_status: int | None = None
@@ -85,7 +93,7 @@ class WorkItem(BaseModel):
         for name in ("storage_class", "version_id"):
             if data.get(name) is None:
                 data.pop(name, None)
-        for name in ("delete", "marker", "restore"):
+        for name in ("delete", "marker", "restore", "tries"):
             if not data.get(name):
                 data.pop(name, None)
         return data
