@@ -252,7 +252,7 @@ def verify(
             side could not be read)."""
             try:
                 if not read_bytes:
-                    if src_listed[key][1] == dst_listed[key][1]:
+                    if src_listed[key][1] and src_listed[key][1] == dst_listed[key][1]:
                         return None, Evidence.ETAG
                     found = compare_checksums(key)
                     if isinstance(found, Mismatch):

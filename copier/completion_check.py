@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from s3migrator.aws_errors import PROVIDER_ERRORS
+from s3migrator.aws_errors import PROVIDER_ERRORS, translate
 from s3migrator.checksums import WholeChecksum
 from s3migrator.errors import PermanentError
 
@@ -47,10 +47,15 @@ def completion_checksum(checked: WholeChecksum | None) -> dict[str, Any]:
 
 def check(
     s3: S3Client, spec: CopySpec, key: str, answer: Mapping[str, Any], checked: WholeChecksum
-) -> None:
-    """Raise when the completed copy's checksum is not the source's: read from
-    CompleteMultipartUpload's answer, else asked of the destination (one HEAD per object made in
-    parts, on an endpoint that does not answer it)."""
+) -> bool:
+    """Whether the completed copy's checksum is the source's; raise when it is not.
+
+    Read from CompleteMultipartUpload's answer, else asked of the destination (one HEAD per
+    object made in parts, on an endpoint that does not answer it). What the HEAD finds is this
+    copy only while its ETag is the completion's; another object there by then (one written
+    meanwhile, or another delivery's copy), or one without that algorithm's checksum, cannot
+    tell: the copy is left unverified, and nothing is removed.
+    """
     made = answer.get(checked.field)
     if not made:
         head = s3.head_object(
@@ -61,26 +66,30 @@ def check(
             **spec.destination.expected_owner(),
         )
         made = head.get(checked.field)
+        if not made or head.get("ETag") != answer.get("ETag"):
+            return False
     if made != checked.value:
-        _remove(s3, spec, key, answer)
+        removed = _remove(s3, spec, key, answer)
         raise PermanentError(
             "ChecksumMismatch",
-            f"the copy's {checked.algorithm} was {made}, its source's {checked.value}; the copy"
-            " was removed",
+            f"the copy's {checked.algorithm} was {made}, its source's {checked.value}; {removed}",
         )
+    return True
 
 
-def _remove(s3: S3Client, spec: CopySpec, key: str, answer: Mapping[str, Any]) -> None:
+def _remove(s3: S3Client, spec: CopySpec, key: str, answer: Mapping[str, Any]) -> str:
     """Remove a copy that is not its source (S3 itself never assembles one): left there, a sync
     would take it for the source's copy. Only that copy: its version, or the key while it
-    still holds it (``IfMatch``)."""
+    still holds it (``IfMatch``). Says what became of it."""
     which = _version(answer) or {"IfMatch": answer["ETag"]}
     try:
         s3.delete_object(
             Bucket=spec.destination.bucket, Key=key, **which, **spec.destination.expected_owner()
         )
-    except PROVIDER_ERRORS:
+    except PROVIDER_ERRORS as exc:
         log.warning("could not remove the mismatched copy of %s", key, exc_info=True)
+        return f"the copy could not be removed ({translate(exc)}): delete it"
+    return "the copy was removed"
 
 
 def _version(answer: Mapping[str, Any]) -> dict[str, Any]:

@@ -358,8 +358,7 @@ class ObjectCopier:
             raise exists_error(key) from exc
         if checked is None:
             return False
-        check(s3, spec, key, answer, checked)
-        return True
+        return check(s3, spec, key, answer, checked)
 
 
 class Copied(int):

@@ -23,7 +23,7 @@ from copier.objects import ObjectCopier
 from progress.refresh import refresh
 from s3migrator.aws import Aws
 from s3migrator.errors import PermanentError
-from s3migrator.models import CopySpec, JobOptions, JobState, Location
+from s3migrator.models import CopySpec, JobOptions, JobState, Location, Overwrite
 from s3migrator.sessions import s3_clients
 from s3migrator.settings import MiB, Settings
 from s3migrator.work import WorkItem
@@ -32,12 +32,13 @@ OWN_ACCOUNT = "123456789012"
 SIZE = 11 * MiB  # three parts of at most 5 MiB
 
 
-def spec(**options: Any) -> CopySpec:
+def spec(overwrite: str = "never", **options: Any) -> CopySpec:
     return CopySpec(
         job_id="job-1",
         source=Location(bucket="src-bucket", account_id=OWN_ACCOUNT),
         destination=Location(bucket="dst-bucket", account_id=OWN_ACCOUNT),
         options=JobOptions(object_lock="ignore", **options),
+        overwrite=Overwrite(overwrite),
     )
 
 
@@ -196,3 +197,52 @@ def test_a_job_counts_copies_checked_by_their_checksum_as_verified(
     record = store.get_job("job-1")
     assert record.state is JobState.SUCCEEDED
     assert (record.counters.objects_copied, record.counters.objects_verified) == (2, 1)
+
+
+def test_another_object_written_before_the_check_is_neither_removed_nor_failed(
+    s3: Any, copier: ObjectCopier
+) -> None:
+    # GIVEN a source with a CRC32 (the SDK's), and someone who writes the same bytes in the
+    # same 5 MiB parts, without a checksum, at the destination key just before the copier asks
+    # its copy's checksum (moto's completion does not answer it): the same ETag, no CRC
+    body = os.urandom(SIZE)
+    s3.put_object(Bucket="src-bucket", Key="clip.bin", Body=body)
+    item = listed(s3, "clip.bin")
+    other = without_checksum(s3)
+    theirs: list[str] = []
+
+    def someone_writes(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Bucket") != "dst-bucket" or not params.get("ChecksumMode") or theirs:
+            return
+        upload = other.create_multipart_upload(Bucket="dst-bucket", Key="clip.bin")["UploadId"]
+        parts = [
+            {
+                "PartNumber": number,
+                "ETag": other.upload_part(
+                    Bucket="dst-bucket",
+                    Key="clip.bin",
+                    UploadId=upload,
+                    PartNumber=number,
+                    Body=body[first : first + 5 * MiB],
+                )["ETag"],
+            }
+            for number, first in enumerate(range(0, SIZE, 5 * MiB), start=1)
+        ]
+        theirs.append(
+            other.complete_multipart_upload(
+                Bucket="dst-bucket",
+                Key="clip.bin",
+                UploadId=upload,
+                MultipartUpload={"Parts": parts},
+            )["ETag"]
+        )
+
+    s3.meta.events.register("provide-client-params.s3.HeadObject", someone_writes)
+    # WHEN the copy is made and checked
+    copied = copier.copy(spec(overwrite="always"), item)
+    # THEN what the check found cannot tell: the copy is left unverified, not failed, and the
+    # other object is not removed
+    assert (int(copied), copied.verified) == (SIZE, False)
+    head = s3.head_object(Bucket="dst-bucket", Key="clip.bin")
+    assert head["ETag"] == theirs[0]
+    assert s3.get_object(Bucket="dst-bucket", Key="clip.bin")["Body"].read() == body

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from moto_helpers import fill, without_checksum
 
+from coordinator.verify import Evidence, verify
 from s3migrator.cli import main
+from s3migrator.models import Location
 from s3migrator.resources import Resources
 from s3migrator.settings import MiB
 
@@ -106,3 +108,23 @@ def test_a_copy_whose_crc_differs_is_a_checksum_difference(
         )
     ]
     assert source_crc["ChecksumCRC32"] != copy_crc["ChecksumCRC32"]
+
+
+def test_listings_without_etags_are_compared_by_their_bytes(aws: Any, s3: Any) -> None:
+    # GIVEN two objects of one size and other bytes, and an endpoint listing them without ETags
+    s3.create_bucket(Bucket="src-bucket")
+    s3.create_bucket(Bucket="dst-bucket")
+    plain = without_checksum(s3)
+    plain.put_object(Bucket="src-bucket", Key="a.txt", Body=b"AAAA")
+    plain.put_object(Bucket="dst-bucket", Key="a.txt", Body=b"BBBB")
+    reader = aws.s3()
+
+    def without_etags(parsed: dict[str, Any], **_: Any) -> None:
+        for listed in parsed.get("Contents", []):
+            listed.pop("ETag", None)
+
+    reader.meta.events.register("after-call.s3.ListObjectsV2", without_etags)
+    # WHEN they are verified THEN no ETag is taken as equal: their bytes tell them apart
+    report = verify(reader, Location(bucket="src-bucket"), Location(bucket="dst-bucket"))
+    assert [(d.kind.value, d.key) for d in report.differences] == [("content", "a.txt")]
+    assert report.compared_by == {Evidence.BYTES: 1}
