@@ -35,18 +35,8 @@ def dead_letter_failures(batch: WorkBatch, deliveries: int) -> list[FailureRecor
         " (the object may have been copied before its copier stopped; a redrive settles it);"
         " see the copier logs for its errors"
     )
-    return [
-        FailureRecord(
-            key=item.key,
-            code=DEAD_LETTERED,
-            message=reason,
-            attempts=deliveries,
-            size=item.size,
-            etag=item.etag,
-            storage_class=item.storage_class,
-        )
-        for item in batch.items
-    ]
+    # As each item says it (a deletion, a version, a restore), so a redrive does what it was.
+    return [item.failure(DEAD_LETTERED, reason, attempts=deliveries) for item in batch.items]
 
 
 def sweep_dead_letters(
