@@ -240,6 +240,10 @@ def test_backoff_is_at_least_one_second_and_scaled_by_jitter() -> None:
     assert backoff_s(3, jitter=0.5) == 10
 
 
+def test_backoff_from_a_base_of_zero_is_none() -> None:
+    assert [backoff_s(a, base_s=0) for a in range(1, 4)] == [0, 0, 0]
+
+
 def test_backoff_attempts_are_one_based() -> None:
     with pytest.raises(ValueError):
         backoff_s(0)
