@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from progress.percent import percent
 from s3migrator.errors import UsageError
 from s3migrator.job_status import JobStatus, QueueDepths
-from s3migrator.models import JobRecord, JobState, Phase
+from s3migrator.models import JobRecord, JobState, Mode, Phase
+from s3migrator.percent import MIGRATE_TABLE, percent
 from s3migrator.sqs.queues import queue_depth
 
 if TYPE_CHECKING:
@@ -73,6 +73,11 @@ def current_percent(record: JobRecord) -> int:
             done=counters.batches_done - record.redrive_base,
             total=expected - record.redrive_base,
             enumeration_complete=True,
+        )
+    elif record.mode is Mode.MIGRATE:
+        # Its copy steps' progress is its coordinator's to set (from the copy jobs').
+        computed = percent(
+            record.phase, done=0, total=0, enumeration_complete=False, table=MIGRATE_TABLE
         )
     else:
         computed = percent(

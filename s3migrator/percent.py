@@ -7,7 +7,20 @@
 | 6-99    | copy step                     |
 | 100     | task finished                 |
 
-A later mode (same-name migration) adds its own table; ``COPY_TABLE`` is data so it can.
+The same-name migration walks its own (``MIGRATE_TABLE``):
+
+| percent | step                                     |
+|---------|------------------------------------------|
+| 0       | task started                             |
+| 5       | temporary bucket created                 |
+| 6-49    | copy step (to the temporary bucket)      |
+| 50      | waiting for the source name's release    |
+| 55      | destination bucket created               |
+| 56-99   | copy step (back, under the name)         |
+| 100     | task finished                            |
+
+Deleting the verified source ends the first copy step (49); removing the temporary bucket ends
+the second (99).
 """
 
 from __future__ import annotations
@@ -32,6 +45,17 @@ COPY_TABLE: dict[Phase, Step] = {
     Phase.REDRIVING: Step(6, 99),
     Phase.FINISHED: Step(100, 100),
 }
+MIGRATE_TABLE: dict[Phase, Step] = {
+    Phase.STARTED: Step(0, 0),
+    Phase.TEMPORARY_READY: Step(5, 5),
+    Phase.COPYING_TO_TEMPORARY: Step(6, 49),
+    Phase.DELETING_SOURCE: Step(49, 49),
+    Phase.WAITING_FOR_NAME: Step(50, 50),
+    Phase.DESTINATION_CREATED: Step(55, 55),
+    Phase.COPYING_BACK: Step(56, 99),
+    Phase.REMOVING_TEMPORARY: Step(99, 99),
+    Phase.FINISHED: Step(100, 100),
+}
 
 
 def percent(
@@ -54,3 +78,14 @@ def percent(
     fraction = min(done, total) / total
     value = step.first + int(fraction * (step.last - step.first))
     return max(step.first, min(value, step.last))
+
+
+def within(step: Step, progress: int) -> int:
+    """Where a step stands ``progress`` percent of the way through it (a migration's copy step
+    from its copy job's percent): never outside the step, its last value only at 100.
+
+    >>> within(MIGRATE_TABLE[Phase.COPYING_TO_TEMPORARY], 50)
+    27
+    """
+    progress = max(0, min(progress, 100))
+    return step.first + (step.last - step.first) * progress // 100

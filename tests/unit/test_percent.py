@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from progress.percent import COPY_TABLE, percent
 from s3migrator.models import Phase
+from s3migrator.percent import COPY_TABLE, percent
 
 
 @pytest.mark.parametrize(
