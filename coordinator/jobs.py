@@ -30,7 +30,8 @@ from coordinator.sieve import Sieve
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate
 from s3migrator.backoff import backoff_s
 from s3migrator.errors import InvalidJobError, LeaseLostError, OperationError
-from s3migrator.models import CopySpec, JobMessage, JobRecord, JobState, Phase
+from s3migrator.migration_state import MigrationState
+from s3migrator.models import CopySpec, JobMessage, JobRecord, JobState, Mode, Phase
 from s3migrator.selection import EVERYTHING, ListingPlan, Tally
 from s3migrator.sqs.queues import MAX_ENTRIES_PER_SEND, queue_depth, send_resume
 from s3migrator.work import WorkBatch
@@ -53,6 +54,7 @@ class RunEnd(StrEnum):
     RETRYING = "retrying"  # an error: lease released, a resume scheduled after a backoff
     LOST = "lost"  # another run took the lease over (this one stalled past it)
     FAILED = "failed"  # the job cannot run (preflight, bucket, too many retries)
+    WAITING = "waiting"  # a migration waits (its copy, the name): a resume is on its way
     GONE = "gone"  # the job ended meanwhile
 
 
@@ -115,7 +117,7 @@ class JobRunner:
         raises InvalidJobError for a side outside the stack's accounts.
         """
         if message is not None:
-            self.store.create_job(self._new_record(job_id, self.authority.bind(message), sender))
+            self.store.create_job(self.new_record(job_id, self.authority.bind(message), sender))
         record = self.store.get_job(job_id)
         if record is None or not record.needs_coordinator:
             log.info("job %s needs no coordinator; dropping its message", job_id)
@@ -177,7 +179,8 @@ class JobRunner:
         taken = self.take(message.job_id, message)
         return self.work(taken) if taken is not None else None
 
-    def _new_record(self, job_id: str, job: JobMessage, sender: str | None) -> JobRecord:
+    def new_record(self, job_id: str, job: JobMessage, sender: str | None) -> JobRecord:
+        """A new job's record, from its message (its sides bound to their accounts)."""
         now = self.store.now()
         return JobRecord(
             job_id=job_id,
@@ -193,6 +196,7 @@ class JobRunner:
             ),
             report=job.report,
             plan=job.listing_plan(),
+            migration=MigrationState.planned(job_id, job) if job.mode is Mode.MIGRATE else None,
             created_at=now,
             updated_at=now,
         )
@@ -240,6 +244,10 @@ class JobRunner:
     def _work(self, run: Run) -> RunEnd:
         record, spec = run.record, run.record.spec
         assert spec is not None
+        if record.mode is Mode.MIGRATE:
+            from coordinator.migration import Migration  # it drives this runner's copy jobs
+
+            return Migration(self, run).advance()
         if record.phase is Phase.REDRIVING:
             # A redrive died before sending its batches: they go now, as it defined them.
             sent = send_again(self.store, self.sqs, self.work_queue_url, record, self.settings)

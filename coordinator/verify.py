@@ -154,6 +154,7 @@ def verify(
     plan: ListingPlan | None = None,
     payer: dict[str, Any] | None = None,
     read_bytes: bool = False,
+    agreed: list[tuple[str, str]] | None = None,
 ) -> VerifyReport:
     """Compare keys (relative to each prefix), sizes and, with ``content``, what the objects
     hold (by ETag, CRC or bytes; every byte with ``read_bytes``).
@@ -163,6 +164,8 @@ def verify(
     job's ``plan``, only the source objects the job copies are expected (those its selection
     leaves out, or archived ones it skips, are counted as ``skipped``), and only destination
     keys its patterns name are compared. ``payer``: the source's RequestPayer, when the job pays.
+    ``agreed`` is given each pair found alike, content compared: its key and the source's ETag
+    as listed (what a migration may delete, ``IfMatch`` that ETag).
     """
     dst_s3 = destination_s3 or s3
     skipped = 0
@@ -270,6 +273,12 @@ def verify(
         with ThreadPoolExecutor(workers) as pool:
             compared = list(pool.map(compare, same_size))
         found += [difference for difference, _ in compared if difference is not None]
+        if agreed is not None:
+            agreed += [
+                (key, src_listed[key][1])
+                for key, (difference, _) in zip(same_size, compared, strict=True)
+                if difference is None
+            ]
         by = Counter(evidence for _, evidence in compared if evidence is not None)
         report.compared_by = {evidence: by[evidence] for evidence in Evidence if by[evidence]}
     report.differences = sorted(found, key=lambda m: (m.key, m.kind.value))

@@ -24,6 +24,7 @@ from pydantic import (
 from s3migrator.errors import InvalidJobMessageError
 from s3migrator.job_options import JobOptions, RestoreRequest
 from s3migrator.locations import RETIRED_FIELDS, Location, ReportLocation
+from s3migrator.migration_state import MigrationState, check_migration
 from s3migrator.names import (
     JOB_ID_PATTERN,
     JOB_ID_RE,
@@ -58,6 +59,8 @@ def explain(exc: ValidationError) -> str:
 
 class Mode(StrEnum):
     COPY = "copy"
+    # Keep the bucket's name in another account or region (``s3migrator.migration_state``).
+    MIGRATE = "migrate"
 
 
 class Overwrite(StrEnum):
@@ -83,7 +86,7 @@ class JobState(StrEnum):
 
 
 class Phase(StrEnum):
-    """Steps of a job, in order; the percent table maps each to a range (see progress.percent)."""
+    """Steps of a job, in order; the percent table maps each to a range (see s3migrator.percent)."""
 
     STARTED = "started"
     # The destination did not exist: it is being created.
@@ -94,6 +97,14 @@ class Phase(StrEnum):
     COPYING = "copying"
     # A redrive reopened the job: its failed objects are being copied again.
     REDRIVING = "redriving"
+    # A migration's steps (its copies are copy jobs of their own).
+    TEMPORARY_READY = "temporary_bucket_ready"
+    COPYING_TO_TEMPORARY = "copying_to_temporary"
+    DELETING_SOURCE = "deleting_source"
+    WAITING_FOR_NAME = "waiting_for_name"
+    DESTINATION_CREATED = "destination_created"
+    COPYING_BACK = "copying_back"
+    REMOVING_TEMPORARY = "removing_temporary"
     FINISHED = "finished"
 
     @property
@@ -130,6 +141,17 @@ class JobMessage(_Strict):
     # With archived "restore" (implied when given): how each archived object is restored.
     restore: RestoreRequest | None = None
     versions: Literal["current", "all"] = "current"
+    # A migration deletes the source bucket only when its message says so; it waits this long
+    # for the name; and it drops noncurrent versions only when told.
+    confirm_delete_source: bool = False
+    name_wait_h: float = Field(default=72, gt=0, le=720)
+    noncurrent_versions: Literal["keep", "drop"] = "keep"
+
+    @model_validator(mode="after")
+    def _migration_holds(self) -> JobMessage:
+        if self.mode is Mode.MIGRATE:
+            check_migration(self)
+        return self
 
     @model_validator(mode="after")
     def _sync_replaces_what_changed(self) -> JobMessage:
@@ -161,8 +183,10 @@ class JobMessage(_Strict):
     @model_validator(mode="after")
     def _not_overlapping(self) -> JobMessage:
         src, dst = self.source, self.destination
-        if src.bucket == dst.bucket and (
-            src.prefix.startswith(dst.prefix) or dst.prefix.startswith(src.prefix)
+        if (
+            src.bucket == dst.bucket
+            and self.mode is not Mode.MIGRATE
+            and (src.prefix.startswith(dst.prefix) or dst.prefix.startswith(src.prefix))
         ):
             raise ValueError("source and destination overlap in the same bucket")
         report = self.report
@@ -320,6 +344,8 @@ class JobRecord(BaseModel):
     # time) until a coordinator has written it to ``report_url``.
     report_due: float | None = None
     report_url: str | None = None
+    # A migration's steps beyond its phase.
+    migration: MigrationState | None = None
 
     def resume_is_early(self, now: float) -> bool:
         """A resume that comes before the one due (beyond the clocks' skew) is not the stack's:
@@ -337,7 +363,10 @@ class JobRecord(BaseModel):
         return (
             self.state is JobState.RUNNING
             and self.spec is not None
-            and not (self.phase.copies and self.listing.complete and self.redrive_sent)
+            and (
+                self.mode is Mode.MIGRATE  # a migration's coordinator drives it to its end
+                or not (self.phase.copies and self.listing.complete and self.redrive_sent)
+            )
         )
 
 

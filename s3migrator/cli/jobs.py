@@ -18,6 +18,7 @@ from progress.deadletters import sweep_dead_letters
 from s3migrator.aws_errors import translated
 from s3migrator.cli.dry_run import dry_run
 from s3migrator.cli.exit_codes import ExitCode
+from s3migrator.cli.migration_options import add_migration_options, migration_fields
 from s3migrator.cli.selection_options import add_selection_options, copy_options, selection_fields
 from s3migrator.cli.watch import add_follow_options, watch
 from s3migrator.errors import JobNotFoundError, UsageError
@@ -103,6 +104,7 @@ def job_from_args(args: argparse.Namespace) -> JobMessage:
         ),
         "options": {k: v for k, v in options.items() if v is not None},
         **selection_fields(args),
+        **migration_fields(args),
     }
     if getattr(args, "overwrite", None):
         message["overwrite"] = args.overwrite
@@ -246,6 +248,8 @@ def register(commands: Commands) -> None:
             "s3migrator submit --source s3://old-bucket --dest s3://new-bucket --wait",
             "s3migrator submit --source s3://logs/2024/ --dest s3://archive/logs/"
             " --job-id logs-2024",
+            "s3migrator submit --mode migrate --source s3://photos --dest s3://photos"
+            " --dest-role arn:aws:iam::222222222222:role/migrator --yes-delete-source",
         ],
         handler=submit_command,
     )
@@ -259,6 +263,7 @@ def register(commands: Commands) -> None:
     )
     add_side_options(submit)
     add_selection_options(submit)
+    add_migration_options(submit)
     submit.add_argument(
         "--multipart-threshold",
         type=int,

@@ -12,6 +12,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from pydantic import TypeAdapter
 
 from s3migrator.errors import UsageError
+from s3migrator.migration_state import MigrationState
 from s3migrator.models import (
     JOB_ID_PATTERN,
     CopySpec,
@@ -238,6 +239,7 @@ def job_item(record: JobRecord) -> Item:
         "spec": record.spec.model_dump_json() if record.spec else None,
         "report": record.report.model_dump_json() if record.report else None,
         "plan": record.plan.model_dump_json() if record.plan else None,
+        "migration": record.migration.model_dump_json() if record.migration else None,
         "error": record.error,
         "finished_at": record.finished_at,
     }
@@ -268,6 +270,9 @@ def job_record(item: dict[str, Any]) -> JobRecord:
         spec=CopySpec.model_validate_json(raw["spec"]) if "spec" in raw else None,
         report=ReportLocation.model_validate_json(raw["report"]) if "report" in raw else None,
         plan=ListingPlan.model_validate_json(raw["plan"]) if "plan" in raw else None,
+        migration=(
+            MigrationState.model_validate_json(raw["migration"]) if "migration" in raw else None
+        ),
         state=raw["state"],
         phase=raw["phase"],
         percent=int(raw.get("percent", 0)),

@@ -1,0 +1,333 @@
+"""A same-name migration, step by step; each step recorded before the next begins.
+
+``started`` (gates, the source's configuration read, the temporary bucket created) →
+``temporary_bucket_ready`` (5) → ``copying_to_temporary`` (6-49: a copy job of its own; at its
+end the temporary bucket is verified against the source) → ``deleting_source`` (the verified
+objects deleted under the ETags they were verified with, then the bucket) →
+``waiting_for_name`` (50: CreateBucket tried again through delayed messages until the job's
+deadline) → ``destination_created`` (55: the configuration applied) → ``copying_back`` (56-99:
+a second copy job, then verified) → ``removing_temporary`` → ``finished`` (100).
+
+No process sleeps: a step that waits (a copy job running, a name not yet released) records
+where it stands and sends the job a resume message delayed up to SQS's 15 minutes. A run that
+dies at any line leaves the phase it recorded; the next run does that step again, and every
+step can be done twice. The source is deleted only when its message confirmed it, only after the
+temporary bucket was verified against a fresh listing of it, and then only what was verified.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from coordinator.bucket_config import BucketConfig, apply_config, read_config, rewrite_accounts
+from coordinator.bucket_removal import (
+    delete_bucket,
+    delete_verified,
+    empty,
+    has_history,
+    object_lock_enabled,
+    purge_versions,
+    remaining_objects,
+)
+from coordinator.buckets import bucket_exists, create_bucket, harden
+from coordinator.jobs import RunEnd
+from coordinator.verify import Difference, Mismatch, verify
+from s3migrator.errors import InvalidJobError, TransientError
+from s3migrator.models import JobMessage, JobRecord, JobState, Mode, Phase
+from s3migrator.percent import MIGRATE_TABLE, within
+from s3migrator.sqs.queues import send_resume
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from coordinator.jobs import JobRunner, Run
+    from s3migrator.migration_state import MigrationState
+    from s3migrator.models import CopySpec, Location
+
+log = logging.getLogger(__name__)
+MAX_NAME_DELAY_S = 900  # SQS's longest delay
+
+
+@dataclass
+class Migration:
+    runner: JobRunner
+    run: Run
+
+    @property
+    def record(self) -> JobRecord:
+        return self.run.record
+
+    def advance(self) -> RunEnd:
+        """Take the migration as far as it goes now."""
+        record = self.record
+        spec, state = record.spec, record.migration
+        assert spec is not None and state is not None
+        steps = {
+            Phase.STARTED: self._start,
+            Phase.TEMPORARY_READY: lambda s, m: self._launch(s, m, first=True),
+            Phase.COPYING_TO_TEMPORARY: lambda s, m: self._follow(s, m, first=True),
+            Phase.DELETING_SOURCE: self._delete_source,
+            Phase.WAITING_FOR_NAME: self._claim_name,
+            Phase.DESTINATION_CREATED: lambda s, m: self._launch(s, m, first=False),
+            Phase.COPYING_BACK: lambda s, m: self._follow(s, m, first=False),
+            Phase.REMOVING_TEMPORARY: self._remove_temporary,
+        }
+        while record.phase in steps:
+            ended = steps[record.phase](spec, state)
+            if ended is not None:
+                return ended
+        self.runner.store.release_lease(record.job_id, self.run.token)
+        return RunEnd.GONE
+
+    # --- the steps: each returns how the run ends, or None once it moved the job on ----------
+
+    def _start(self, spec: CopySpec, state: MigrationState) -> RunEnd | None:
+        region = self.runner.region
+        here = (spec.source.owner, spec.source.region or region)
+        if here == (spec.destination.owner, spec.destination.region or region):
+            return self._fail(
+                f"the destination is the source's own account and region ({here[0]}, {here[1]}):"
+                " a migration moves the bucket to another account or region"
+            )
+        source_s3 = self._s3(spec.source)
+        if object_lock_enabled(source_s3, spec.source):
+            return self._fail(
+                f"{spec.source.url} has Object Lock: its locked objects, and so the bucket, cannot"
+                " be deleted before their retention ends, so its name cannot move; copy it to a"
+                " bucket of another name (mode copy, object_lock keep); nothing was copied"
+            )
+        if has_history(source_s3, spec.source) and state.noncurrent_versions == "keep":
+            return self._fail(
+                f"{spec.source.url} keeps noncurrent versions or delete markers, which a"
+                ' migration does not carry: send it with "noncurrent_versions": "drop" to'
+                " accept losing them; nothing was copied or deleted"
+            )
+        config = read_config(source_s3, spec.source.bucket, expected_owner=spec.source.owner)
+        moved, notes = rewrite_accounts(
+            config, spec.source.owner or "", spec.destination.owner or spec.source.owner or ""
+        )
+        state.config, state.notes = moved.model_dump(mode="json"), notes
+        temporary = state.temporary
+        temporary_s3 = self._s3(temporary)
+        if not bucket_exists(temporary_s3, temporary):
+            create_bucket(temporary_s3, temporary, temporary.region or region)
+        harden(temporary_s3, temporary)
+        return self._move(Phase.TEMPORARY_READY, state)
+
+    def _launch(self, spec: CopySpec, state: MigrationState, *, first: bool) -> RunEnd | None:
+        """Record the copy step's job (once: its id is the migration's) and set it going."""
+        job_id, source, destination = self._step(spec, state, first)
+        store = self.runner.store
+        message = JobMessage(
+            job_id=job_id,
+            mode=Mode.COPY,
+            source=source,
+            destination=destination,
+            options=spec.options,
+            archived=(self.record.plan.archived if self.record.plan else "skip"),
+            restore=spec.restore,
+        )
+        store.create_job(self.runner.new_record(job_id, message, self.record.sender))
+        send_resume(self.runner.sqs, self.runner.jobs_queue_url, job_id, delay_s=0)
+        after = Phase.COPYING_TO_TEMPORARY if first else Phase.COPYING_BACK
+        return self._move(after, state)
+
+    def _follow(self, spec: CopySpec, state: MigrationState, *, first: bool) -> RunEnd | None:
+        """Wait for the copy step's job; once it succeeded, verify its two sides."""
+        job_id, source, destination = self._step(spec, state, first)
+        step = self.runner.store.get_job(job_id)
+        if step is None:  # recorded by a run that died before: record it again
+            return self._launch(spec, state, first=first)
+        phase = Phase.COPYING_TO_TEMPORARY if first else Phase.COPYING_BACK
+        if step.state is JobState.RUNNING:
+            self._percent(within(MIGRATE_TABLE[phase], step.percent))
+            return self._wait(self.runner.settings.migration_poll_s, "its copy step runs")
+        kept = "the source is kept" if first else "the temporary bucket is kept"
+        if step.state is not JobState.SUCCEEDED:
+            return self._fail(
+                f"copy step {job_id} ended {step.state.value}"
+                + (f" ({step.error})" if step.error else "")
+                + f"; {kept}: `s3migrator report {job_id}` lists its failures"
+            )
+        if step.listing.tally.archived:
+            return self._fail(
+                f"{step.listing.tally.archived} archived objects were not copied; {kept}:"
+                ' send the migration with "archived": "restore" to restore and copy them'
+            )
+        differences = self._differences(source, destination)
+        if differences:
+            return self._fail(f"{destination.url} differs from {source.url}: {differences}; {kept}")
+        if first and not state.confirm_delete_source:
+            return self._fail(
+                f"the copy in {state.temporary.url} is verified; the source is deleted only when"
+                ' the job says "confirm_delete_source": true (submit --yes-delete-source)'
+            )
+        if not first and state.config and state.config.get("notifications"):
+            # Only now: notifications applied before the copy back would fire for every object.
+            config = BucketConfig(notifications=state.config["notifications"])
+            notes = apply_config(
+                self._s3(spec.destination),
+                spec.destination.bucket,
+                config,
+                expected_owner=spec.destination.owner,
+            )
+            state.notes += [f"not carried over: {note}" for note in notes]
+        return self._move(Phase.DELETING_SOURCE if first else Phase.REMOVING_TEMPORARY, state)
+
+    def _delete_source(self, spec: CopySpec, state: MigrationState) -> RunEnd | None:
+        source, s3 = spec.source, self._s3(spec.source)
+        try:
+            present = bucket_exists(s3, source)
+        except InvalidJobError:
+            present = False  # the name is someone else's already: ours was deleted
+        if present:
+            agreed: list[tuple[str, str]] = []
+            report = verify(
+                s3, source, state.temporary, destination_s3=self._s3(state.temporary), agreed=agreed
+            )
+            # Extras: what an earlier run already deleted from the source.
+            wrong = [d for d in report.differences if d.kind is not Difference.EXTRA]
+            if wrong:
+                return self._fail(
+                    f"{state.temporary.url} no longer matches {source.url}"
+                    f" ({_summary(wrong)}); the rest of the source is kept"
+                )
+            deleted = delete_verified(s3, source, agreed)
+            left = remaining_objects(s3, source)
+            if left:
+                return self._fail(
+                    f"{source.url} holds objects written after it was verified ({', '.join(left)}"
+                    "); they are kept, and the bucket with them: copy them, then resume"
+                )
+            purged = purge_versions(s3, source)
+            delete_bucket(s3, source)
+            log.info(
+                "job %s: deleted %d objects and %d versions, then %s",
+                self.record.job_id,
+                deleted,
+                purged,
+                source.url,
+            )
+        state.name_deadline = self.runner.store.now() + state.name_wait_h * 3600
+        return self._move(Phase.WAITING_FOR_NAME, state)
+
+    def _claim_name(self, spec: CopySpec, state: MigrationState) -> RunEnd | None:
+        destination, s3 = spec.destination, self._s3(spec.destination)
+        try:
+            # Taken (by anyone, meanwhile) is an InvalidJobError; S3 still busy with the
+            # deletion (OperationAborted) a TransientError: either way, tried again later.
+            create_bucket(s3, destination, destination.region or self.runner.region)
+        except (InvalidJobError, TransientError) as exc:
+            return self._name_taken(state, str(exc))
+        config = BucketConfig.model_validate(state.config or {}).model_copy(
+            update={"notifications": None}
+        )
+        notes = apply_config(s3, destination.bucket, config, expected_owner=destination.owner)
+        state.notes += [f"not carried over: {note}" for note in notes]
+        return self._move(Phase.DESTINATION_CREATED, state)
+
+    def _name_taken(self, state: MigrationState, reason: str) -> RunEnd:
+        state.name_attempts += 1
+        state.last_name_error = reason
+        deadline = state.name_deadline or 0.0
+        if self.runner.store.now() >= deadline:
+            return self._fail(
+                f"the name was not free by the job's deadline after {state.name_attempts}"
+                f" attempts ({reason}); every object is in {state.temporary.url}:"
+                " resume the job later, or copy it under another name"
+            )
+        if self._move(Phase.WAITING_FOR_NAME, state) is not None:
+            return RunEnd.GONE
+        return self._wait(name_retry_s(state.name_attempts), f"the name is not free yet ({reason})")
+
+    def _remove_temporary(self, spec: CopySpec, state: MigrationState) -> RunEnd | None:
+        temporary, s3 = state.temporary, self._s3(state.temporary)
+        if bucket_exists(s3, temporary):
+            empty(s3, temporary)
+            delete_bucket(s3, temporary)
+        store, record = self.runner.store, self.record
+        error = "; ".join(state.notes) or None
+        store.finish(
+            record.job_id,
+            JobState.SUCCEEDED,
+            100,
+            error=error,
+            epoch=record.epoch,
+            leased_by=self.run.token,
+        )
+        store.release_lease(record.job_id, self.run.token)
+        return RunEnd.LISTED
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _step(
+        self, spec: CopySpec, state: MigrationState, first: bool
+    ) -> tuple[str, Location, Location]:
+        if first:
+            return state.first_job, spec.source, state.temporary
+        return state.second_job, state.temporary, spec.destination
+
+    def _s3(self, location: Location) -> S3Client:
+        spec = self.record.spec
+        assert spec is not None
+        return self.runner.clients.for_location(location, spec)
+
+    def _differences(self, source: Location, destination: Location) -> str:
+        report = verify(self._s3(source), source, destination, destination_s3=self._s3(destination))
+        return _summary(report.differences) if report.differences else ""
+
+    def _move(self, after: Phase, state: MigrationState) -> RunEnd | None:
+        record = self.record
+        if not self.runner.store.set_migration(
+            record.job_id, self.run.token, record.phase, after, state
+        ):
+            return RunEnd.GONE
+        record.phase, record.migration = after, state
+        self._percent(MIGRATE_TABLE[after].first)
+        return None
+
+    def _percent(self, value: int) -> None:
+        if value > self.record.percent:
+            self.runner.store.set_percent(self.record.job_id, value, self.record.epoch)
+            self.record.percent = value
+
+    def _wait(self, delay_s: int, why: str) -> RunEnd:
+        store, job_id = self.runner.store, self.record.job_id
+        if not store.schedule_resume(job_id, self.run.token, store.now() + delay_s, failed=False):
+            return RunEnd.LOST
+        store.release_lease(job_id, self.run.token)
+        send_resume(self.runner.sqs, self.runner.jobs_queue_url, job_id, delay_s=delay_s)
+        log.info("job %s: %s; looked at again in %d s", job_id, why, delay_s)
+        return RunEnd.WAITING
+
+    def _fail(self, reason: str) -> RunEnd:
+        record = self.record
+        log.warning("job %s stopped: %s", record.job_id, reason)
+        self.runner.store.finish(
+            record.job_id,
+            JobState.FAILED,
+            record.percent,
+            error=reason,
+            epoch=record.epoch,
+            leased_by=self.run.token,
+        )
+        self.runner.store.release_lease(record.job_id, self.run.token)
+        return RunEnd.FAILED
+
+
+def _summary(differences: list[Mismatch]) -> str:
+    """A difference list in a line: the first few, and how many in all."""
+    shown = ", ".join(f"{d.kind.value} {d.key}" for d in differences[:3])
+    return f"{len(differences)} differences, first: {shown}"
+
+
+def name_retry_s(attempts: int) -> int:
+    """How long to wait before asking for the name again: doubling from a minute, at most
+    SQS's 15-minute delay.
+
+    >>> [name_retry_s(n) for n in (1, 2, 3, 4, 5, 6)]
+    [60, 120, 240, 480, 900, 900]
+    """
+    return int(min(MAX_NAME_DELAY_S, 60 * 2 ** min(attempts - 1, 5)))
