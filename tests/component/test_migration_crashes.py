@@ -1,0 +1,94 @@
+"""A migration whose coordinator dies after any step's work and before the step is recorded is
+taken up again (its lease runs out, the progress run's watchdog sends a resume) and ends whole:
+each step done twice does no harm, and the source is never deleted before it is verified."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from accounts import BOTH_ACCOUNTS, DESTINATION_ACCOUNT, Account
+from test_migration import NAME, OBJECTS, migration, objects_of, run_until_ended, source
+
+from coordinator.jobs import JobRunner, Run, RunEnd
+from coordinator.migration import Migration
+from s3migrator.aws import Aws
+from s3migrator.jobstore import JobStore
+from s3migrator.migration_state import MigrationState
+from s3migrator.models import JobRecord, JobState, Phase
+from s3migrator.resources import Resources
+from s3migrator.settings import Settings
+
+__all__ = ["source"]  # the fixture, shared with test_migration.py
+
+
+class Died(Exception):  # noqa: N818 - a process's death, not an error
+    """The coordinator's process dies here: nothing after this line of its run happens."""
+
+
+@pytest.mark.parametrize(
+    "dies_before",
+    [
+        Phase.TEMPORARY_READY,
+        Phase.COPYING_TO_TEMPORARY,
+        Phase.DELETING_SOURCE,
+        Phase.WAITING_FOR_NAME,
+        Phase.DESTINATION_CREATED,
+        Phase.COPYING_BACK,
+        Phase.REMOVING_TEMPORARY,
+    ],
+)
+def test_a_coordinator_that_dies_before_recording_a_step_is_resumed_and_the_migration_ends_whole(
+    aws: Aws,
+    sqs: Any,
+    store: JobStore,
+    resources: Resources,
+    clock: Any,
+    make_coordinator: Any,
+    source: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    dies_before: Phase,
+) -> None:
+    # GIVEN a confirmed migration whose coordinator dies once, after the work of the step that
+    # leads to ``dies_before`` and before that step is recorded (its lease still held)
+    died: list[Phase] = []
+    real_move = Migration._move
+
+    def dying(self: Migration, after: Phase, state: MigrationState) -> RunEnd | None:
+        if after is dies_before and not died:
+            died.append(after)
+            raise Died(f"the coordinator died before recording {after.value}")
+        return real_move(self, after, state)
+
+    real_resume_later = JobRunner._resume_later
+
+    def dead_runs_do_nothing(self: JobRunner, run: Run, error: str) -> RunEnd:
+        if "died before recording" in error:
+            return RunEnd.LOST  # a dead process neither releases its lease nor sends a resume
+        return real_resume_later(self, run, error)
+
+    monkeypatch.setattr(Migration, "_move", dying)
+    monkeypatch.setattr(JobRunner, "_resume_later", dead_runs_do_nothing)
+    runner = make_coordinator(allowed_accounts=BOTH_ACCOUNTS, migration_poll_s=1)
+    sqs.send_message(
+        QueueUrl=resources.jobs_queue_url,
+        MessageBody=migration(confirm_delete_source=True).model_dump_json(exclude_defaults=True),
+    )
+    settings = Settings()
+    waited: list[bool] = []
+
+    def lease_runs_out(record: JobRecord) -> None:
+        if died and not waited:
+            # The dead run's lease runs out, and the resume grace with it: the watchdog's turn.
+            clock.advance(settings.lease_s + settings.resume_grace_s + 1)
+            waited.append(True)
+
+    # WHEN the stack runs it, the progress run's watchdog taking it up again
+    run_until_ended(aws, sqs, store, resources, runner, between=lease_runs_out)
+    # THEN it died once where it was meant to, and the migration ended whole all the same
+    assert died == [dies_before]
+    record = store.get_job("mig-1")
+    assert record is not None and record.state is JobState.SUCCEEDED, record and record.error
+    assert record.percent == 100
+    destination = Account.enter(aws.session, DESTINATION_ACCOUNT, "us-west-2").client("s3")
+    assert objects_of(destination, NAME) == OBJECTS
