@@ -75,6 +75,9 @@ class Migration:
             Phase.REMOVING_TEMPORARY: self._remove_temporary,
         }
         while record.phase in steps:
+            if state.cancel_requested and record.phase is not Phase.DELETING_SOURCE:
+                # Any step but the deletion is a safe point: it stops there, to be resumed.
+                return self._fail(f"cancelled: {where_things_are(record.phase, state)}")
             ended = steps[record.phase](spec, state)
             if ended is not None:
                 return ended
@@ -128,6 +131,8 @@ class Migration:
             options=spec.options,
             archived=(self.record.plan.archived if self.record.plan else "skip"),
             restore=spec.restore,
+            # A catch-up round copies only what is new or changed since the last.
+            sync=first and state.catch_up,
         )
         store.create_job(self.runner.new_record(job_id, message, self.record.sender))
         send_resume(self.runner.sqs, self.runner.jobs_queue_url, job_id, delay_s=0)
@@ -149,20 +154,29 @@ class Migration:
             return self._fail(
                 f"copy step {job_id} ended {step.state.value}"
                 + (f" ({step.error})" if step.error else "")
-                + f"; {kept}: `s3migrator report {job_id}` lists its failures"
+                + f"; {kept}: `s3migrator report {job_id}` lists its failures; redrive it, then"
+                f" `s3migrator resume {self.record.job_id}`"
             )
         if step.listing.tally.archived:
             return self._fail(
                 f"{step.listing.tally.archived} archived objects were not copied; {kept}:"
                 ' send the migration with "archived": "restore" to restore and copy them'
             )
-        differences = self._differences(source, destination)
+        # A catch-up round copies what changed into a temporary bucket that may hold more: what
+        # an earlier round deleted from the source once it was verified.
+        differences = self._differences(source, destination, extras=first and state.catch_up)
         if differences:
-            return self._fail(f"{destination.url} differs from {source.url}: {differences}; {kept}")
+            again = Phase.TEMPORARY_READY if first else Phase.COPYING_BACK
+            return self._fail(
+                f"{destination.url} differs from {source.url}: {differences}; {kept}",
+                again_from=again,
+                catch_up=first,
+            )
         if first and not state.confirm_delete_source:
             return self._fail(
                 f"the copy in {state.temporary.url} is verified; the source is deleted only when"
-                ' the job says "confirm_delete_source": true (submit --yes-delete-source)'
+                ' the job says "confirm_delete_source": true: `s3migrator resume'
+                f" {self.record.job_id} --yes-delete-source`"
             )
         if not first and state.config and state.config.get("notifications"):
             # Only now: notifications applied before the copy back would fire for every object.
@@ -189,17 +203,27 @@ class Migration:
             )
             # Extras: what an earlier run already deleted from the source.
             wrong = [d for d in report.differences if d.kind is not Difference.EXTRA]
+            catch_up = f"; `s3migrator resume {self.record.job_id}` copies what changed"
             if wrong:
                 return self._fail(
                     f"{state.temporary.url} no longer matches {source.url}"
-                    f" ({_summary(wrong)}); the rest of the source is kept"
+                    f" ({_summary(wrong)}); the rest of the source is kept{catch_up}",
+                    again_from=Phase.TEMPORARY_READY,
+                    catch_up=True,
                 )
-            deleted = delete_verified(s3, source, agreed)
+            try:
+                deleted = delete_verified(s3, source, agreed)
+            except InvalidJobError as changed:
+                return self._fail(
+                    f"{changed}{catch_up}", again_from=Phase.TEMPORARY_READY, catch_up=True
+                )
             left = remaining_objects(s3, source)
             if left:
                 return self._fail(
                     f"{source.url} holds objects written after it was verified ({', '.join(left)}"
-                    "); they are kept, and the bucket with them: copy them, then resume"
+                    f"); they are kept, and the bucket with them{catch_up}",
+                    again_from=Phase.TEMPORARY_READY,
+                    catch_up=True,
                 )
             purged = purge_versions(s3, source)
             delete_bucket(s3, source)
@@ -274,13 +298,16 @@ class Migration:
         assert spec is not None
         return self.runner.clients.for_location(location, spec)
 
-    def _differences(self, source: Location, destination: Location) -> str:
+    def _differences(self, source: Location, destination: Location, *, extras: bool) -> str:
+        """The differences the shared verifier finds (but extras in the destination, when
+        they may be there)."""
         report = verify(self._s3(source), source, destination, destination_s3=self._s3(destination))
-        return _summary(report.differences) if report.differences else ""
+        found = [d for d in report.differences if not (extras and d.kind is Difference.EXTRA)]
+        return _summary(found) if found else ""
 
     def _move(self, after: Phase, state: MigrationState) -> RunEnd | None:
         record = self.record
-        if not self.runner.store.set_migration(
+        if not self.runner.store.migrations.set_migration(
             record.job_id, self.run.token, record.phase, after, state
         ):
             return RunEnd.GONE
@@ -302,8 +329,18 @@ class Migration:
         log.info("job %s: %s; looked at again in %d s", job_id, why, delay_s)
         return RunEnd.WAITING
 
-    def _fail(self, reason: str) -> RunEnd:
-        record = self.record
+    def _fail(
+        self, reason: str, *, again_from: Phase | None = None, catch_up: bool = False
+    ) -> RunEnd:
+        """Stop the job with the reason; ``s3migrator resume`` takes it up again from
+        ``again_from`` (where it stopped, by default), its first copy step a catch-up round
+        when ``catch_up``."""
+        record, state = self.record, self.record.migration
+        assert state is not None
+        state.stopped_at = (again_from or record.phase).value
+        state.catch_up = state.catch_up or catch_up
+        if self._move(record.phase, state) is not None:
+            return RunEnd.GONE
         log.warning("job %s stopped: %s", record.job_id, reason)
         self.runner.store.finish(
             record.job_id,
@@ -331,3 +368,21 @@ def name_retry_s(attempts: int) -> int:
     [60, 120, 240, 480, 900, 900]
     """
     return int(min(MAX_NAME_DELAY_S, 60 * 2 ** min(attempts - 1, 5)))
+
+
+def where_things_are(phase: Phase, state: MigrationState) -> str:
+    """What a migration stopped at ``phase`` leaves where, in words."""
+    temporary = state.temporary.url
+    if phase in (Phase.STARTED, Phase.TEMPORARY_READY, Phase.COPYING_TO_TEMPORARY):
+        return (
+            f"the source is untouched; {temporary} holds what copy step {state.first_job} has"
+            " copied (it goes on until it ends)"
+        )
+    if phase is Phase.WAITING_FOR_NAME:
+        return f"the source bucket is deleted, every object is in {temporary}; the name is free"
+    if phase in (Phase.DESTINATION_CREATED, Phase.COPYING_BACK):
+        return (
+            f"the bucket exists under its name, every object is in {temporary}; copy step"
+            f" {state.second_job} goes on until it ends"
+        )
+    return f"the bucket is whole under its name; {temporary} is being removed"

@@ -82,6 +82,11 @@ class MigrationState(BaseModel):
     confirm_delete_source: bool = False
     name_wait_h: float = 72
     noncurrent_versions: Literal["keep", "drop"] = "keep"
+    # A stopped migration goes on from this phase when resumed; ``catch_up``: its first copy
+    # step runs again as a sync (objects written or changed meanwhile) under a new job id.
+    stopped_at: str | None = None
+    catch_up: bool = False
+    cancel_requested: bool = False
     # Waiting for the name: attempts so far, and when the job gives up.
     name_attempts: int = 0
     name_deadline: float | None = None
@@ -101,3 +106,15 @@ class MigrationState(BaseModel):
             name_wait_h=job.name_wait_h,
             noncurrent_versions=job.noncurrent_versions,
         )
+
+
+def next_round(job_id: str) -> str:
+    """The id of a copy step's next round: ``M.1`` → ``M.1.2`` → ``M.1.3``.
+
+    >>> next_round("m.1"), next_round("m.1.2")
+    ('m.1.2', 'm.1.3')
+    """
+    stem, _, last = job_id.rpartition(".")
+    if stem.endswith(".1") and last.isdigit():
+        return f"{stem}.{int(last) + 1}"
+    return f"{job_id}.2"

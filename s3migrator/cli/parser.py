@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from s3migrator import __version__
-from s3migrator.cli import access, embedded, jobs, stack, status, tasks, verification
+from s3migrator.cli import (
+    access,
+    embedded,
+    jobs,
+    migration_commands,
+    stack,
+    status,
+    tasks,
+    verification,
+)
 
 if TYPE_CHECKING:
     from s3migrator.cli.context import Context
@@ -124,6 +133,6 @@ def build_parser() -> argparse.ArgumentParser:
     commands = Commands(
         parser.add_subparsers(dest="command", metavar="COMMAND", title="commands"), common
     )
-    for group in (jobs, status, verification, access, stack, tasks, embedded):
+    for group in (jobs, migration_commands, status, verification, access, stack, tasks, embedded):
         group.register(commands)
     return parser

@@ -36,8 +36,8 @@ from s3migrator.jobstore.codec import (
     shard_key,
 )
 from s3migrator.jobstore.listing import MAX_ERROR_CHARS, ListingWrites
+from s3migrator.jobstore.migrations import MigrationWrites
 from s3migrator.jobstore.writes import Clock
-from s3migrator.migration_state import MigrationState
 from s3migrator.models import CopySpec, JobRecord, JobState, Phase
 from s3migrator.work import SHARDS
 
@@ -69,6 +69,7 @@ class JobStore(ListingWrites):
     ) -> None:
         super().__init__(client, table_name, clock)
         self.batches = BatchStore(client, table_name, clock)
+        self.migrations = MigrationWrites(client, table_name, clock)
         self.retention_days = retention_days
 
     def spec_of(self, job_id: str) -> CopySpec | None:
@@ -236,31 +237,6 @@ class JobStore(ListingWrites):
                 ":me": s(token),
                 ":epoch": n(epoch),
                 ":zero": n(0),
-                ":now": n(self._clock()),
-                ":running": _RUNNING,
-            },
-            {"#state": "state", "#phase": "phase"},
-        )
-
-    def set_migration(
-        self,
-        job_id: str,
-        token: str,
-        before: Phase,
-        after: Phase,
-        migration: MigrationState,
-    ) -> bool:
-        """Record a migration's step (its phase and where it stands) for the run holding the
-        lease; False when the job is no longer as that run read it."""
-        return self._update_job(
-            job_id,
-            "SET #phase = :after, migration = :migration, updated_at = :now",
-            "#state = :running AND #phase = :before AND lease_owner = :me",
-            {
-                ":after": s(after.value),
-                ":before": s(before.value),
-                ":me": s(token),
-                ":migration": s(migration.model_dump_json()),
                 ":now": n(self._clock()),
                 ":running": _RUNNING,
             },

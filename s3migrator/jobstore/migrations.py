@@ -1,0 +1,74 @@
+"""The job table's writes that only a same-name migration makes: its steps, a cancel asked for,
+and a stopped migration taken up again."""
+
+from __future__ import annotations
+
+from s3migrator.jobstore.codec import job_key, n, s
+from s3migrator.jobstore.writes import Table
+from s3migrator.migration_state import MigrationState
+from s3migrator.models import JobState, Phase
+
+_RUNNING = s(JobState.RUNNING.value)
+
+
+class MigrationWrites(Table):
+    def set_migration(
+        self, job_id: str, token: str, before: Phase, after: Phase, migration: MigrationState
+    ) -> bool:
+        """Record a migration's step (its phase and where it stands) for the run holding the
+        lease; False when the job is no longer as that run read it."""
+        return self._update(
+            job_key(job_id),
+            "SET #phase = :after, migration = :migration, updated_at = :now",
+            "#state = :running AND #phase = :before AND lease_owner = :me",
+            {
+                ":after": s(after.value),
+                ":before": s(before.value),
+                ":me": s(token),
+                ":migration": s(migration.model_dump_json()),
+                ":now": n(self._clock()),
+                ":running": _RUNNING,
+            },
+            {"#state": "state", "#phase": "phase"},
+        )
+
+    def change(self, job_id: str, seen: MigrationState, changed: MigrationState) -> bool:
+        """Replace the migration's state as it was read (``seen``) by ``changed``, while the job
+        runs; False when it moved on meanwhile (read it again and decide again)."""
+        return self._update(
+            job_key(job_id),
+            "SET migration = :changed, updated_at = :now",
+            "#state = :running AND migration = :seen",
+            {
+                ":changed": s(changed.model_dump_json()),
+                ":seen": s(seen.model_dump_json()),
+                ":now": n(self._clock()),
+                ":running": _RUNNING,
+            },
+            {"#state": "state"},
+        )
+
+    def reopen(self, job_id: str, epoch: int, phase: Phase, migration: MigrationState) -> bool:
+        """Take a stopped migration up again at ``phase``, only if it is still the run
+        (``epoch``) that was read: two resumes never both reopen it. A resume message is due
+        now: if none comes, the watchdog sends one."""
+        return self._update(
+            job_key(job_id),
+            "SET #state = :running, #phase = :phase, migration = :migration, updated_at = :now,"
+            " resume_due = :now, resumes = :zero"
+            " REMOVE finished_at, #error, expires_at"
+            " ADD epoch :one",
+            "#state = :failed AND (epoch = :epoch OR (attribute_not_exists(epoch)"
+            " AND :epoch = :zero))",
+            {
+                ":running": _RUNNING,
+                ":failed": s(JobState.FAILED.value),
+                ":phase": s(phase.value),
+                ":migration": s(migration.model_dump_json()),
+                ":now": n(self._clock()),
+                ":one": n(1),
+                ":epoch": n(epoch),
+                ":zero": n(0),
+            },
+            {"#state": "state", "#phase": "phase", "#error": "error"},
+        )
