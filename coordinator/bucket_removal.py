@@ -14,7 +14,12 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate, translated
-from s3migrator.errors import ConditionFailedError, InvalidJobError, NotFoundError
+from s3migrator.errors import (
+    AccessDeniedError,
+    ConditionFailedError,
+    InvalidJobError,
+    NotFoundError,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -23,6 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _PER_DELETE = 1000  # DeleteObjects takes at most this many keys
+_PROBE_KEY = "s3migrator-probe/may-this-side-delete"
 
 
 def delete_verified(s3: S3Client, location: Location, agreed: list[tuple[str, str]]) -> int:
@@ -46,6 +52,26 @@ def delete_verified(s3: S3Client, location: Location, agreed: list[tuple[str, st
                 ) from exc
             raise error from exc
     return deleted
+
+
+def deletion_denied(s3: S3Client, location: Location) -> str | None:
+    """Why this side may not delete the bucket's objects, or None when it may: a conditional
+    DeleteObject of a key that does not exist is refused (403) before S3 looks for the key,
+    and otherwise deletes nothing (not even a delete marker)."""
+    try:
+        s3.delete_object(
+            Bucket=location.bucket,
+            Key=_PROBE_KEY,
+            IfMatch='"s3migrator-probe"',
+            **location.expected_owner(),
+        )
+    except PROVIDER_ERRORS as exc:
+        error = translate(exc)
+        if isinstance(error, AccessDeniedError):
+            return str(error)
+        if not isinstance(error, (NotFoundError, ConditionFailedError)):
+            raise error from exc
+    return None
 
 
 def remaining_objects(s3: S3Client, location: Location) -> list[str]:

@@ -25,6 +25,7 @@ from coordinator.bucket_config import BucketConfig, apply_config, read_config, r
 from coordinator.bucket_removal import (
     delete_bucket,
     delete_verified,
+    deletion_denied,
     empty,
     has_history,
     object_lock_enabled,
@@ -100,6 +101,14 @@ class Migration:
                 f"{spec.source.url} has Object Lock: its locked objects, and so the bucket, cannot"
                 " be deleted before their retention ends, so its name cannot move; copy it to a"
                 " bucket of another name (mode copy, object_lock keep); nothing was copied"
+            )
+        denied = deletion_denied(source_s3, spec.source)
+        if denied is not None:
+            who = spec.source.role_arn or "the coordinator's task role"
+            return self._fail(
+                f"{who} may not delete {spec.source.url}'s objects ({denied}): allow it"
+                f" s3:DeleteObject, s3:DeleteObjectVersion and s3:DeleteBucket on"
+                f" arn:aws:s3:::{spec.source.bucket} and its objects; nothing was copied"
             )
         if has_history(source_s3, spec.source) and state.noncurrent_versions == "keep":
             return self._fail(
