@@ -11,6 +11,7 @@ anything). Noncurrent versions and delete markers go only when the job said they
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate, translated
@@ -31,11 +32,19 @@ _PER_DELETE = 1000  # DeleteObjects takes at most this many keys
 _PROBE_KEY = "s3migrator-probe/may-this-side-delete"
 
 
-def delete_verified(s3: S3Client, location: Location, agreed: list[tuple[str, str]]) -> int:
+def delete_verified(
+    s3: S3Client,
+    location: Location,
+    agreed: list[tuple[str, str]],
+    keep_going: Callable[[], None] = lambda: None,
+) -> int:
     """Delete each verified object under the ETag it was verified with; returns how many.
-    InvalidJobError when one changed since (the job stops, and it is kept)."""
+    InvalidJobError when one changed since (the job stops, and it is kept). ``keep_going`` is
+    called before every hundredth: it raises when the run must stop (its lease lost)."""
     deleted = 0
-    for key, etag in agreed:
+    for n, (key, etag) in enumerate(agreed):
+        if n % 100 == 0:
+            keep_going()
         try:
             s3.delete_object(
                 Bucket=location.bucket, Key=key, IfMatch=etag, **location.expected_owner()
@@ -97,30 +106,36 @@ def object_lock_enabled(s3: S3Client, location: Location) -> bool:
     return answer.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
 
 
-def has_history(s3: S3Client, location: Location) -> bool:
-    """Whether the bucket keeps any noncurrent version or delete marker."""
+def versioning_of(s3: S3Client, location: Location) -> str | None:
+    """``Enabled`` or ``Suspended`` for a bucket that keeps (or kept) versions, else None."""
     with translated():
-        pages = s3.get_paginator("list_object_versions").paginate(
-            Bucket=location.bucket, **location.expected_owner()
-        )
-        for page in pages:
-            if page.get("DeleteMarkers") or any(
-                not version.get("IsLatest") for version in page.get("Versions", [])
-            ):
-                return True
-    return False
+        answer = s3.get_bucket_versioning(Bucket=location.bucket, **location.expected_owner())
+    return answer.get("Status")
 
 
-def purge_versions(s3: S3Client, location: Location) -> int:
-    """Delete every version and delete marker left (a versioned bucket keeps the deleted
-    objects as noncurrent versions); returns how many."""
+def region_of(s3: S3Client, location: Location) -> str:
+    with translated():
+        answer = s3.get_bucket_location(Bucket=location.bucket, **location.expected_owner())
+    return answer.get("LocationConstraint") or "us-east-1"
+
+
+def purge_versions(s3: S3Client, location: Location, *, everything: bool = False) -> int:
+    """Delete the noncurrent versions and delete markers left (a versioned bucket keeps the
+    deleted objects as noncurrent versions); a current version (an object written meanwhile)
+    is kept, unless ``everything`` (a bucket the job made and is done with). Returns how
+    many."""
     purged = 0
     with translated():
         pages = s3.get_paginator("list_object_versions").paginate(
             Bucket=location.bucket, **location.expected_owner()
         )
         for page in pages:
-            listed: list[Any] = [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+            versions = page.get("Versions", [])
+            kept = [v for v in versions if not everything and v.get("IsLatest")]
+            listed: list[Any] = [
+                *(v for v in versions if v not in kept),
+                *page.get("DeleteMarkers", []),
+            ]
             entries: list[Any] = [
                 {"Key": entry["Key"], "VersionId": entry["VersionId"]} for entry in listed
             ]
@@ -153,7 +168,7 @@ def empty(s3: S3Client, location: Location) -> int:
                 **location.expected_owner(),
             )
         removed += len(keys)
-    return removed + purge_versions(s3, location)
+    return removed + purge_versions(s3, location, everything=True)
 
 
 def _current_keys(s3: S3Client, location: Location) -> list[str]:

@@ -27,15 +27,17 @@ from coordinator.bucket_removal import (
     delete_verified,
     deletion_denied,
     empty,
-    has_history,
     object_lock_enabled,
     purge_versions,
+    region_of,
     remaining_objects,
+    versioning_of,
 )
 from coordinator.buckets import bucket_exists, create_bucket, harden
 from coordinator.jobs import RunEnd
-from coordinator.verify import Difference, Mismatch, verify
-from s3migrator.errors import InvalidJobError, TransientError
+from coordinator.migration_rules import VERSIONED, name_retry_s, summary, where_things_are
+from coordinator.verify import Difference, verify
+from s3migrator.errors import InvalidJobError, OperationError, TransientError
 from s3migrator.models import JobMessage, JobRecord, JobState, Mode, Phase
 from s3migrator.percent import MIGRATE_TABLE, within
 from s3migrator.sqs.queues import send_resume
@@ -48,7 +50,6 @@ if TYPE_CHECKING:
     from s3migrator.models import CopySpec, Location
 
 log = logging.getLogger(__name__)
-MAX_NAME_DELAY_S = 900  # SQS's longest delay
 
 
 @dataclass
@@ -79,6 +80,7 @@ class Migration:
             if state.cancel_requested and record.phase is not Phase.DELETING_SOURCE:
                 # Any step but the deletion is a safe point: it stops there, to be resumed.
                 return self._fail(f"cancelled: {where_things_are(record.phase, state)}")
+            self._hold()
             ended = steps[record.phase](spec, state)
             if ended is not None:
                 return ended
@@ -110,12 +112,9 @@ class Migration:
                 f" s3:DeleteObject, s3:DeleteObjectVersion and s3:DeleteBucket on"
                 f" arn:aws:s3:::{spec.source.bucket} and its objects; nothing was copied"
             )
-        if has_history(source_s3, spec.source) and state.noncurrent_versions == "keep":
-            return self._fail(
-                f"{spec.source.url} keeps noncurrent versions or delete markers, which a"
-                ' migration does not carry: send it with "noncurrent_versions": "drop" to'
-                " accept losing them; nothing was copied or deleted"
-            )
+        if versioning_of(source_s3, spec.source) and state.noncurrent_versions == "keep":
+            return self._fail(VERSIONED.format(url=spec.source.url, done="nothing was copied"))
+        state.source_region = region_of(source_s3, spec.source)
         config = read_config(source_s3, spec.source.bucket, expected_owner=spec.source.owner)
         moved, notes = rewrite_accounts(
             config, spec.source.owner or "", spec.destination.owner or spec.source.owner or ""
@@ -206,6 +205,9 @@ class Migration:
         except InvalidJobError:
             present = False  # the name is someone else's already: ours was deleted
         if present:
+            if versioning_of(s3, source) and state.noncurrent_versions == "keep":
+                # Versioning turned on since the start: not one object is deleted.
+                return self._fail(VERSIONED.format(url=source.url, done="nothing was deleted"))
             agreed: list[tuple[str, str]] = []
             report = verify(
                 s3, source, state.temporary, destination_s3=self._s3(state.temporary), agreed=agreed
@@ -216,12 +218,12 @@ class Migration:
             if wrong:
                 return self._fail(
                     f"{state.temporary.url} no longer matches {source.url}"
-                    f" ({_summary(wrong)}); the rest of the source is kept{catch_up}",
+                    f" ({summary(wrong)}); the rest of the source is kept{catch_up}",
                     again_from=Phase.TEMPORARY_READY,
                     catch_up=True,
                 )
             try:
-                deleted = delete_verified(s3, source, agreed)
+                deleted = delete_verified(s3, source, agreed, keep_going=self._hold)
             except InvalidJobError as changed:
                 return self._fail(
                     f"{changed}{catch_up}", again_from=Phase.TEMPORARY_READY, catch_up=True
@@ -234,8 +236,22 @@ class Migration:
                     again_from=Phase.TEMPORARY_READY,
                     catch_up=True,
                 )
+            self._hold()
+            if region_of(s3, source) != state.source_region:
+                # Not the source any more: the name is already the bucket this job made.
+                return self._fail(f"{source.url} is not the source any more; nothing deleted")
             purged = purge_versions(s3, source)
-            delete_bucket(s3, source)
+            self._hold()
+            try:
+                delete_bucket(s3, source)
+            except OperationError as refused:  # not empty: written since the purge's listing
+                left = remaining_objects(s3, source)
+                return self._fail(
+                    f"{source.url} could not be deleted ({refused}; it holds {', '.join(left)})"
+                    f"; what it holds is kept{catch_up}",
+                    again_from=Phase.TEMPORARY_READY,
+                    catch_up=True,
+                )
             log.info(
                 "job %s: deleted %d objects and %d versions, then %s",
                 self.record.job_id,
@@ -251,9 +267,20 @@ class Migration:
         try:
             # Taken (by anyone, meanwhile) is an InvalidJobError; S3 still busy with the
             # deletion (OperationAborted) a TransientError: either way, tried again later.
-            create_bucket(s3, destination, destination.region or self.runner.region)
+            if not state.destination_created and bucket_exists(s3, destination):
+                return self._fail(
+                    f"{destination.url} exists in the destination's account and this job did not"
+                    f" make it: every object is in {state.temporary.url}; delete that bucket"
+                    f" (or move it away), then `s3migrator resume {self.record.job_id}`"
+                )
+            self._hold()
+            made = create_bucket(s3, destination, destination.region or self.runner.region)
         except (InvalidJobError, TransientError) as exc:
             return self._name_taken(state, str(exc))
+        if made and not state.destination_created:
+            state.destination_created = True  # recorded before it is configured
+            if self._move(Phase.WAITING_FOR_NAME, state) is not None:
+                return RunEnd.GONE
         config = BucketConfig.model_validate(state.config or {}).model_copy(
             update={"notifications": None}
         )
@@ -279,6 +306,7 @@ class Migration:
         temporary, s3 = state.temporary, self._s3(state.temporary)
         if bucket_exists(s3, temporary):
             empty(s3, temporary)
+            self._hold()
             delete_bucket(s3, temporary)
         store, record = self.runner.store, self.record
         error = "; ".join(state.notes) or None
@@ -312,7 +340,7 @@ class Migration:
         they may be there)."""
         report = verify(self._s3(source), source, destination, destination_s3=self._s3(destination))
         found = [d for d in report.differences if not (extras and d.kind is Difference.EXTRA)]
-        return _summary(found) if found else ""
+        return summary(found) if found else ""
 
     def _move(self, after: Phase, state: MigrationState) -> RunEnd | None:
         record = self.record
@@ -323,6 +351,11 @@ class Migration:
         record.phase, record.migration = after, state
         self._percent(MIGRATE_TABLE[after].first)
         return None
+
+    def _hold(self) -> None:
+        """Keep the lease (LeaseLostError when another run has the job, or it ended)."""
+        store, settings = self.runner.store, self.runner.settings
+        store.migrations.hold(self.record.job_id, self.run.token, settings.lease_s)
 
     def _percent(self, value: int) -> None:
         if value > self.record.percent:
@@ -361,37 +394,3 @@ class Migration:
         )
         self.runner.store.release_lease(record.job_id, self.run.token)
         return RunEnd.FAILED
-
-
-def _summary(differences: list[Mismatch]) -> str:
-    """A difference list in a line: the first few, and how many in all."""
-    shown = ", ".join(f"{d.kind.value} {d.key}" for d in differences[:3])
-    return f"{len(differences)} differences, first: {shown}"
-
-
-def name_retry_s(attempts: int) -> int:
-    """How long to wait before asking for the name again: doubling from a minute, at most
-    SQS's 15-minute delay.
-
-    >>> [name_retry_s(n) for n in (1, 2, 3, 4, 5, 6)]
-    [60, 120, 240, 480, 900, 900]
-    """
-    return int(min(MAX_NAME_DELAY_S, 60 * 2 ** min(attempts - 1, 5)))
-
-
-def where_things_are(phase: Phase, state: MigrationState) -> str:
-    """What a migration stopped at ``phase`` leaves where, in words."""
-    temporary = state.temporary.url
-    if phase in (Phase.STARTED, Phase.TEMPORARY_READY, Phase.COPYING_TO_TEMPORARY):
-        return (
-            f"the source is untouched; {temporary} holds what copy step {state.first_job} has"
-            " copied (it goes on until it ends)"
-        )
-    if phase is Phase.WAITING_FOR_NAME:
-        return f"the source bucket is deleted, every object is in {temporary}; the name is free"
-    if phase in (Phase.DESTINATION_CREATED, Phase.COPYING_BACK):
-        return (
-            f"the bucket exists under its name, every object is in {temporary}; copy step"
-            f" {state.second_job} goes on until it ends"
-        )
-    return f"the bucket is whole under its name; {temporary} is being removed"

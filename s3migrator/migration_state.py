@@ -87,6 +87,10 @@ class MigrationState(BaseModel):
     stopped_at: str | None = None
     catch_up: bool = False
     cancel_requested: bool = False
+    # Where the source was (read at the start): a bucket of its name elsewhere is not it.
+    source_region: str | None = None
+    # This job created the bucket under the name (an earlier run that died may have).
+    destination_created: bool = False
     # Waiting for the name: attempts so far, and when the job gives up.
     name_attempts: int = 0
     name_deadline: float | None = None

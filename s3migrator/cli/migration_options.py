@@ -25,8 +25,8 @@ def add_migration_options(parser: argparse.ArgumentParser) -> None:
     migrate.add_argument(
         "--noncurrent-versions",
         choices=["keep", "drop"],
-        help="a source with noncurrent versions or delete markers: stop (keep, the default)"
-        " or accept losing them (drop)",
+        help="a versioned source: stop (keep, the default) or accept losing its noncurrent"
+        " versions and delete markers (drop)",
     )
 
 

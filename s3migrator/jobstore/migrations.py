@@ -3,6 +3,7 @@ and a stopped migration taken up again."""
 
 from __future__ import annotations
 
+from s3migrator.errors import LeaseLostError
 from s3migrator.jobstore.codec import job_key, n, s
 from s3migrator.jobstore.writes import Table
 from s3migrator.migration_state import MigrationState
@@ -31,6 +32,24 @@ class MigrationWrites(Table):
             },
             {"#state": "state", "#phase": "phase"},
         )
+
+    def hold(self, job_id: str, token: str, lease_s: float) -> None:
+        """Keep the lease through a long step, and say the job gets on (its failed resumes
+        start again from none); LeaseLostError when another run took it, or the job ended
+        meanwhile (the watchdog failed it): a step that deletes goes no further."""
+        if not self._update(
+            job_key(job_id),
+            "SET lease_until = :until, resumes = :zero",
+            "lease_owner = :me AND #state = :running",
+            {
+                ":me": s(token),
+                ":until": n(self._clock() + lease_s),
+                ":zero": n(0),
+                ":running": _RUNNING,
+            },
+            {"#state": "state"},
+        ):
+            raise LeaseLostError(job_id)
 
     def change(self, job_id: str, seen: MigrationState, changed: MigrationState) -> bool:
         """Replace the migration's state as it was read (``seen``) by ``changed``, while the job

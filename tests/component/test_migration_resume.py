@@ -67,11 +67,13 @@ def test_objects_written_during_the_deletion_stop_it_and_a_resume_catches_them_u
     real_delete = coordinator.migration.delete_verified
     written: list[str] = []
 
-    def writer_meanwhile(s3: Any, location: Location, agreed: list[tuple[str, str]]) -> int:
+    def writer_meanwhile(
+        s3: Any, location: Location, agreed: list[tuple[str, str]], **kw: Any
+    ) -> int:
         if not written:
             source.put_object(Bucket=NAME, Key="late.txt", Body=b"written late")
             written.append("late.txt")
-        return real_delete(s3, location, agreed)
+        return real_delete(s3, location, agreed, **kw)
 
     monkeypatch.setattr(coordinator.migration, "delete_verified", writer_meanwhile)
     runner = make_coordinator(allowed_accounts=BOTH_ACCOUNTS, migration_poll_s=1)

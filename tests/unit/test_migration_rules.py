@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from coordinator.migration import name_retry_s
+from coordinator.migration_rules import name_retry_s
 from s3migrator.migration_state import temporary_bucket
 from s3migrator.models import JobMessage, Phase
 from s3migrator.percent import MIGRATE_TABLE, within
