@@ -85,9 +85,7 @@ def deletion_denied(s3: S3Client, location: Location) -> str | None:
 
 def remaining_objects(s3: S3Client, location: Location) -> list[str]:
     """Up to ten keys still in the bucket (current versions)."""
-    with translated():
-        listed = s3.list_objects_v2(Bucket=location.bucket, MaxKeys=10, **location.expected_owner())
-    return [entry["Key"] for entry in listed.get("Contents", [])]
+    return _current_keys(s3, location, 10)
 
 
 def object_lock_enabled(s3: S3Client, location: Location) -> bool:
@@ -171,10 +169,11 @@ def empty(s3: S3Client, location: Location) -> int:
     return removed + purge_versions(s3, location, everything=True)
 
 
-def _current_keys(s3: S3Client, location: Location) -> list[str]:
+def _current_keys(s3: S3Client, location: Location, limit: int = _PER_DELETE) -> list[str]:
+    """The first ``limit`` keys in the bucket (current versions)."""
     with translated():
         listed = s3.list_objects_v2(
-            Bucket=location.bucket, MaxKeys=_PER_DELETE, **location.expected_owner()
+            Bucket=location.bucket, MaxKeys=limit, **location.expected_owner()
         )
     return [entry["Key"] for entry in listed.get("Contents", [])]
 

@@ -72,6 +72,13 @@ def source(aws: Aws) -> Any:
     return s3
 
 
+def submit(sqs: Any, resources: Resources, job: JobMessage) -> None:
+    """Send the job message to the jobs queue, as a client would."""
+    sqs.send_message(
+        QueueUrl=resources.jobs_queue_url, MessageBody=job.model_dump_json(exclude_defaults=True)
+    )
+
+
 def run_until_ended(
     aws: Aws,
     sqs: Any,
@@ -111,10 +118,7 @@ def test_a_bucket_moves_to_another_account_under_its_name(
 ) -> None:
     # GIVEN a migration that confirms the source's deletion
     runner = make_coordinator(allowed_accounts=BOTH_ACCOUNTS, migration_poll_s=1)
-    sqs.send_message(
-        QueueUrl=resources.jobs_queue_url,
-        MessageBody=migration(confirm_delete_source=True).model_dump_json(exclude_defaults=True),
-    )
+    submit(sqs, resources, migration(confirm_delete_source=True))
     # WHEN the stack runs it to its end
     seen = run_until_ended(aws, sqs, store, resources, runner)
     # THEN it succeeded, its percent walking the migration's table and never back
@@ -150,10 +154,7 @@ def test_without_confirmation_it_stops_with_the_copy_verified_and_the_source_kep
 ) -> None:
     # GIVEN a migration that does not confirm the source's deletion
     runner = make_coordinator(allowed_accounts=BOTH_ACCOUNTS, migration_poll_s=1)
-    sqs.send_message(
-        QueueUrl=resources.jobs_queue_url,
-        MessageBody=migration().model_dump_json(exclude_defaults=True),
-    )
+    submit(sqs, resources, migration())
     # WHEN it runs
     run_until_ended(aws, sqs, store, resources, runner)
     # THEN it stopped after the first copy, saying what to do, at most at 49%
@@ -173,10 +174,7 @@ def test_a_difference_in_the_temporary_bucket_stops_the_job_and_keeps_the_source
     # GIVEN a confirmed migration, and someone who changes an object of the temporary bucket
     # once the first copy step has succeeded, before the migration verifies it
     runner = make_coordinator(allowed_accounts=BOTH_ACCOUNTS, migration_poll_s=1)
-    sqs.send_message(
-        QueueUrl=resources.jobs_queue_url,
-        MessageBody=migration(confirm_delete_source=True).model_dump_json(exclude_defaults=True),
-    )
+    submit(sqs, resources, migration(confirm_delete_source=True))
     temporary = Account.enter(aws.session, DESTINATION_ACCOUNT, "us-west-2").client("s3")
     planted: list[str] = []
 
@@ -218,10 +216,7 @@ def test_a_name_taken_meanwhile_is_waited_for_until_it_is_free(
 
     monkeypatch.setattr(coordinator.migration, "delete_bucket", deleted_then_taken)
     runner = make_coordinator(allowed_accounts=BOTH_ACCOUNTS, migration_poll_s=1)
-    sqs.send_message(
-        QueueUrl=resources.jobs_queue_url,
-        MessageBody=migration(confirm_delete_source=True).model_dump_json(exclude_defaults=True),
-    )
+    submit(sqs, resources, migration(confirm_delete_source=True))
     attempts: list[int] = []
 
     def release_after_three(record: JobRecord) -> None:

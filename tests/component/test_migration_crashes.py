@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from accounts import BOTH_ACCOUNTS, DESTINATION_ACCOUNT, Account
-from test_migration import NAME, OBJECTS, migration, objects_of, run_until_ended, source
+from test_migration import NAME, OBJECTS, migration, objects_of, run_until_ended, source, submit
 
 from coordinator.jobs import JobRunner, Run, RunEnd
 from coordinator.migration import Migration
@@ -70,10 +70,7 @@ def test_a_coordinator_that_dies_before_recording_a_step_is_resumed_and_the_migr
     monkeypatch.setattr(Migration, "_move", dying)
     monkeypatch.setattr(JobRunner, "_resume_later", dead_runs_do_nothing)
     runner = make_coordinator(allowed_accounts=BOTH_ACCOUNTS, migration_poll_s=1)
-    sqs.send_message(
-        QueueUrl=resources.jobs_queue_url,
-        MessageBody=migration(confirm_delete_source=True).model_dump_json(exclude_defaults=True),
-    )
+    submit(sqs, resources, migration(confirm_delete_source=True))
     settings = Settings()
     waited: list[bool] = []
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from accounts import BOTH_ACCOUNTS, DESTINATION_ACCOUNT, SOURCE_ACCOUNT, Account
-from test_migration import NAME, OBJECTS, migration, objects_of, run_until_ended, source
+from test_migration import NAME, OBJECTS, migration, objects_of, run_until_ended, source, submit
 
 import coordinator.migration
 from s3migrator.aws import Aws
@@ -18,13 +18,6 @@ from s3migrator.models import JobRecord, JobState, Location, Phase
 from s3migrator.resources import Resources
 
 __all__ = ["source"]  # the fixture, shared with test_migration.py
-
-
-def send(sqs: Any, resources: Resources, **fields: Any) -> None:
-    sqs.send_message(
-        QueueUrl=resources.jobs_queue_url,
-        MessageBody=migration(**fields).model_dump_json(exclude_defaults=True),
-    )
 
 
 def destination_objects(aws: Aws) -> dict[str, bytes]:
@@ -37,7 +30,7 @@ def test_a_migration_stopped_for_its_confirmation_resumes_with_it(
 ) -> None:
     # GIVEN a migration that stopped after its verified first copy, unconfirmed
     runner = make_coordinator(allowed_accounts=BOTH_ACCOUNTS, migration_poll_s=1)
-    send(sqs, resources)
+    submit(sqs, resources, migration())
     run_until_ended(aws, sqs, store, resources, runner)
     stopped = store.get_job("mig-1")
     assert stopped is not None and stopped.state is JobState.FAILED
@@ -77,7 +70,7 @@ def test_objects_written_during_the_deletion_stop_it_and_a_resume_catches_them_u
 
     monkeypatch.setattr(coordinator.migration, "delete_verified", writer_meanwhile)
     runner = make_coordinator(allowed_accounts=BOTH_ACCOUNTS, migration_poll_s=1)
-    send(sqs, resources, confirm_delete_source=True)
+    submit(sqs, resources, migration(confirm_delete_source=True))
     run_until_ended(aws, sqs, store, resources, runner)
     # THEN it stopped, the late object kept in the source and named, the bucket not deleted
     stopped = store.get_job("mig-1")
@@ -101,7 +94,7 @@ def test_a_cancelled_migration_stops_at_a_safe_point_and_resumes(
 ) -> None:
     # GIVEN a confirmed migration, cancelled while its first copy step runs
     runner = make_coordinator(allowed_accounts=BOTH_ACCOUNTS, migration_poll_s=1)
-    send(sqs, resources, confirm_delete_source=True)
+    submit(sqs, resources, migration(confirm_delete_source=True))
     cancelled: list[Phase] = []
 
     def cancel_while_copying(record: JobRecord) -> None:

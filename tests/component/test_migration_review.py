@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from accounts import BOTH_ACCOUNTS, SOURCE_ACCOUNT, Account, role_arn
-from test_migration import NAME, OBJECTS, migration, objects_of, run_until_ended, source
+from test_migration import NAME, OBJECTS, migration, objects_of, run_until_ended, source, submit
 
 import coordinator.migration
 from s3migrator.aws import Aws
@@ -18,12 +18,6 @@ from s3migrator.models import JobMessage, JobState, Location, Mode
 from s3migrator.resources import Resources
 
 __all__ = ["source"]  # the fixture, shared with test_migration.py
-
-
-def send(sqs: Any, resources: Resources, job: JobMessage) -> None:
-    sqs.send_message(
-        QueueUrl=resources.jobs_queue_url, MessageBody=job.model_dump_json(exclude_defaults=True)
-    )
 
 
 def test_an_object_written_while_versions_are_purged_is_kept_and_stops_the_job(
@@ -45,7 +39,7 @@ def test_an_object_written_while_versions_are_purged_is_kept_and_stops_the_job(
 
     monkeypatch.setattr(coordinator.migration, "purge_versions", written_then_purged)
     runner = make_coordinator(allowed_accounts=BOTH_ACCOUNTS, migration_poll_s=1)
-    send(sqs, resources, migration(confirm_delete_source=True))
+    submit(sqs, resources, migration(confirm_delete_source=True))
     # WHEN it runs
     run_until_ended(aws, sqs, store, resources, runner)
     # THEN the late object is kept in the source, which is not deleted, and the job says so
@@ -62,7 +56,7 @@ def test_a_source_versioned_after_the_start_is_not_deleted_under_keep(
     # GIVEN a confirmed migration keeping noncurrent versions, whose source turns versioning on
     # while the first copy runs (its deletion would then leave history it cannot tell apart)
     runner = make_coordinator(allowed_accounts=BOTH_ACCOUNTS, migration_poll_s=1)
-    send(sqs, resources, migration(confirm_delete_source=True))
+    submit(sqs, resources, migration(confirm_delete_source=True))
     changed: list[str] = []
 
     def versioned_meanwhile(record: Any) -> None:
@@ -112,7 +106,7 @@ def test_a_bucket_of_the_name_made_by_the_destinations_account_is_not_taken_for_
         confirm_delete_source=True,
     )
     runner = make_coordinator(allowed_accounts=SOURCE_ACCOUNT, migration_poll_s=1)
-    send(sqs, resources, job)
+    submit(sqs, resources, job)
     # WHEN it runs
     run_until_ended(aws, sqs, store, resources, runner)
     # THEN it stopped at the name, saying the bucket is not its own, nothing copied into it
