@@ -300,7 +300,8 @@ class Migration:
             )
         if self._move(Phase.WAITING_FOR_NAME, state) is not None:
             return RunEnd.GONE
-        return self._wait(name_retry_s(state.name_attempts), f"the name is not free yet ({reason})")
+        delay = name_retry_s(state.name_attempts, self.runner.settings.migration_poll_s)
+        return self._wait(delay, f"the name is not free yet ({reason})")
 
     def _remove_temporary(self, spec: CopySpec, state: MigrationState) -> RunEnd | None:
         temporary, s3 = state.temporary, self._s3(state.temporary)

@@ -19,14 +19,16 @@ VERSIONED = (
 )
 
 
-def name_retry_s(attempts: int) -> int:
-    """How long to wait before asking for the name again: doubling from a minute, at most
-    SQS's 15-minute delay.
+def name_retry_s(attempts: int, first_s: int = 60) -> int:
+    """How long to wait before asking for the name again: doubling from ``first_s`` (the
+    migration's poll, a minute by default), at most SQS's 15-minute delay.
 
     >>> [name_retry_s(n) for n in (1, 2, 3, 4, 5, 6)]
     [60, 120, 240, 480, 900, 900]
+    >>> [name_retry_s(n, first_s=1) for n in (1, 2, 3)]
+    [1, 2, 4]
     """
-    return int(min(MAX_NAME_DELAY_S, 60 * 2 ** min(attempts - 1, 5)))
+    return int(min(MAX_NAME_DELAY_S, max(first_s, 1) * 2 ** min(attempts - 1, 10)))
 
 
 def where_things_are(phase: Phase, state: MigrationState) -> str:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict
 
 from s3migrator.errors import UsageError
-from s3migrator.job_status import JobStatus, QueueDepths
+from s3migrator.job_status import JobStatus, MigrationView, QueueDepths
 from s3migrator.models import JobRecord, JobState, Mode, Phase
 from s3migrator.percent import MIGRATE_TABLE, percent
 from s3migrator.sqs.queues import queue_depth
@@ -89,6 +89,26 @@ def current_percent(record: JobRecord) -> int:
     return max(record.percent, computed)
 
 
+_BACK = (Phase.DESTINATION_CREATED, Phase.COPYING_BACK, Phase.REMOVING_TEMPORARY, Phase.FINISHED)
+
+
+def migration_view(record: JobRecord) -> MigrationView | None:
+    """A migration's own figures: the copy step it follows now (or followed last)."""
+    state = record.migration
+    if state is None:
+        return None
+    return MigrationView(
+        temporary=state.temporary.url,
+        copy_step=state.second_job if record.phase in _BACK else state.first_job,
+        name_attempts=state.name_attempts,
+        last_name_error=state.last_name_error,
+        name_deadline=state.name_deadline,
+        stopped_at=state.stopped_at,
+        cancel_requested=state.cancel_requested,
+        notes=state.notes,
+    )
+
+
 def to_status(record: JobRecord, depths: QueueDepths, store: JobStore | None = None) -> JobStatus:
     """The job's status row; with ``store``, its first failures too."""
     failures = (
@@ -119,6 +139,7 @@ def to_status(record: JobRecord, depths: QueueDepths, store: JobStore | None = N
         finished_at=record.finished_at,
         report=record.report_url or ("pending" if record.report_due is not None else None),
         sender=record.sender,
+        migration=migration_view(record),
         **depths.model_dump(),
     )
 

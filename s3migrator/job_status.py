@@ -14,6 +14,20 @@ class QueueDepths(BaseModel):
     dlq_visible: int = 0
 
 
+class MigrationView(BaseModel):
+    """Where a same-name migration stands beyond its phase: its temporary bucket, the copy
+    step it follows (a job of its own), its attempts at the name, why it stopped."""
+
+    temporary: str
+    copy_step: str
+    name_attempts: int = 0
+    last_name_error: str | None = None
+    name_deadline: float | None = None
+    stopped_at: str | None = None
+    cancel_requested: bool = False
+    notes: list[str] = []
+
+
 class JobStatus(BaseModel):
     """What ``s3migrator status --json`` prints for one job."""
 
@@ -46,6 +60,8 @@ class JobStatus(BaseModel):
     report: str | None = None
     # Who sent the job: the SQS SenderId of its message (a role's or user's unique id).
     sender: str | None = None
+    # A same-name migration's own figures (None for a copy job).
+    migration: MigrationView | None = None
 
     @property
     def done(self) -> int:

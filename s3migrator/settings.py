@@ -89,7 +89,8 @@ class Settings(BaseSettings):
     # Objects waiting for their restore are looked at again this often, this many times (the
     # default: every 15 minutes for 48 hours, Deep Archive's bulk restore).
     restore_poll_s: int = Field(default=900, ge=0, le=900)
-    # How often a migration looks at its running copy step (a delayed message to itself).
+    # How often a migration looks at its running copy step (a delayed message to itself), and
+    # its first wait for a bucket name still taken (then doubling, up to 15 minutes).
     migration_poll_s: int = Field(default=60, ge=0, le=900)
     max_restore_waits: int = Field(default=192, ge=1)
     # On SIGTERM, how long to finish held batches before releasing them (ECS waits 30 s).

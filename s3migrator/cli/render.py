@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from rich import box
 from rich.console import Console, Group, JustifyMethod, RenderableType
@@ -20,7 +21,7 @@ from rich.text import Text
 
 from s3migrator.cli.figures import Rate, human_bytes, human_duration, human_rate, seconds_left
 from s3migrator.job_status import JobStatus
-from s3migrator.models import JobState
+from s3migrator.models import JobState, Phase
 
 BAR_WIDTH = 10
 _STATE_STYLE = {
@@ -192,11 +193,33 @@ def details(statuses: Sequence[JobStatus], *, senders: bool = True) -> list[Rend
             lines.append(Text(f"{s.job_id}: {left_out}"))
         if s.report is not None:
             lines.append(Text(f"{s.job_id}: report {s.report}"))
+        if s.migration is not None:
+            lines.append(Text(f"{s.job_id}: {migration_line(s)}", style="dim"))
         for failure in s.first_failures:
             lines.append(
                 Text(f"  {s.job_id} failed {failure.key!r}: {failure.code} {failure.message}")
             )
     return lines
+
+
+def migration_line(status: JobStatus) -> str:
+    """A migration's temporary bucket, the copy step it follows, its attempts at the name."""
+    view = status.migration
+    assert view is not None
+    line = (
+        f"temporary bucket {view.temporary}; copy step {view.copy_step}"
+        f" (`s3migrator status {view.copy_step}` shows its objects)"
+    )
+    if view.name_attempts:
+        line += f"; the name asked for {view.name_attempts} times"
+        if view.last_name_error and status.phase is Phase.WAITING_FOR_NAME:
+            line += f", last: {view.last_name_error}"
+        if view.name_deadline and status.state is JobState.RUNNING:
+            at = datetime.fromtimestamp(view.name_deadline, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            line += f", tried until {at}"
+    if view.cancel_requested and status.state is JobState.RUNNING:
+        line += "; asked to stop at its next safe point"
+    return line
 
 
 def verified_line(status: JobStatus) -> str:

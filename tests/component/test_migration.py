@@ -227,7 +227,7 @@ def test_a_name_taken_meanwhile_is_waited_for_until_it_is_free(
                 squatter.delete_bucket(Bucket=NAME)
 
     # WHEN it runs (its retries of the name shortened to a second)
-    monkeypatch.setattr(coordinator.migration, "name_retry_s", lambda attempts: 1)
+    monkeypatch.setattr(coordinator.migration, "name_retry_s", lambda attempts, first_s: 1)
     seen = run_until_ended(aws, sqs, store, resources, runner, between=release_after_three)
     # THEN it waited at 50% through three refusals, then finished with every object
     record = store.get_job("mig-1")

@@ -10,6 +10,7 @@ import pytest
 from accounts import BOTH_ACCOUNTS, DESTINATION_ACCOUNT, Account
 from test_migration import NAME, OBJECTS, migration, objects_of, run_until_ended, source, submit
 
+import coordinator.migration as migration_module
 from coordinator.jobs import JobRunner, Run, RunEnd
 from coordinator.migration import Migration
 from s3migrator.aws import Aws
@@ -87,5 +88,56 @@ def test_a_coordinator_that_dies_before_recording_a_step_is_resumed_and_the_migr
     record = store.get_job("mig-1")
     assert record is not None and record.state is JobState.SUCCEEDED, record and record.error
     assert record.percent == 100
+    destination = Account.enter(aws.session, DESTINATION_ACCOUNT, "us-west-2").client("s3")
+    assert objects_of(destination, NAME) == OBJECTS
+
+
+def test_a_coordinator_that_dies_between_recording_a_wait_and_sending_its_resume_is_resumed(
+    aws: Aws,
+    sqs: Any,
+    store: JobStore,
+    resources: Resources,
+    clock: Any,
+    make_coordinator: Any,
+    source: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a confirmed migration whose coordinator dies once while its copy step runs, after
+    # recording that a resume is due (and giving up its lease) and before sending that resume
+    died: list[str] = []
+    real_send = migration_module.send_resume
+
+    def dying(sqs_: Any, url: str, job_id: str, *, delay_s: int = 0) -> None:
+        if job_id == "mig-1" and delay_s > 0 and not died:
+            died.append(job_id)
+            raise Died("the coordinator died before sending its resume")
+        real_send(sqs_, url, job_id, delay_s=delay_s)
+
+    real_resume_later = JobRunner._resume_later
+
+    def dead_runs_do_nothing(self: JobRunner, run: Run, error: str) -> RunEnd:
+        if "died before sending" in error:
+            return RunEnd.LOST
+        return real_resume_later(self, run, error)
+
+    monkeypatch.setattr(migration_module, "send_resume", dying)
+    monkeypatch.setattr(JobRunner, "_resume_later", dead_runs_do_nothing)
+    runner = make_coordinator(allowed_accounts=BOTH_ACCOUNTS, migration_poll_s=1)
+    submit(sqs, resources, migration(confirm_delete_source=True))
+    settings = Settings()
+    stalled: list[float] = []
+
+    def grace_passes(record: JobRecord) -> None:
+        if died and not stalled:
+            # No message is on its way: only the watchdog, once the resume grace has passed.
+            stalled.append(record.resume_due or 0.0)
+            clock.advance(settings.resume_grace_s + 1)
+
+    # WHEN the stack runs it, the progress run's watchdog taking it up again
+    run_until_ended(aws, sqs, store, resources, runner, between=grace_passes)
+    # THEN it died where it was meant to, and the migration ended whole all the same
+    assert died == ["mig-1"] and stalled
+    record = store.get_job("mig-1")
+    assert record is not None and record.state is JobState.SUCCEEDED, record and record.error
     destination = Account.enter(aws.session, DESTINATION_ACCOUNT, "us-west-2").client("s3")
     assert objects_of(destination, NAME) == OBJECTS

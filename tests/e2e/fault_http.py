@@ -111,6 +111,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "deny":
             self._reply(403, "Forbidden", _XML_HEADERS, ACCESS_DENIED_BODY)
             return
+        if fault is not None and not isinstance(fault, str):  # a Refusal
+            self._reply(fault.status, fault.code, _XML_HEADERS, fault.body)
+            return
         try:
             status, reason, headers, payload = proxy._forward(
                 self.command, target, self.headers, body

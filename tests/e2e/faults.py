@@ -50,7 +50,26 @@ class FaultCounters:
     slowdowns: int = 0
     drops: int = 0
     denied: int = 0
+    refused: int = 0
     upstream_errors: int = 0
+
+
+@dataclass
+class Refusal:
+    """``times`` more requests of ``method`` on exactly ``path`` get the S3 error ``code``."""
+
+    method: str
+    path: str
+    status: int
+    code: str
+    times: int
+
+    @property
+    def body(self) -> bytes:
+        return (
+            f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{self.code}</Code>'
+            f"<Message>{self.code} (fault proxy)</Message><RequestId>fault</RequestId></Error>"
+        ).encode()
 
 
 def _copy_source_key(value: str) -> str:
@@ -98,6 +117,7 @@ class FaultProxy:
         self._drop_fraction = _fraction(drop_fraction)
         self._match = match
         self._denied: list[str] = []
+        self._refusals: list[Refusal] = []
         self._counts: dict[str, int] = dict.fromkeys(vars(FaultCounters()), 0)
         self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
@@ -198,6 +218,13 @@ class FaultProxy:
             if pattern in self._denied:
                 self._denied.remove(pattern)
 
+    def refuse(self, method: str, path: str, status: int, code: str, *, times: int) -> None:
+        """Answer the next ``times`` requests of ``method`` on exactly ``path`` (decoded, no
+        query: ``PUT /bucket`` is CreateBucket, ``PUT /bucket?tagging`` is not) with the S3
+        error ``code`` and ``status``, not forwarded."""
+        with self._lock:
+            self._refusals.append(Refusal(method, path, status, code, times))
+
     @property
     def denied(self) -> tuple[str, ...]:
         with self._lock:
@@ -209,6 +236,7 @@ class FaultProxy:
             self._slowdown_fraction = self._drop_fraction = 0.0
             self._match = None
             self._denied.clear()
+            self._refusals.clear()
 
     # -- counters ---------------------------------------------------------------------------
 
@@ -235,12 +263,22 @@ class FaultProxy:
         with self._lock:
             self._counts[name] += 1
 
-    def _decide(self, method: str, target: str, headers: Message) -> str | None:
+    def _decide(self, method: str, target: str, headers: Message) -> str | Refusal | None:
         """Which fault, if any, this request gets; counts it."""
+        path, _, query = target.partition("?")
         with self._lock:
             self._counts["requests"] += 1
             denied = list(self._denied)
             match = self._match
+            for refusal in self._refusals:
+                if refusal.times and (method, unquote(path), query) == (
+                    refusal.method,
+                    refusal.path,
+                    "",
+                ):
+                    refusal.times -= 1
+                    self._counts["refused"] += 1
+                    return refusal
         if denied:
             names = [unquote(target.split("?", 1)[0])]
             copy_source = headers.get("x-amz-copy-source")

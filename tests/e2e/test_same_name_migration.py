@@ -1,18 +1,21 @@
 """A same-name migration end to end: submitted with the CLI, run by real coordinator and copier
 processes on a moto server across two accounts and regions, its coordinator killed while the
-first copy runs; the bucket ends in the other account under its name with every object."""
+first copy runs and the name refused four times after the source's deletion; the bucket ends
+in the other account under its name with every object."""
 
 from __future__ import annotations
 
 import os
 import signal
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from s3migrator.migration_state import temporary_bucket
 from tests.e2e.conftest import Stack
+from tests.e2e.faults import FaultProxy
 from tests.e2e.test_cross_account import DEST_ROLE, SOURCE_ROLE, as_role
 
 pytestmark = pytest.mark.e2e
@@ -21,9 +24,19 @@ NAME = "acme-media"
 MiB = 1024**2
 
 
-def test_a_bucket_migrates_under_its_name_through_a_killed_coordinator(stack: Stack) -> None:
+@pytest.fixture
+def proxy(stack: Stack) -> Iterator[FaultProxy]:
+    with FaultProxy(stack.endpoint) as running:
+        yield running
+
+
+def test_a_bucket_migrates_under_its_name_through_a_killed_coordinator(
+    stack: Stack, proxy: FaultProxy
+) -> None:
     # GIVEN a bucket of account 111111111111 in eu-west-1 with small objects, one copied in
     # parts, and tags; a stack allowed both accounts that looks at a running copy every second
+    # and reaches S3 through a proxy that refuses the name's creation four times, as S3 does
+    # while a deletion settles (OperationAborted) and while another account holds the name
     assert stack.cli("deploy").returncode == 0
     source_s3 = as_role(stack, SOURCE_ROLE, "eu-west-1")
     source_s3.create_bucket(
@@ -36,6 +49,14 @@ def test_a_bucket_migrates_under_its_name_through_a_killed_coordinator(stack: St
     source_s3.put_bucket_tagging(Bucket=NAME, Tagging={"TagSet": [{"Key": "team", "Value": "tv"}]})
     stack.env["S3MIGRATOR_ALLOWED_ACCOUNTS"] = "111111111111,222222222222"
     stack.env["S3MIGRATOR_MIGRATION_POLL_S"] = "1"
+    # Wherever the kill lands, the job comes back within seconds: a message it held returns
+    # after the jobs queue's visibility, and a resume it recorded but never sent is sent by the
+    # watchdog once the resume grace has passed (300 s by default, longer than this test waits).
+    stack.env["S3MIGRATOR_JOBS_VISIBILITY_S"] = "8"
+    stack.env["S3MIGRATOR_RESUME_GRACE_S"] = "10"
+    stack.env["AWS_ENDPOINT_URL_S3"] = proxy.endpoint
+    proxy.refuse("PUT", f"/{NAME}", 409, "OperationAborted", times=2)
+    proxy.refuse("PUT", f"/{NAME}", 409, "BucketAlreadyExists", times=2)
     coordinator = stack.start("coordinator", "coordinator")
     stack.start("copier", "copier")
     stack.start("copier", "copier")
@@ -71,6 +92,9 @@ def test_a_bucket_migrates_under_its_name_through_a_killed_coordinator(stack: St
     # THEN it succeeded, its percent walking the seed's table and never back
     assert status is not None and status["state"] == "succeeded", (seen, stack.dump_logs())
     assert killed
+    # AND the name was asked for again after each refusal, each attempt recorded
+    assert proxy.counters.refused == 4
+    assert status["migration"]["name_attempts"] == 4, status["migration"]
     percents = [percent for _, percent in seen]
     assert percents == sorted(percents) and percents[-1] == 100
     ranges = {

@@ -85,3 +85,6 @@ def test_the_percent_path_walks_the_seeds_table() -> None:
 
 def test_the_name_is_asked_for_again_later_each_time_at_most_every_15_minutes() -> None:
     assert [name_retry_s(n) for n in range(1, 8)] == [60, 120, 240, 480, 900, 900, 900]
+    # From a shorter poll it doubles just the same, and a poll of 0 still waits a second.
+    assert [name_retry_s(n, first_s=5) for n in (1, 2, 8, 9)] == [5, 10, 640, 900]
+    assert name_retry_s(1, first_s=0) == 1

@@ -123,3 +123,24 @@ def test_status_says_what_the_listing_left_out_and_what_a_sync_deleted() -> None
     )
     # AND a job that left nothing out says nothing of it
     assert "skipped" not in drawn([status()], 200)
+
+
+def test_a_migration_waiting_for_its_name_says_where_its_objects_are_and_how_often_it_asked() -> None:
+    # GIVEN a migration whose name was refused three times, the last by another account
+    view = {
+        "temporary": "s3://media-s3m-tmp-move/",
+        "copy_step": "move.1",
+        "name_attempts": 3,
+        "last_name_error": "BucketAlreadyExists",
+        "name_deadline": 1_800_000_000.0,
+    }
+    job = status(mode=Mode.MIGRATE, phase=Phase.WAITING_FOR_NAME, percent=50, migration=view)
+    # THEN its details name the temporary bucket, the copy step, the attempts and the deadline
+    drawn_text = " ".join(drawn([job], 240).split())
+    assert (
+        f"{UUID_ID}: temporary bucket s3://media-s3m-tmp-move/; copy step move.1 (`s3migrator"
+        " status move.1` shows its objects); the name asked for 3 times, last:"
+        " BucketAlreadyExists, tried until 2027-01-15 08:00 UTC" in drawn_text
+    )
+    # AND a copy job says nothing of migrations
+    assert "temporary bucket" not in drawn([status()], 240)
