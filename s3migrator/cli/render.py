@@ -219,6 +219,8 @@ def migration_line(status: JobStatus) -> str:
             line += f", tried until {at}"
     if view.cancel_requested and status.state is JobState.RUNNING:
         line += "; asked to stop at its next safe point"
+    if view.stopped_at and status.state is not JobState.RUNNING:
+        line += f"; stopped at {view.stopped_at}: `s3migrator resume {status.job_id}` goes on"
     return line
 
 

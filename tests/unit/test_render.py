@@ -142,5 +142,12 @@ def test_a_migration_waiting_for_its_name_says_where_its_objects_are_and_how_oft
         " status move.1` shows its objects); the name asked for 3 times, last:"
         " BucketAlreadyExists, tried until 2027-01-15 08:00 UTC" in drawn_text
     )
+    # AND a stopped one says where it stopped, and how to go on
+    view |= {"stopped_at": "waiting_for_name"}
+    stopped = status(mode=Mode.MIGRATE, state=JobState.FAILED, phase=Phase.FINISHED, migration=view)
+    assert (
+        f"stopped at waiting_for_name: `s3migrator resume {UUID_ID}` goes on"
+        in " ".join(drawn([stopped], 240).split())
+    )
     # AND a copy job says nothing of migrations
     assert "temporary bucket" not in drawn([status()], 240)
