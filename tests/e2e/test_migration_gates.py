@@ -52,9 +52,7 @@ def test_the_gates_stop_a_migration_with_the_source_whole_and_resume_finishes_it
     where = {"LocationConstraint": "eu-west-1"}
     for name in (VERSIONED, DOCS):
         source_s3.create_bucket(Bucket=name, CreateBucketConfiguration=where)
-    source_s3.put_bucket_versioning(
-        Bucket=VERSIONED, VersioningConfiguration={"Status": "Enabled"}
-    )
+    source_s3.put_bucket_versioning(Bucket=VERSIONED, VersioningConfiguration={"Status": "Enabled"})
     source_s3.put_object(Bucket=VERSIONED, Key="app.log", Body=b"first")
     source_s3.put_object(Bucket=VERSIONED, Key="app.log", Body=b"second")
     docs = {f"doc/{i:02d}.txt": os.urandom(100 + i) for i in range(12)}

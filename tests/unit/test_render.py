@@ -125,7 +125,7 @@ def test_status_says_what_the_listing_left_out_and_what_a_sync_deleted() -> None
     assert "skipped" not in drawn([status()], 200)
 
 
-def test_a_migration_waiting_for_its_name_says_where_its_objects_are_and_how_often_it_asked() -> None:
+def test_a_migration_waiting_for_its_name_says_where_its_objects_are_and_its_attempts() -> None:
     # GIVEN a migration whose name was refused three times, the last by another account
     view = {
         "temporary": "s3://media-s3m-tmp-move/",
@@ -145,9 +145,8 @@ def test_a_migration_waiting_for_its_name_says_where_its_objects_are_and_how_oft
     # AND a stopped one says where it stopped, and how to go on
     view |= {"stopped_at": "waiting_for_name"}
     stopped = status(mode=Mode.MIGRATE, state=JobState.FAILED, phase=Phase.FINISHED, migration=view)
-    assert (
-        f"stopped at waiting_for_name: `s3migrator resume {UUID_ID}` goes on"
-        in " ".join(drawn([stopped], 240).split())
+    assert f"stopped at waiting_for_name: `s3migrator resume {UUID_ID}` goes on" in " ".join(
+        drawn([stopped], 240).split()
     )
     # AND a copy job says nothing of migrations
     assert "temporary bucket" not in drawn([status()], 240)
