@@ -205,6 +205,9 @@ class Migration:
         except InvalidJobError:
             present = False  # the name is someone else's already: ours was deleted
         if present:
+            if region_of(s3, source) != state.source_region:
+                # Not the source any more (another migration of it moved it): nothing deleted.
+                return self._fail(f"{source.url} is not the source any more; nothing deleted")
             if versioning_of(s3, source) and state.noncurrent_versions == "keep":
                 # Versioning turned on since the start: not one object is deleted.
                 return self._fail(VERSIONED.format(url=source.url, done="nothing was deleted"))

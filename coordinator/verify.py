@@ -221,7 +221,10 @@ def verify(
         def both(read: Callable[..., _T], key: str) -> tuple[_T, _T] | Mismatch:
             """``read`` of the key on each side, or what made a side unreadable."""
             try:
-                ours = read(s3, source, source.prefix + key, **(payer or {}))
+                # The source as listed, or an error: what is found alike here is deleted by a
+                # migration under the listed ETag, so it must be that object that was read.
+                listed = {"IfMatch": src_listed[key][1]} if src_listed[key][1] else {}
+                ours = read(s3, source, source.prefix + key, **(payer or {}), **listed)
             except Exception as exc:
                 return mismatch(Difference.UNREADABLE, key, f"source: {translate(exc)}")
             try:
