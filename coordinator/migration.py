@@ -206,7 +206,6 @@ class Migration:
             present = False  # the name is someone else's already: ours was deleted
         if present:
             if region_of(s3, source) != state.source_region:
-                # Not the source any more (another migration of it moved it): nothing deleted.
                 return self._fail(f"{source.url} is not the source any more; nothing deleted")
             if versioning_of(s3, source) and state.noncurrent_versions == "keep":
                 # Versioning turned on since the start: not one object is deleted.
@@ -368,7 +367,8 @@ class Migration:
 
     def _wait(self, delay_s: int, why: str) -> RunEnd:
         store, job_id = self.runner.store, self.record.job_id
-        if not store.schedule_resume(job_id, self.run.token, store.now() + delay_s, failed=False):
+        due = store.now() + delay_s
+        if not store.schedule_resume(job_id, self.run.token, due, failed=False, progressed=True):
             return RunEnd.LOST
         store.release_lease(job_id, self.run.token)
         send_resume(self.runner.sqs, self.runner.jobs_queue_url, job_id, delay_s=delay_s)

@@ -95,17 +95,22 @@ class ListingWrites(Table):
         error: str | None = None,
         *,
         failed: bool = True,
+        progressed: bool = False,
     ) -> int:
         """Record, for the run holding the lease (``token``), that a resume message is on its
         way (due then), and why; returns how many failed resumes the job has had since its
         listing last moved, or 0 when the run no longer holds the job (another run took it
         over, or it ended): that run then sends nothing. A graceful stop (``failed`` False) is
-        not counted as a failure."""
+        not counted as a failure; one that ``progressed`` (a migration's step that got on and
+        waits) starts the failures again from none."""
         values: Item = {":due": n(due), ":running": _RUNNING, ":me": s(token)}
         sets = ["resume_due = :due"]
         if error is not None:
             sets.append("last_error = :error")
             values[":error"] = s(error[:MAX_ERROR_CHARS])
+        if progressed:
+            sets.append("resumes = :zero")
+            values[":zero"] = n(0)
         expression = "SET " + ", ".join(sets)
         if failed:
             expression += " ADD resumes :one"

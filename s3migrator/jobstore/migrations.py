@@ -17,10 +17,11 @@ class MigrationWrites(Table):
         self, job_id: str, token: str, before: Phase, after: Phase, migration: MigrationState
     ) -> bool:
         """Record a migration's step (its phase and where it stands) for the run holding the
-        lease; False when the job is no longer as that run read it."""
+        lease, a step that got on (its failed resumes start again from none); False when the
+        job is no longer as that run read it."""
         return self._update(
             job_key(job_id),
-            "SET #phase = :after, migration = :migration, updated_at = :now",
+            "SET #phase = :after, migration = :migration, updated_at = :now, resumes = :zero",
             "#state = :running AND #phase = :before AND lease_owner = :me",
             {
                 ":after": s(after.value),
@@ -29,22 +30,23 @@ class MigrationWrites(Table):
                 ":migration": s(migration.model_dump_json()),
                 ":now": n(self._clock()),
                 ":running": _RUNNING,
+                ":zero": n(0),
             },
             {"#state": "state", "#phase": "phase"},
         )
 
     def hold(self, job_id: str, token: str, lease_s: float) -> None:
-        """Keep the lease through a long step, and say the job gets on (its failed resumes
-        start again from none); LeaseLostError when another run took it, or the job ended
-        meanwhile (the watchdog failed it): a step that deletes goes no further."""
+        """Keep the lease through a long step; LeaseLostError when another run took it, or
+        the job ended meanwhile (the watchdog failed it): a step that deletes goes no further.
+        It does not count as getting on: a step that fails each time it is taken up fails the
+        job after ``max_resumes``."""
         if not self._update(
             job_key(job_id),
-            "SET lease_until = :until, resumes = :zero",
+            "SET lease_until = :until",
             "lease_owner = :me AND #state = :running",
             {
                 ":me": s(token),
                 ":until": n(self._clock() + lease_s),
-                ":zero": n(0),
                 ":running": _RUNNING,
             },
             {"#state": "state"},

@@ -12,11 +12,13 @@ from accounts import BOTH_ACCOUNTS, SOURCE_ACCOUNT, Account, role_arn
 from copier_drain import drain
 from test_migration import NAME, OBJECTS, migration, objects_of, run_until_ended, source, submit
 
+import coordinator.jobs
 import coordinator.migration
 import coordinator.verify
 from coordinator.migration import Migration
 from progress.refresh import refresh
 from s3migrator.aws import Aws
+from s3migrator.errors import AccessDeniedError
 from s3migrator.jobstore import JobStore
 from s3migrator.models import JobMessage, JobState, Location, Mode
 from s3migrator.resources import Resources
@@ -171,3 +173,46 @@ def test_a_second_migration_of_one_source_deletes_nothing_of_the_first_ones_resu
     assert m2.state is JobState.FAILED and "not the source any more" in (m2.error or "")
     assert m1.state is JobState.SUCCEEDED
     assert objects_of(s3, PHOTOS) == SMALL, "mig-2 deleted the migrated bucket's objects"
+
+
+def test_a_step_that_fails_each_time_it_is_taken_up_fails_the_job_after_max_resumes(
+    aws: Aws,
+    sqs: Any,
+    store: JobStore,
+    resources: Resources,
+    make_coordinator: Any,
+    source: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a confirmed migration whose source's version purge is always denied (an SCP, say),
+    # a stack that gives up after two failed resumes, and no backoff (to save the test's time)
+    attempts: list[int] = []
+    holder: list[Any] = []
+
+    def always_denied(s3: Any, location: Any, **kw: Any) -> int:
+        record = store.get_job("mig-1")
+        assert record is not None
+        attempts.append(record.resumes)
+        if len(attempts) >= 8:
+            holder[0].stop.set()  # the retries never end by themselves: stop serving
+        raise AccessDeniedError("AccessDenied", "s3:DeleteObjectVersion denied", 403)
+
+    monkeypatch.setattr(coordinator.migration, "purge_versions", always_denied)
+    monkeypatch.setattr(coordinator.jobs, "backoff_s", lambda *a, **k: 0)
+    runner = make_coordinator(allowed_accounts=BOTH_ACCOUNTS, migration_poll_s=1, max_resumes=2)
+    holder.append(runner)
+    submit(sqs, resources, migration(confirm_delete_source=True))
+    deadline = time.monotonic() + 90
+    while len(attempts) < 8 and not runner.stop.is_set() and time.monotonic() < deadline:
+        runner.serve(once=True)
+        drain(aws, resources, store)
+        refresh(store, sqs, resources, settings=Settings(stack_name="s3migrator"))
+        now = store.get_job("mig-1")
+        if now is not None and now.state.is_final:
+            break
+        time.sleep(0.2)
+    # THEN the job failed after a few attempts with the denial as its reason, the source kept
+    rec = store.get_job("mig-1")
+    assert rec is not None and rec.state is JobState.FAILED, (attempts, rec)
+    assert len(attempts) < 8 and "s3:DeleteObjectVersion denied" in (rec.error or ""), rec.error
+    assert NAME in Account.enter(aws.session, SOURCE_ACCOUNT).bucket_names()
