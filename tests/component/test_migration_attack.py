@@ -187,30 +187,27 @@ def test_a_step_that_fails_each_time_it_is_taken_up_fails_the_job_after_max_resu
     # GIVEN a confirmed migration whose source's version purge is always denied (an SCP, say),
     # a stack that gives up after two failed resumes, and no backoff (to save the test's time)
     attempts: list[int] = []
-    holder: list[Any] = []
+    runner = make_coordinator(allowed_accounts=BOTH_ACCOUNTS, migration_poll_s=1, max_resumes=2)
 
     def always_denied(s3: Any, location: Any, **kw: Any) -> int:
         record = store.get_job("mig-1")
         assert record is not None
         attempts.append(record.resumes)
         if len(attempts) >= 8:
-            holder[0].stop.set()  # the retries never end by themselves: stop serving
+            # The retries would never end by themselves, nor would serving a queue that
+            # always holds the next resume: stop serving.
+            runner.stop.set()
         raise AccessDeniedError("AccessDenied", "s3:DeleteObjectVersion denied", 403)
 
     monkeypatch.setattr(coordinator.migration, "purge_versions", always_denied)
     monkeypatch.setattr(coordinator.jobs, "backoff_s", lambda *a, **k: 0)
-    runner = make_coordinator(allowed_accounts=BOTH_ACCOUNTS, migration_poll_s=1, max_resumes=2)
-    holder.append(runner)
     submit(sqs, resources, migration(confirm_delete_source=True))
-    deadline = time.monotonic() + 90
-    while len(attempts) < 8 and not runner.stop.is_set() and time.monotonic() < deadline:
-        runner.serve(once=True)
-        drain(aws, resources, store)
-        refresh(store, sqs, resources, settings=Settings(stack_name="s3migrator"))
-        now = store.get_job("mig-1")
-        if now is not None and now.state.is_final:
-            break
-        time.sleep(0.2)
+
+    def ended_or_stopped() -> bool:
+        record = store.get_job("mig-1")
+        return runner.stop.is_set() or (record is not None and record.state.is_final)
+
+    serve_until(aws, sqs, store, resources, runner, ended_or_stopped, limit_s=90)
     # THEN the job failed after a few attempts with the denial as its reason, the source kept
     rec = store.get_job("mig-1")
     assert rec is not None and rec.state is JobState.FAILED, (attempts, rec)

@@ -21,10 +21,24 @@ from s3migrator.resources import Resources
 from s3migrator.settings import Settings
 
 __all__ = ["source"]  # the fixture, shared with test_migration.py
+DIED = "the coordinator died"
 
 
 class Died(Exception):  # noqa: N818 - a process's death, not an error
     """The coordinator's process dies here: nothing after this line of its run happens."""
+
+
+def dead_runs_do_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run ended by ``Died`` neither releases its lease nor sends a resume, as a dead
+    process would not; any other error is handled as ever."""
+    real_resume_later = JobRunner._resume_later
+
+    def resume_later(self: JobRunner, run: Run, error: str) -> RunEnd:
+        if DIED in error:
+            return RunEnd.LOST
+        return real_resume_later(self, run, error)
+
+    monkeypatch.setattr(JobRunner, "_resume_later", resume_later)
 
 
 @pytest.mark.parametrize(
@@ -61,15 +75,8 @@ def test_a_coordinator_that_dies_before_recording_a_step_is_resumed_and_the_migr
             raise Died(f"the coordinator died before recording {after.value}")
         return real_move(self, after, state)
 
-    real_resume_later = JobRunner._resume_later
-
-    def dead_runs_do_nothing(self: JobRunner, run: Run, error: str) -> RunEnd:
-        if "died before recording" in error:
-            return RunEnd.LOST  # a dead process neither releases its lease nor sends a resume
-        return real_resume_later(self, run, error)
-
     monkeypatch.setattr(Migration, "_move", dying)
-    monkeypatch.setattr(JobRunner, "_resume_later", dead_runs_do_nothing)
+    dead_runs_do_nothing(monkeypatch)
     runner = make_coordinator(allowed_accounts=BOTH_ACCOUNTS, migration_poll_s=1)
     submit(sqs, resources, migration(confirm_delete_source=True))
     settings = Settings()
@@ -113,15 +120,8 @@ def test_a_coordinator_that_dies_between_recording_a_wait_and_sending_its_resume
             raise Died("the coordinator died before sending its resume")
         real_send(sqs_, url, job_id, delay_s=delay_s)
 
-    real_resume_later = JobRunner._resume_later
-
-    def dead_runs_do_nothing(self: JobRunner, run: Run, error: str) -> RunEnd:
-        if "died before sending" in error:
-            return RunEnd.LOST
-        return real_resume_later(self, run, error)
-
     monkeypatch.setattr(migration_module, "send_resume", dying)
-    monkeypatch.setattr(JobRunner, "_resume_later", dead_runs_do_nothing)
+    dead_runs_do_nothing(monkeypatch)
     runner = make_coordinator(allowed_accounts=BOTH_ACCOUNTS, migration_poll_s=1)
     submit(sqs, resources, migration(confirm_delete_source=True))
     settings = Settings()

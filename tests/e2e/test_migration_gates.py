@@ -20,9 +20,11 @@ VERSIONED = "acme-logs"
 DOCS = "acme-docs"
 
 
-def migrate(stack: Stack, name: str, *extra: str) -> None:
+def migrate(stack: Stack, name: str, *extra: str, job_id: str | None = None) -> None:
+    """``s3migrator submit --mode migrate`` of bucket ``name`` from account 111111111111 in
+    eu-west-1 to account 222222222222 in us-west-2, as job ``job_id`` (``move-NAME``)."""
     submitted = stack.cli(
-        "submit", "--mode", "migrate", "--job-id", f"move-{name}",
+        "submit", "--mode", "migrate", "--job-id", job_id or f"move-{name}",
         "--source", f"s3://{name}", "--source-role", SOURCE_ROLE, "--source-region", "eu-west-1",
         "--dest", f"s3://{name}", "--dest-role", DEST_ROLE, "--dest-region", "us-west-2",
         *extra,

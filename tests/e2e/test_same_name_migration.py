@@ -17,6 +17,7 @@ from s3migrator.migration_state import temporary_bucket
 from tests.e2e.conftest import Stack
 from tests.e2e.faults import FaultProxy
 from tests.e2e.test_cross_account import DEST_ROLE, SOURCE_ROLE, as_role
+from tests.e2e.test_migration_gates import migrate
 
 pytestmark = pytest.mark.e2e
 
@@ -62,13 +63,7 @@ def test_a_bucket_migrates_under_its_name_through_a_killed_coordinator(
     stack.start("copier", "copier")
 
     # WHEN the migration is submitted, confirming the source's deletion
-    submitted = stack.cli(
-        "submit", "--mode", "migrate", "--job-id", "move-media",
-        "--source", f"s3://{NAME}", "--source-role", SOURCE_ROLE, "--source-region", "eu-west-1",
-        "--dest", f"s3://{NAME}", "--dest-role", DEST_ROLE, "--dest-region", "us-west-2",
-        "--yes-delete-source",
-    )  # fmt: skip
-    assert submitted.returncode == 0, submitted.stderr
+    migrate(stack, NAME, "--yes-delete-source", job_id="move-media")
     # AND its coordinator is killed while the first copy runs, and another started
     seen: list[tuple[str, int]] = []
     killed = False
