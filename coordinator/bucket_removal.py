@@ -117,17 +117,24 @@ def region_of(s3: S3Client, location: Location) -> str:
     return answer.get("LocationConstraint") or "us-east-1"
 
 
-def purge_versions(s3: S3Client, location: Location, *, everything: bool = False) -> int:
+def purge_versions(
+    s3: S3Client,
+    location: Location,
+    *,
+    everything: bool = False,
+    keep_going: Callable[[], None] = lambda: None,
+) -> int:
     """Delete the noncurrent versions and delete markers left (a versioned bucket keeps the
     deleted objects as noncurrent versions); a current version (an object written meanwhile)
     is kept, unless ``everything`` (a bucket the job made and is done with). Returns how
-    many."""
+    many; ``keep_going`` is called for each page."""
     purged = 0
     with translated():
         pages = s3.get_paginator("list_object_versions").paginate(
             Bucket=location.bucket, **location.expected_owner()
         )
         for page in pages:
+            keep_going()
             versions = page.get("Versions", [])
             kept = [v for v in versions if not everything and v.get("IsLatest")]
             listed: list[Any] = [
@@ -155,10 +162,12 @@ def purge_versions(s3: S3Client, location: Location, *, everything: bool = False
     return purged
 
 
-def empty(s3: S3Client, location: Location) -> int:
-    """Delete everything in a bucket the job made and is done with (the temporary one)."""
+def empty(s3: S3Client, location: Location, keep_going: Callable[[], None] = lambda: None) -> int:
+    """Delete everything in a bucket the job made and is done with (the temporary one);
+    ``keep_going`` is called for each thousand keys."""
     removed = 0
     while keys := _current_keys(s3, location):
+        keep_going()
         with translated():
             s3.delete_objects(
                 Bucket=location.bucket,
@@ -166,7 +175,7 @@ def empty(s3: S3Client, location: Location) -> int:
                 **location.expected_owner(),
             )
         removed += len(keys)
-    return removed + purge_versions(s3, location, everything=True)
+    return removed + purge_versions(s3, location, everything=True, keep_going=keep_going)
 
 
 def _current_keys(s3: S3Client, location: Location, limit: int = _PER_DELETE) -> list[str]:

@@ -36,31 +36,22 @@ from coordinator.bucket_removal import (
 from coordinator.buckets import bucket_exists, create_bucket, harden
 from coordinator.jobs import RunEnd
 from coordinator.migration_rules import VERSIONED, name_retry_s, summary, where_things_are
+from coordinator.migration_run import MigrationRun
 from coordinator.verify import Difference, verify
 from s3migrator.errors import InvalidJobError, OperationError, TransientError
-from s3migrator.models import JobMessage, JobRecord, JobState, Mode, Phase
+from s3migrator.models import JobMessage, JobState, Mode, Phase
 from s3migrator.percent import MIGRATE_TABLE, within
 from s3migrator.sqs.queues import send_resume
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
-
-    from coordinator.jobs import JobRunner, Run
     from s3migrator.migration_state import MigrationState
-    from s3migrator.models import CopySpec, Location
+    from s3migrator.models import CopySpec
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class Migration:
-    runner: JobRunner
-    run: Run
-
-    @property
-    def record(self) -> JobRecord:
-        return self.run.record
-
+class Migration(MigrationRun):
     def advance(self) -> RunEnd:
         """Take the migration as far as it goes now."""
         record = self.record
@@ -77,8 +68,8 @@ class Migration:
             Phase.REMOVING_TEMPORARY: self._remove_temporary,
         }
         while record.phase in steps:
-            if state.cancel_requested and record.phase is not Phase.DELETING_SOURCE:
-                # Any step but the deletion is a safe point: it stops there, to be resumed.
+            if record.cancel_requested:
+                # Between two steps is a safe point: it stops there, to be resumed.
                 return self._fail(f"cancelled: {where_things_are(record.phase, state)}")
             self._hold()
             ended = steps[record.phase](spec, state)
@@ -212,7 +203,12 @@ class Migration:
                 return self._fail(VERSIONED.format(url=source.url, done="nothing was deleted"))
             agreed: list[tuple[str, str]] = []
             report = verify(
-                s3, source, state.temporary, destination_s3=self._s3(state.temporary), agreed=agreed
+                s3,
+                source,
+                state.temporary,
+                destination_s3=self._s3(state.temporary),
+                agreed=agreed,
+                keep_going=self._keep,
             )
             # Extras: what an earlier run already deleted from the source.
             wrong = [d for d in report.differences if d.kind is not Difference.EXTRA]
@@ -242,7 +238,7 @@ class Migration:
             if region_of(s3, source) != state.source_region:
                 # Not the source any more: the name is already the bucket this job made.
                 return self._fail(f"{source.url} is not the source any more; nothing deleted")
-            purged = purge_versions(s3, source)
+            purged = purge_versions(s3, source, keep_going=self._keep)
             self._hold()
             try:
                 delete_bucket(s3, source)
@@ -308,7 +304,7 @@ class Migration:
     def _remove_temporary(self, spec: CopySpec, state: MigrationState) -> RunEnd | None:
         temporary, s3 = state.temporary, self._s3(state.temporary)
         if bucket_exists(s3, temporary):
-            empty(s3, temporary)
+            empty(s3, temporary, keep_going=self._keep)
             self._hold()
             delete_bucket(s3, temporary)
         store, record = self.runner.store, self.record
@@ -323,78 +319,3 @@ class Migration:
         )
         store.release_lease(record.job_id, self.run.token)
         return RunEnd.LISTED
-
-    # --- helpers ------------------------------------------------------------------------------
-
-    def _step(
-        self, spec: CopySpec, state: MigrationState, first: bool
-    ) -> tuple[str, Location, Location]:
-        if first:
-            return state.first_job, spec.source, state.temporary
-        return state.second_job, state.temporary, spec.destination
-
-    def _s3(self, location: Location) -> S3Client:
-        spec = self.record.spec
-        assert spec is not None
-        return self.runner.clients.for_location(location, spec)
-
-    def _differences(self, source: Location, destination: Location, *, extras: bool) -> str:
-        """The differences the shared verifier finds (but extras in the destination, when
-        they may be there)."""
-        report = verify(self._s3(source), source, destination, destination_s3=self._s3(destination))
-        found = [d for d in report.differences if not (extras and d.kind is Difference.EXTRA)]
-        return summary(found) if found else ""
-
-    def _move(self, after: Phase, state: MigrationState) -> RunEnd | None:
-        record = self.record
-        if not self.runner.store.migrations.set_migration(
-            record.job_id, self.run.token, record.phase, after, state
-        ):
-            return RunEnd.GONE
-        record.phase, record.migration = after, state
-        self._percent(MIGRATE_TABLE[after].first)
-        return None
-
-    def _hold(self) -> None:
-        """Keep the lease (LeaseLostError when another run has the job, or it ended)."""
-        store, settings = self.runner.store, self.runner.settings
-        store.migrations.hold(self.record.job_id, self.run.token, settings.lease_s)
-
-    def _percent(self, value: int) -> None:
-        if value > self.record.percent:
-            self.runner.store.set_percent(self.record.job_id, value, self.record.epoch)
-            self.record.percent = value
-
-    def _wait(self, delay_s: int, why: str) -> RunEnd:
-        store, job_id = self.runner.store, self.record.job_id
-        due = store.now() + delay_s
-        if not store.schedule_resume(job_id, self.run.token, due, failed=False, progressed=True):
-            return RunEnd.LOST
-        store.release_lease(job_id, self.run.token)
-        send_resume(self.runner.sqs, self.runner.jobs_queue_url, job_id, delay_s=delay_s)
-        log.info("job %s: %s; looked at again in %d s", job_id, why, delay_s)
-        return RunEnd.WAITING
-
-    def _fail(
-        self, reason: str, *, again_from: Phase | None = None, catch_up: bool = False
-    ) -> RunEnd:
-        """Stop the job with the reason; ``s3migrator resume`` takes it up again from
-        ``again_from`` (where it stopped, by default), its first copy step a catch-up round
-        when ``catch_up``."""
-        record, state = self.record, self.record.migration
-        assert state is not None
-        state.stopped_at = (again_from or record.phase).value
-        state.catch_up = state.catch_up or catch_up
-        if self._move(record.phase, state) is not None:
-            return RunEnd.GONE
-        log.warning("job %s stopped: %s", record.job_id, reason)
-        self.runner.store.finish(
-            record.job_id,
-            JobState.FAILED,
-            record.percent,
-            error=reason,
-            epoch=record.epoch,
-            leased_by=self.run.token,
-        )
-        self.runner.store.release_lease(record.job_id, self.run.token)
-        return RunEnd.FAILED

@@ -29,23 +29,16 @@ def _migration(store: JobStore, job_id: str) -> JobRecord:
 
 
 def cancel_migration(store: JobStore, sqs: SQSClient, jobs_queue_url: str, job_id: str) -> None:
-    """Ask a running migration to stop at its next safe point (any step but the source's
-    deletion, which goes on to its end first)."""
-    for _ in range(10):
+    """Ask a running migration to stop at its next safe point: the end of the step it is in
+    (the source's deletion, once begun, goes on to its end first)."""
+    record = _migration(store, job_id)
+    if record.cancel_requested and record.state is JobState.RUNNING:
+        return
+    if not store.migrations.request_cancel(job_id):
         record = _migration(store, job_id)
-        seen = record.migration
-        assert seen is not None
-        if record.state is not JobState.RUNNING:
-            raise UsageError(f"migration {job_id} is {record.state.value}, not running")
-        if seen.cancel_requested:
-            return
-        if store.migrations.change(
-            job_id, seen, seen.model_copy(update={"cancel_requested": True})
-        ):
-            # Seen by the next run; one now, rather than at the next look at a running copy.
-            send_resume(sqs, jobs_queue_url, job_id, delay_s=0)
-            return
-    raise UsageError(f"migration {job_id} kept changing; try again")
+        raise UsageError(f"migration {job_id} is {record.state.value}, not running")
+    # A run that holds the job sees the cancel at its step's end; one now, for a waiting job.
+    send_resume(sqs, jobs_queue_url, job_id, delay_s=0)
 
 
 def resume_migration(
@@ -66,7 +59,7 @@ def resume_migration(
             f"migration {job_id} is {record.state.value}: only a stopped one can be resumed"
         )
     phase = Phase(state.stopped_at)
-    update: dict[str, object] = {"stopped_at": None, "cancel_requested": False}
+    update: dict[str, object] = {"stopped_at": None}
     if confirm_delete_source:
         update["confirm_delete_source"] = True
     if name_wait_h is not None:

@@ -39,8 +39,16 @@ def where_things_are(phase: Phase, state: MigrationState) -> str:
             f"the source is untouched; {temporary} holds what copy step {state.first_job} has"
             " copied (it goes on until it ends)"
         )
+    if phase is Phase.DELETING_SOURCE:
+        return (
+            f"every object is in {temporary}, verified; the source's deletion had begun, and"
+            " it keeps what was not deleted yet"
+        )
     if phase is Phase.WAITING_FOR_NAME:
-        return f"the source bucket is deleted, every object is in {temporary}; the name is free"
+        return (
+            f"the source bucket is deleted, every object is in {temporary}; the name is not"
+            " claimed yet"
+        )
     if phase in (Phase.DESTINATION_CREATED, Phase.COPYING_BACK):
         return (
             f"the bucket exists under its name, every object is in {temporary}; copy step"

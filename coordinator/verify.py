@@ -103,6 +103,7 @@ def _sizes(
     location: Location,
     side: str,
     wanted: Callable[[str, dict[str, Any]], bool] | None = None,
+    keep_going: Callable[[], None] = lambda: None,
     **listing: Any,
 ) -> dict[str, tuple[int, str]]:
     """Every key under the prefix (relative to it) with its size and ETag, but those not
@@ -112,6 +113,7 @@ def _sizes(
         for page in s3.get_paginator("list_objects_v2").paginate(
             Bucket=location.bucket, Prefix=location.prefix, **location.expected_owner(), **listing
         ):
+            keep_going()
             for obj in page.get("Contents", []):
                 key = obj["Key"][len(location.prefix) :]
                 if wanted is None or wanted(key, dict(obj)):
@@ -155,6 +157,7 @@ def verify(
     payer: dict[str, Any] | None = None,
     read_bytes: bool = False,
     agreed: list[tuple[str, str]] | None = None,
+    keep_going: Callable[[], None] = lambda: None,
 ) -> VerifyReport:
     """Compare keys (relative to each prefix), sizes and, with ``content``, what the objects
     hold (by ETag, CRC or bytes; every byte with ``read_bytes``).
@@ -165,7 +168,9 @@ def verify(
     leaves out, or archived ones it skips, are counted as ``skipped``), and only destination
     keys its patterns name are compared. ``payer``: the source's RequestPayer, when the job pays.
     ``agreed`` is given each pair found alike, content compared: its key and the source's ETag
-    as listed (what a migration may delete, ``IfMatch`` that ETag).
+    as listed (what a migration may delete, ``IfMatch`` that ETag). ``keep_going`` is called
+    for each page listed and each object compared (from the comparing threads): a long
+    verification keeps its caller's lease with it, and stops by raising.
     """
     dst_s3 = destination_s3 or s3
     skipped = 0
@@ -184,8 +189,8 @@ def verify(
         return plan is None or plan.select.names(key)
 
     listing = {"OptionalObjectAttributes": ["RestoreStatus"]} if plan is not None else {}
-    src_listed = _sizes(s3, source, "source", copied_by_job, **listing, **(payer or {}))
-    dst_listed = _sizes(dst_s3, destination, "destination", named_by_job)
+    src_listed = _sizes(s3, source, "source", copied_by_job, keep_going, **listing, **(payer or {}))
+    dst_listed = _sizes(dst_s3, destination, "destination", named_by_job, keep_going)
     src = {key: size for key, (size, _) in src_listed.items()}
     dst = {key: size for key, (size, _) in dst_listed.items()}
     report = VerifyReport(
@@ -270,6 +275,7 @@ def verify(
                 unread = difference is not None and difference.kind is Difference.UNREADABLE
                 return difference, None if unread else Evidence.BYTES
             finally:
+                keep_going()
                 if on_compared is not None:
                     on_compared(src[key])
 

@@ -104,7 +104,7 @@ def migration_view(record: JobRecord) -> MigrationView | None:
         last_name_error=state.last_name_error,
         name_deadline=state.name_deadline,
         stopped_at=state.stopped_at,
-        cancel_requested=state.cancel_requested,
+        cancel_requested=record.cancel_requested,
         notes=state.notes,
     )
 

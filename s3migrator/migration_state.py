@@ -86,7 +86,6 @@ class MigrationState(BaseModel):
     # step runs again as a sync (objects written or changed meanwhile) under a new job id.
     stopped_at: str | None = None
     catch_up: bool = False
-    cancel_requested: bool = False
     # Where the source was (read at the start): a bucket of its name elsewhere is not it.
     source_region: str | None = None
     # This job created the bucket under the name (an earlier run that died may have).

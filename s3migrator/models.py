@@ -303,9 +303,8 @@ class Counters(BaseModel):
         return self.objects_copied + self.objects_failed + self.objects_deleted
 
 
-# How much earlier than its due time a resume is still taken: the clocks of the hosts that
-# write and read the time (a coordinator's backoff, the watchdog's claim, due at once) differ
-# by far less. Backoffs shorter than this (the first three) are not protected from early notes.
+# How much earlier than its due time a resume is still taken: the clocks of the hosts that write
+# and read it differ by far less. Shorter backoffs (the first three) are not protected.
 RESUME_SKEW_S = 30.0
 
 
@@ -340,17 +339,18 @@ class JobRecord(BaseModel):
     resume_due: float | None = None
     resumes: int = 0
     last_error: str | None = None
-    # The completion report: due (a report message is on its way, or is sent again after this
-    # time) until a coordinator has written it to ``report_url``.
+    # The completion report: due (a message on its way, or sent again then) until written.
     report_due: float | None = None
     report_url: str | None = None
-    # A migration's steps beyond its phase.
+    # A migration's steps beyond its phase; a cancel apart, so no step's write undoes it.
     migration: MigrationState | None = None
+    cancel_requested: bool = False
 
     def resume_is_early(self, now: float) -> bool:
         """A resume that comes before the one due (beyond the clocks' skew) is not the stack's:
-        the due one, or the watchdog, takes the job up."""
-        return self.resume_due is not None and self.resume_due > now + RESUME_SKEW_S
+        the due one, or the watchdog, takes the job up. A cancel's is taken up at once."""
+        due = self.resume_due
+        return not self.cancel_requested and due is not None and due > now + RESUME_SKEW_S
 
     @property
     def sender(self) -> str | None:

@@ -292,4 +292,5 @@ def job_record(item: dict[str, Any]) -> JobRecord:
         epoch=int(raw.get("epoch", 0)),
         redrive_base=int(raw.get("redrive_base", 0)),
         redrive_sent=bool(raw.get("redrive_sent", True)),
+        cancel_requested=bool(raw.get("cancel_requested", False)),
     )

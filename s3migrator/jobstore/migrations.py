@@ -1,5 +1,10 @@
 """The job table's writes that only a same-name migration makes: its steps, a cancel asked for,
-and a stopped migration taken up again."""
+and a stopped migration taken up again.
+
+A cancel is an attribute of its own (``cancel_requested``), not part of the migration's state,
+and every step's write but a stop's is conditional on its absence: a run that read the job
+before the cancel cannot write over it, nor move on past it.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +19,26 @@ _RUNNING = s(JobState.RUNNING.value)
 
 class MigrationWrites(Table):
     def set_migration(
-        self, job_id: str, token: str, before: Phase, after: Phase, migration: MigrationState
+        self,
+        job_id: str,
+        token: str,
+        before: Phase,
+        after: Phase,
+        migration: MigrationState,
+        *,
+        stopping: bool = False,
     ) -> bool:
         """Record a migration's step (its phase and where it stands) for the run holding the
         lease, a step that got on (its failed resumes start again from none); False when the
-        job is no longer as that run read it."""
+        job is no longer as that run read it, or (unless the run is ``stopping``) a cancel
+        was asked for meanwhile."""
+        condition = "#state = :running AND #phase = :before AND lease_owner = :me"
+        if not stopping:
+            condition += " AND attribute_not_exists(cancel_requested)"
         return self._update(
             job_key(job_id),
             "SET #phase = :after, migration = :migration, updated_at = :now, resumes = :zero",
-            "#state = :running AND #phase = :before AND lease_owner = :me",
+            condition,
             {
                 ":after": s(after.value),
                 ":before": s(before.value),
@@ -53,19 +69,14 @@ class MigrationWrites(Table):
         ):
             raise LeaseLostError(job_id)
 
-    def change(self, job_id: str, seen: MigrationState, changed: MigrationState) -> bool:
-        """Replace the migration's state as it was read (``seen``) by ``changed``, while the job
-        runs; False when it moved on meanwhile (read it again and decide again)."""
+    def request_cancel(self, job_id: str) -> bool:
+        """Ask a running migration to stop at its next safe point; False when it is not
+        running (any more)."""
         return self._update(
             job_key(job_id),
-            "SET migration = :changed, updated_at = :now",
-            "#state = :running AND migration = :seen",
-            {
-                ":changed": s(changed.model_dump_json()),
-                ":seen": s(seen.model_dump_json()),
-                ":now": n(self._clock()),
-                ":running": _RUNNING,
-            },
+            "SET cancel_requested = :yes, updated_at = :now",
+            "#state = :running AND attribute_exists(migration)",
+            {":yes": {"BOOL": True}, ":now": n(self._clock()), ":running": _RUNNING},
             {"#state": "state"},
         )
 
@@ -77,7 +88,7 @@ class MigrationWrites(Table):
             job_key(job_id),
             "SET #state = :running, #phase = :phase, migration = :migration, updated_at = :now,"
             " resume_due = :now, resumes = :zero"
-            " REMOVE finished_at, #error, expires_at"
+            " REMOVE finished_at, #error, expires_at, cancel_requested"
             " ADD epoch :one",
             "#state = :failed AND (epoch = :epoch OR (attribute_not_exists(epoch)"
             " AND :epoch = :zero))",

@@ -10,7 +10,7 @@ import pytest
 from accounts import BOTH_ACCOUNTS, DESTINATION_ACCOUNT, Account
 from test_migration import NAME, OBJECTS, migration, objects_of, run_until_ended, source, submit
 
-import coordinator.migration as migration_module
+import coordinator.migration_run as migration_run
 from coordinator.jobs import JobRunner, Run, RunEnd
 from coordinator.migration import Migration
 from s3migrator.aws import Aws
@@ -112,7 +112,7 @@ def test_a_coordinator_that_dies_between_recording_a_wait_and_sending_its_resume
     # GIVEN a confirmed migration whose coordinator dies once while its copy step runs, after
     # recording that a resume is due (and giving up its lease) and before sending that resume
     died: list[str] = []
-    real_send = migration_module.send_resume
+    real_send = migration_run.send_resume
 
     def dying(sqs_: Any, url: str, job_id: str, *, delay_s: int = 0) -> None:
         if job_id == "mig-1" and delay_s > 0 and not died:
@@ -120,7 +120,7 @@ def test_a_coordinator_that_dies_between_recording_a_wait_and_sending_its_resume
             raise Died("the coordinator died before sending its resume")
         real_send(sqs_, url, job_id, delay_s=delay_s)
 
-    monkeypatch.setattr(migration_module, "send_resume", dying)
+    monkeypatch.setattr(migration_run, "send_resume", dying)
     dead_runs_do_nothing(monkeypatch)
     runner = make_coordinator(allowed_accounts=BOTH_ACCOUNTS, migration_poll_s=1)
     submit(sqs, resources, migration(confirm_delete_source=True))
