@@ -28,9 +28,12 @@ from test_migration import (
 )
 
 import coordinator.migration
+from coordinator.bucket_removal import delete_bucket
+from coordinator.buckets import bucket_exists
 from progress.refresh import refresh
 from s3migrator.aws import Aws
 from s3migrator.jobstore import JobStore
+from s3migrator.migration_state import MigrationState
 from s3migrator.models import JobRecord, JobState, Location, Phase
 from s3migrator.notes import ResumeMessage
 from s3migrator.resources import Resources
@@ -41,6 +44,8 @@ __all__ = ["source"]  # the fixture, shared with test_migration.py
 MIGRATION = "mig-1"
 STEPS = ("mig-1.1", "mig-1.2")
 SQUATTER = "333333333333"
+# What the migration's record says once it succeeded: the source's policy, rewritten.
+NOTES = f"policy: 1 reference to account {SOURCE_ACCOUNT} now name {DESTINATION_ACCOUNT}"
 
 
 def resume_of(job_id: str) -> str:
@@ -120,9 +125,15 @@ def stack(aws: Aws, sqs: Any, store: JobStore, resources: Resources, source: Any
     return lambda coordinator_: Stack(aws, sqs, store, resources, coordinator_)
 
 
-def state_of(record: JobRecord) -> Any:
+def state_of(record: JobRecord) -> MigrationState:
     assert record.migration is not None
     return record.migration
+
+
+def table_items(aws: Aws, resources: Resources) -> list[dict[str, Any]]:
+    """Every item of the job table, as stored, in key order."""
+    items = aws.dynamodb().scan(TableName=resources.table_name, ConsistentRead=True)["Items"]
+    return sorted(items, key=lambda item: (item["pk"]["S"], item["sk"]["S"]))
 
 
 def bucket_names(aws: Aws) -> dict[str, set[str]]:
@@ -133,8 +144,8 @@ def bucket_names(aws: Aws) -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize(
-    ("poll_s", "duplicate_taken"),
-    [(60, False), (10, True)],
+    ("poll_s", "duplicate_taken", "resumes"),
+    [(60, False, 3), (10, True, 5)],
     ids=["duplicate-early-ignored", "duplicate-within-skew-taken"],
 )
 def test_a_duplicate_resume_while_the_copy_step_runs_launches_no_second_copy_step(
@@ -144,15 +155,21 @@ def test_a_duplicate_resume_while_the_copy_step_runs_launches_no_second_copy_ste
     queue_clock: Any,
     poll_s: int,
     duplicate_taken: bool,
+    resumes: int,
 ) -> None:
     # GIVEN a confirmed migration waiting for its first copy step, which is listed and not
     # copied yet, a resume scheduled ``poll_s`` ahead
     run = stack(make_coordinator(allowed_accounts=BOTH_ACCOUNTS, migration_poll_s=poll_s))
-    submit(run.sqs, run.resources, migration(confirm_delete_source=True))
-    assert run.settle()[1:] == [resume_of("mig-1.1")]
-    waiting = run.job()
+    job = migration(confirm_delete_source=True)
+    submit(run.sqs, run.resources, job)
+    assert run.settle() == [job.model_dump_json(exclude_defaults=True), resume_of("mig-1.1")]
+    waiting, step = run.job(), run.job("mig-1.1")
     assert waiting.phase is Phase.COPYING_TO_TEMPORARY and waiting.resume_due is not None
-    assert run.job("mig-1.1").listing.complete and run.job("mig-1.1").listing.objects == 3
+    assert (step.listing.complete, step.listing.objects, step.counters.objects_copied) == (
+        True,
+        len(OBJECTS),
+        0,
+    )
     # WHEN a duplicate of the scheduled resume arrives first, and is handled before it
     run.resume()
     assert run.settle() == [resume_of(MIGRATION)]
@@ -161,7 +178,7 @@ def test_a_duplicate_resume_while_the_copy_step_runs_launches_no_second_copy_ste
     after = run.job()
     if duplicate_taken:
         assert after.phase is Phase.COPYING_TO_TEMPORARY and after.state is JobState.RUNNING
-        assert after.resume_due is not None and after.resume_due >= waiting.resume_due
+        assert after.resume_due is not None and after.resume_due > waiting.resume_due
         assert after.migration == waiting.migration
     else:
         assert after.model_dump() == waiting.model_dump()
@@ -171,11 +188,14 @@ def test_a_duplicate_resume_while_the_copy_step_runs_launches_no_second_copy_ste
     record = run.run(queue_clock)
     # THEN it succeeded, and each copy step was one job, launched once, its counts exact
     assert record.state is JobState.SUCCEEDED, record.error
-    assert (record.percent, record.error) == (100, None)
+    assert (record.percent, record.error) == (100, NOTES)
     assert sorted(job.job_id for job in run.store.list_jobs()) == [MIGRATION, *STEPS]
-    for step in STEPS:
-        assert run.handled.count(resume_of(step)) == 1
-        copied = run.job(step)
+    # (the migration's own resumes: the duplicate and the two scheduled; when the duplicate
+    # was taken, its own wait's resume too: a second line of resumes until the end)
+    assert run.handled.count(resume_of(MIGRATION)) == resumes
+    for step_id in STEPS:
+        assert run.handled.count(resume_of(step_id)) == 1
+        copied = run.job(step_id)
         assert copied.state is JobState.SUCCEEDED
         assert copied.listing.objects == len(OBJECTS)
         assert copied.counters.objects_copied == len(OBJECTS)
@@ -199,18 +219,17 @@ def test_duplicate_resumes_while_the_name_is_waited_for_count_no_attempts(
     # GIVEN a confirmed migration whose name a third account takes the moment the source is
     # deleted, and every real attempt at the name (a look at it in the destination) counted
     squatter = Account.enter(aws.session, SQUATTER, "us-east-1").client("s3")
-    real_delete, real_exists = coordinator.migration.delete_bucket, coordinator.migration.bucket_exists
     tries: list[float] = []
 
     def deleted_then_taken(s3: Any, location: Location) -> None:
-        real_delete(s3, location)
+        delete_bucket(s3, location)
         if location.bucket == NAME:
             squatter.create_bucket(Bucket=NAME)
 
     def counted(s3: Any, location: Location) -> bool:
         if (location.bucket, location.region) == (NAME, "us-west-2"):
             tries.append(queue_clock())
-        return real_exists(s3, location)
+        return bucket_exists(s3, location)
 
     monkeypatch.setattr(coordinator.migration, "delete_bucket", deleted_then_taken)
     monkeypatch.setattr(coordinator.migration, "bucket_exists", counted)
@@ -259,8 +278,9 @@ def test_a_late_resume_after_the_migration_succeeded_changes_nothing(
     submit(run.sqs, run.resources, migration(confirm_delete_source=True))
     ended = run.run(queue_clock)
     assert ended.state is JobState.SUCCEEDED, ended.error
-    assert (ended.percent, ended.error) == (100, None)
+    assert (ended.percent, ended.error) == (100, NOTES)
     records = {job.job_id: job.model_dump() for job in run.store.list_jobs()}
+    items = table_items(aws, run.resources)
     buckets = bucket_names(aws)
     assert NAME in buckets[DESTINATION_ACCOUNT] and NAME not in buckets[SOURCE_ACCOUNT]
     assert depth(run.sqs, run.resources.jobs_queue_url) == 0
@@ -272,16 +292,18 @@ def test_a_late_resume_after_the_migration_succeeded_changes_nothing(
         run.resume(job_id)
     assert run.settle() == [resume_of(job_id) for job_id in (MIGRATION, MIGRATION, *STEPS)]
     run.copy_and_refresh()
-    # THEN every record is as it was: succeeded at 100%, no error, its migration state the same
+    # THEN every record is as it was: succeeded at 100%, its notes and migration state the same
     assert {job.job_id: job.model_dump() for job in run.store.list_jobs()} == records
     record = run.job()
     assert (record.state, record.phase, record.percent, record.error) == (
-        ended.state,
-        ended.phase,
+        JobState.SUCCEEDED,
+        Phase.FINISHED,
         100,
-        None,
+        NOTES,
     )
     assert record.migration == ended.migration
+    # AND not one item of the table was written, not even a lease taken and let go
+    assert table_items(aws, run.resources) == items
     # AND no bucket was created or deleted, and the messages are gone with nothing sent
     assert bucket_names(aws) == buckets
     assert depth(run.sqs, run.resources.jobs_queue_url) == 0
