@@ -38,12 +38,14 @@ from coordinator.jobs import RunEnd
 from coordinator.migration_rules import VERSIONED, name_retry_s, summary, where_things_are
 from coordinator.migration_run import MigrationRun
 from coordinator.verify import Difference, verify
-from s3migrator.errors import InvalidJobError, OperationError, TransientError
+from s3migrator.errors import InvalidJobError, OperationError, TransientError, WrongRegionError
 from s3migrator.models import JobMessage, JobState, Mode, Phase
 from s3migrator.percent import MIGRATE_TABLE, within
 from s3migrator.sqs.queues import send_resume
 
 if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
     from s3migrator.migration_state import MigrationState
     from s3migrator.models import CopySpec
 
@@ -196,69 +198,89 @@ class Migration(MigrationRun):
         except InvalidJobError:
             present = False  # the name is someone else's already: ours was deleted
         if present:
-            if region_of(s3, source) != state.source_region:
-                return self._fail(f"{source.url} is not the source any more; nothing deleted")
-            if versioning_of(s3, source) and state.noncurrent_versions == "keep":
-                # Versioning turned on since the start: not one object is deleted.
-                return self._fail(VERSIONED.format(url=source.url, done="nothing was deleted"))
-            agreed: list[tuple[str, str]] = []
-            report = verify(
-                s3,
-                source,
-                state.temporary,
-                destination_s3=self._s3(state.temporary),
-                agreed=agreed,
-                keep_going=self._keep,
-            )
-            # Extras: what an earlier run already deleted from the source.
-            wrong = [d for d in report.differences if d.kind is not Difference.EXTRA]
-            catch_up = f"; `s3migrator resume {self.record.job_id}` copies what changed"
-            if wrong:
-                return self._fail(
-                    f"{state.temporary.url} no longer matches {source.url}"
-                    f" ({summary(wrong)}); the rest of the source is kept{catch_up}",
-                    again_from=Phase.TEMPORARY_READY,
-                    catch_up=True,
-                )
+            assert state.source_region is not None
+            # From here every request to the source is signed for its region and never sent
+            # on elsewhere: a bucket of its name in another region (the one this job makes,
+            # when a run that stalled here wakes after another run went on) refuses them.
+            pinned = self._pinned(source, state.source_region)
             try:
-                deleted = delete_verified(s3, source, agreed, keep_going=self._hold)
-            except InvalidJobError as changed:
+                ended = self._empty_source(spec, state, s3, pinned)
+            except WrongRegionError:
                 return self._fail(
-                    f"{changed}{catch_up}", again_from=Phase.TEMPORARY_READY, catch_up=True
+                    f"{source.url} is not the source any more (its name is a bucket in another"
+                    " region now); nothing more was deleted"
                 )
-            left = remaining_objects(s3, source)
-            if left:
-                return self._fail(
-                    f"{source.url} holds objects written after it was verified ({', '.join(left)}"
-                    f"); they are kept, and the bucket with them{catch_up}",
-                    again_from=Phase.TEMPORARY_READY,
-                    catch_up=True,
-                )
-            self._hold()
-            if region_of(s3, source) != state.source_region:
-                # Not the source any more: the name is already the bucket this job made.
-                return self._fail(f"{source.url} is not the source any more; nothing deleted")
-            purged = purge_versions(s3, source, keep_going=self._keep)
-            self._hold()
-            try:
-                delete_bucket(s3, source)
-            except OperationError as refused:  # not empty: written since the purge's listing
-                left = remaining_objects(s3, source)
-                return self._fail(
-                    f"{source.url} could not be deleted ({refused}; it holds {', '.join(left)})"
-                    f"; what it holds is kept{catch_up}",
-                    again_from=Phase.TEMPORARY_READY,
-                    catch_up=True,
-                )
-            log.info(
-                "job %s: deleted %d objects and %d versions, then %s",
-                self.record.job_id,
-                deleted,
-                purged,
-                source.url,
-            )
+            if ended is not None:
+                return ended
         state.name_deadline = self.runner.store.now() + state.name_wait_h * 3600
         return self._move(Phase.WAITING_FOR_NAME, state)
+
+    def _empty_source(
+        self, spec: CopySpec, state: MigrationState, s3: S3Client, pinned: S3Client
+    ) -> RunEnd | None:
+        """Delete what was verified, then the source bucket; ``pinned`` does the deleting."""
+        source = spec.source
+        if region_of(s3, source) != state.source_region:
+            return self._fail(f"{source.url} is not the source any more; nothing deleted")
+        if versioning_of(s3, source) and state.noncurrent_versions == "keep":
+            # Versioning turned on since the start: not one object is deleted.
+            return self._fail(VERSIONED.format(url=source.url, done="nothing was deleted"))
+        agreed: list[tuple[str, str]] = []
+        report = verify(
+            pinned,
+            source,
+            state.temporary,
+            destination_s3=self._s3(state.temporary),
+            agreed=agreed,
+            keep_going=self._keep,
+        )
+        # Extras: what an earlier run already deleted from the source.
+        wrong = [d for d in report.differences if d.kind is not Difference.EXTRA]
+        catch_up = f"; `s3migrator resume {self.record.job_id}` copies what changed"
+        if wrong:
+            return self._fail(
+                f"{state.temporary.url} no longer matches {source.url}"
+                f" ({summary(wrong)}); the rest of the source is kept{catch_up}",
+                again_from=Phase.TEMPORARY_READY,
+                catch_up=True,
+            )
+        try:
+            deleted = delete_verified(pinned, source, agreed, keep_going=self._hold)
+        except InvalidJobError as changed:
+            return self._fail(
+                f"{changed}{catch_up}", again_from=Phase.TEMPORARY_READY, catch_up=True
+            )
+        left = remaining_objects(pinned, source)
+        if left:
+            return self._fail(
+                f"{source.url} holds objects written after it was verified ({', '.join(left)}"
+                f"); they are kept, and the bucket with them{catch_up}",
+                again_from=Phase.TEMPORARY_READY,
+                catch_up=True,
+            )
+        self._hold()
+        purged = purge_versions(pinned, source, keep_going=self._keep)
+        self._hold()
+        try:
+            delete_bucket(pinned, source)
+        except WrongRegionError:
+            raise
+        except OperationError as refused:  # not empty: written since the purge's listing
+            left = remaining_objects(pinned, source)
+            return self._fail(
+                f"{source.url} could not be deleted ({refused}; it holds {', '.join(left)})"
+                f"; what it holds is kept{catch_up}",
+                again_from=Phase.TEMPORARY_READY,
+                catch_up=True,
+            )
+        log.info(
+            "job %s: deleted %d objects and %d versions, then %s",
+            self.record.job_id,
+            deleted,
+            purged,
+            source.url,
+        )
+        return None
 
     def _claim_name(self, spec: CopySpec, state: MigrationState) -> RunEnd | None:
         destination, s3 = spec.destination, self._s3(spec.destination)

@@ -54,6 +54,12 @@ class MigrationRun:
         assert spec is not None
         return self.runner.clients.for_location(location, spec)
 
+    def _pinned(self, location: Location, region: str) -> S3Client:
+        """A client that reaches ``location``'s bucket only in ``region`` (S3Clients.pinned)."""
+        spec = self.record.spec
+        assert spec is not None
+        return self.runner.clients.pinned(location, spec, region)
+
     def _differences(self, source: Location, destination: Location, *, extras: bool) -> str:
         """The differences the shared verifier finds (but extras in the destination, when
         they may be there)."""

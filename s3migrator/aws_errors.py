@@ -42,6 +42,7 @@ from s3migrator.errors import (
     PermanentError,
     TransientError,
     UnreachableError,
+    WrongRegionError,
 )
 
 # What a boto3 call raises; catch these, then translate.
@@ -101,6 +102,9 @@ ACCESS_CODES = frozenset(
     }
 )
 CONDITION_CODES = frozenset({"ConditionalCheckFailedException", "PreconditionFailed"})
+# S3 carries out no request signed for another region than the bucket's: it answers one of
+# these (a bare 301 for a HEAD) instead.
+WRONG_REGION_CODES = frozenset({"PermanentRedirect", "AuthorizationHeaderMalformed", "301"})
 # Transaction cancellation reasons that a retry can get past.
 _RETRYABLE_REASONS = frozenset(
     {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
@@ -179,6 +183,8 @@ def _client_error(exc: ClientError) -> OperationError:
         return TransientError(code, message, status)
     if code in CONDITION_CODES:
         return ConditionFailedError(code, message, status)
+    if code in WRONG_REGION_CODES:
+        return WrongRegionError(code, message, status)
     if code in NOT_FOUND_CODES:
         return NotFoundError(code, message, status, NOT_FOUND_CODES[code])
     if code == "ValidationError" and "does not exist" in message:

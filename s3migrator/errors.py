@@ -19,6 +19,8 @@ S3MigratorError
         ├── NotFoundError              no such bucket, key, policy, stack, queue (``missing``)
         ├── AccessDeniedError          refused by a policy, a KMS key or the credentials
         ├── ConditionFailedError       a conditional write or an S3 precondition did not hold
+        ├── WrongRegionError           the bucket is in another region than the request was
+        │                              signed for: S3 refused it (301, or 400 with its region)
         └── AlreadyExistsError         the name is taken (a bucket of another account)
             └── AlreadyOwnedError          ... by us: the bucket is already ours
 """
@@ -127,6 +129,10 @@ class AccessDeniedError(PermanentError):
 
 
 class ConditionFailedError(PermanentError):
+    pass
+
+
+class WrongRegionError(PermanentError):
     pass
 
 

@@ -214,7 +214,25 @@ class S3Clients:
     _clients: dict[tuple[str | None, str | None, str | None, str], S3Client] = field(
         default_factory=dict
     )
+    _pinned: dict[tuple[str | None, str, str], S3Client] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def pinned(self, location: Location, job: CopySpec, region: str) -> S3Client:
+        """A client for ``location`` that reaches its bucket only in ``region``.
+
+        S3 carries out no request signed for another region than the bucket's; botocore
+        sends such a request again to the bucket's region. This client does not: a bucket of
+        the name that is now elsewhere (a migration's new bucket, in its account's other
+        region) refuses its deletions (``WrongRegionError``) however late they come.
+        """
+        key = (location.role_arn, job.job_id, region)
+        with self._lock:
+            if key not in self._pinned:
+                session = self.sessions.for_location(location, job)
+                client = session.client("s3", region_name=region, config=self.config)
+                client.meta.events.register("before-call.s3", _stay_in_region)
+                self._pinned[key] = client
+            return self._pinned[key]
 
     def for_location(self, location: Location, job: CopySpec | None = None) -> S3Client:
         """The client for one side; ``job`` names the role session after the job (see
@@ -233,6 +251,14 @@ class S3Clients:
                 session = self.sessions.for_location(location, job)
                 self._clients[key] = session.client("s3", region_name=region, config=self.config)
             return self._clients[key]
+
+
+def _stay_in_region(context: dict[str, Any], **_: Any) -> None:
+    """Mark the request as redirected already, so botocore's region redirector leaves S3's
+    refusal to the caller rather than sending the request to the bucket's region."""
+    redirect = context.get("s3_redirect")
+    if redirect is not None:
+        redirect["redirected"] = True
 
 
 def s3_clients(

@@ -31,6 +31,7 @@ from s3migrator.errors import (
     PermanentError,
     TransientError,
     UnreachableError,
+    WrongRegionError,
 )
 
 
@@ -99,6 +100,10 @@ def test_connection_and_credential_errors_are_transient(
         ("PreconditionFailed", 412, "CopyObject", ConditionFailedError, None),
         ("412", 412, "HeadObject", ConditionFailedError, "PreconditionFailed"),
         ("ConditionalCheckFailedException", 400, "UpdateItem", ConditionFailedError, None),
+        # S3's refusals of a request signed for another region than the bucket's.
+        ("PermanentRedirect", 301, "DeleteObject", WrongRegionError, None),
+        ("AuthorizationHeaderMalformed", 400, "DeleteObjects", WrongRegionError, None),
+        ("301", 301, "HeadBucket", WrongRegionError, None),
         # Archived objects answer 403, yet it is the object, not a permission, that is at fault.
         ("InvalidObjectState", 403, "CopyObject", PermanentError, None),
     ],
