@@ -40,11 +40,10 @@ def delete_verified(
 ) -> int:
     """Delete each verified object under the ETag it was verified with; returns how many.
     InvalidJobError when one changed since (the job stops, and it is kept). ``keep_going`` is
-    called before every hundredth: it raises when the run must stop (its lease lost)."""
+    called before each: it raises when the run must stop (its lease lost)."""
     deleted = 0
-    for n, (key, etag) in enumerate(agreed):
-        if n % 100 == 0:
-            keep_going()
+    for key, etag in agreed:
+        keep_going()
         try:
             s3.delete_object(
                 Bucket=location.bucket, Key=key, IfMatch=etag, **location.expected_owner()
@@ -114,7 +113,9 @@ def versioning_of(s3: S3Client, location: Location) -> str | None:
 def region_of(s3: S3Client, location: Location) -> str:
     with translated():
         answer = s3.get_bucket_location(Bucket=location.bucket, **location.expected_owner())
-    return answer.get("LocationConstraint") or "us-east-1"
+    # S3 answers nothing for us-east-1, and "EU" for the oldest buckets of eu-west-1.
+    found = answer.get("LocationConstraint") or "us-east-1"
+    return "eu-west-1" if found == "EU" else found
 
 
 def purge_versions(
@@ -169,10 +170,17 @@ def empty(s3: S3Client, location: Location, keep_going: Callable[[], None] = lam
     while keys := _current_keys(s3, location):
         keep_going()
         with translated():
-            s3.delete_objects(
+            answer = s3.delete_objects(
                 Bucket=location.bucket,
                 Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
                 **location.expected_owner(),
+            )
+        if answer.get("Errors"):
+            # Refused (a policy, say): listing and trying again would never end.
+            first = answer["Errors"][0]
+            raise InvalidJobError(
+                f"could not delete {len(answer['Errors'])} objects in {location.bucket}, first"
+                f" {first.get('Key')}: {first.get('Code')} {first.get('Message')}"
             )
         removed += len(keys)
     return removed + purge_versions(s3, location, everything=True, keep_going=keep_going)

@@ -79,6 +79,27 @@ def create_bucket(s3: S3Client, location: Location, region: str) -> bool:
     return True
 
 
+# S3 refuses requests signed more than 15 minutes off its clock: the coordinator's is no
+# further off than that.
+CLOCK_SKEW_S = 900
+
+
+def made_since(s3: S3Client, location: Location, since: float | None) -> bool:
+    """Whether the bucket (of the caller's account) was made at ``since`` or after and holds
+    nothing; False when ``since`` is None."""
+    if since is None:
+        return False
+    with translated():
+        listed = s3.list_buckets(Prefix=location.bucket)["Buckets"]
+        made = [b["CreationDate"] for b in listed if b.get("Name") == location.bucket]
+        if not made or made[0].timestamp() < since - CLOCK_SKEW_S:
+            return False
+        held = s3.list_object_versions(
+            Bucket=location.bucket, MaxKeys=1, **location.expected_owner()
+        )
+    return not (held.get("Versions") or held.get("DeleteMarkers"))
+
+
 def _read(call: Any, missing: str) -> Any:
     try:
         return call()

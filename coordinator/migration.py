@@ -33,7 +33,7 @@ from coordinator.bucket_removal import (
     remaining_objects,
     versioning_of,
 )
-from coordinator.buckets import bucket_exists, create_bucket, harden
+from coordinator.buckets import bucket_exists, create_bucket, harden, made_since
 from coordinator.jobs import RunEnd
 from coordinator.migration_rules import VERSIONED, name_retry_s, summary, where_things_are
 from coordinator.migration_run import MigrationRun
@@ -84,13 +84,16 @@ class Migration(MigrationRun):
 
     def _start(self, spec: CopySpec, state: MigrationState) -> RunEnd | None:
         region = self.runner.region
-        here = (spec.source.owner, spec.source.region or region)
+        source_s3 = self._s3(spec.source)
+        # Where the source is, not where its message says: the source's deletion is fenced
+        # by that region (``S3Clients.pinned``), so the new bucket must be elsewhere.
+        state.source_region = region_of(source_s3, spec.source)
+        here = (spec.source.owner, state.source_region)
         if here == (spec.destination.owner, spec.destination.region or region):
             return self._fail(
                 f"the destination is the source's own account and region ({here[0]}, {here[1]}):"
                 " a migration moves the bucket to another account or region"
             )
-        source_s3 = self._s3(spec.source)
         if object_lock_enabled(source_s3, spec.source):
             return self._fail(
                 f"{spec.source.url} has Object Lock: its locked objects, and so the bucket, cannot"
@@ -107,7 +110,6 @@ class Migration(MigrationRun):
             )
         if versioning_of(source_s3, spec.source) and state.noncurrent_versions == "keep":
             return self._fail(VERSIONED.format(url=spec.source.url, done="nothing was copied"))
-        state.source_region = region_of(source_s3, spec.source)
         config = read_config(source_s3, spec.source.bucket, expected_owner=spec.source.owner)
         moved, notes = rewrite_accounts(
             config, spec.source.owner or "", spec.destination.owner or spec.source.owner or ""
@@ -115,7 +117,9 @@ class Migration(MigrationRun):
         state.config, state.notes = moved.model_dump(mode="json"), notes
         temporary = state.temporary
         temporary_s3 = self._s3(temporary)
-        if not bucket_exists(temporary_s3, temporary):
+        exists = bucket_exists(temporary_s3, temporary)
+        self._hold()  # a run that lost the job makes no bucket
+        if not exists:
             create_bucket(temporary_s3, temporary, temporary.region or region)
         harden(temporary_s3, temporary)
         return self._move(Phase.TEMPORARY_READY, state)
@@ -135,9 +139,16 @@ class Migration(MigrationRun):
             # A catch-up round copies only what is new or changed since the last.
             sync=first and state.catch_up,
         )
-        store.create_job(self.runner.new_record(job_id, message, self.record.sender))
-        send_resume(self.runner.sqs, self.runner.jobs_queue_url, job_id, delay_s=0)
         after = Phase.COPYING_TO_TEMPORARY if first else Phase.COPYING_BACK
+        step = self.runner.new_record(job_id, message, self.record.sender)
+        if (
+            store.get_job(job_id) is None
+            and not store.migrations.create_step(self.record.job_id, self.run.token, step)
+            and store.get_job(job_id) is None
+        ):
+            # Not this run's to start (another run has the job), or a cancel came first.
+            return self._cancelled(after, state)
+        send_resume(self.runner.sqs, self.runner.jobs_queue_url, job_id, delay_s=0)
         return self._move(after, state)
 
     def _follow(self, spec: CopySpec, state: MigrationState, *, first: bool) -> RunEnd | None:
@@ -244,8 +255,11 @@ class Migration(MigrationRun):
                 again_from=Phase.TEMPORARY_READY,
                 catch_up=True,
             )
+        if self._cancel_asked():
+            # Asked for during the verification: the deletion has not begun in this run.
+            return self._fail(f"cancelled: {where_things_are(Phase.DELETING_SOURCE, state)}")
         try:
-            deleted = delete_verified(pinned, source, agreed, keep_going=self._hold)
+            deleted = delete_verified(pinned, source, agreed, keep_going=self._keep)
         except InvalidJobError as changed:
             return self._fail(
                 f"{changed}{catch_up}", again_from=Phase.TEMPORARY_READY, catch_up=True
@@ -284,26 +298,34 @@ class Migration(MigrationRun):
 
     def _claim_name(self, spec: CopySpec, state: MigrationState) -> RunEnd | None:
         destination, s3 = spec.destination, self._s3(spec.destination)
-        try:
-            # Taken (by anyone, meanwhile) is an InvalidJobError; S3 still busy with the
-            # deletion (OperationAborted) a TransientError: either way, tried again later.
-            if not state.destination_created and bucket_exists(s3, destination):
-                return self._fail(
-                    f"{destination.url} exists in the destination's account and this job did not"
-                    f" make it: every object is in {state.temporary.url}; delete that bucket"
-                    f" (or move it away), then `s3migrator resume {self.record.job_id}`"
-                )
-            self._hold()
-            made = create_bucket(s3, destination, destination.region or self.runner.region)
-        except (InvalidJobError, TransientError) as exc:
-            return self._name_taken(state, str(exc))
-        if made and not state.destination_created:
+        if not state.destination_created:
+            try:
+                # Taken (by anyone, meanwhile) is an InvalidJobError; S3 still busy with the
+                # deletion (OperationAborted) a TransientError: either way, tried again later.
+                if not bucket_exists(s3, destination):
+                    # The attempt is recorded before it is made: a bucket of the name found
+                    # later, made since and empty, is this job's (a run that died, or stalled
+                    # in its request, made it).
+                    state.claim_started_at = self.runner.store.now()
+                    if (ended := self._move(Phase.WAITING_FOR_NAME, state)) is not None:
+                        return ended
+                    create_bucket(s3, destination, destination.region or self.runner.region)
+                if not made_since(s3, destination, state.claim_started_at):
+                    return self._fail(
+                        f"{destination.url} exists in the destination's account and this job"
+                        f" did not make it: every object is in {state.temporary.url}; delete"
+                        f" that bucket (or move it away), then `s3migrator resume"
+                        f" {self.record.job_id}`"
+                    )
+            except (InvalidJobError, TransientError) as exc:
+                return self._name_taken(state, str(exc))
             state.destination_created = True  # recorded before it is configured
-            if self._move(Phase.WAITING_FOR_NAME, state) is not None:
-                return RunEnd.GONE
+            if (ended := self._move(Phase.WAITING_FOR_NAME, state)) is not None:
+                return ended
         config = BucketConfig.model_validate(state.config or {}).model_copy(
             update={"notifications": None}
         )
+        self._hold()  # a run that lost the job writes no configuration
         notes = apply_config(s3, destination.bucket, config, expected_owner=destination.owner)
         state.notes += [f"not carried over: {note}" for note in notes]
         return self._move(Phase.DESTINATION_CREATED, state)
@@ -326,7 +348,13 @@ class Migration(MigrationRun):
     def _remove_temporary(self, spec: CopySpec, state: MigrationState) -> RunEnd | None:
         temporary, s3 = state.temporary, self._s3(state.temporary)
         if bucket_exists(s3, temporary):
-            empty(s3, temporary, keep_going=self._keep)
+            try:
+                empty(s3, temporary, keep_going=self._keep)
+            except InvalidJobError as refused:
+                return self._fail(
+                    f"the bucket is whole under its name; {refused}: allow the deletion, then"
+                    f" `s3migrator resume {self.record.job_id}` removes {temporary.url}"
+                )
             self._hold()
             delete_bucket(s3, temporary)
         store, record = self.runner.store, self.record

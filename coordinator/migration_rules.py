@@ -41,8 +41,8 @@ def where_things_are(phase: Phase, state: MigrationState) -> str:
         )
     if phase is Phase.DELETING_SOURCE:
         return (
-            f"every object is in {temporary}, verified; the source's deletion had begun, and"
-            " it keeps what was not deleted yet"
+            f"every object is in {temporary}, verified; the source keeps what its deletion"
+            " had not reached (all of it, if the deletion had not begun)"
         )
     if phase is Phase.WAITING_FOR_NAME:
         return (

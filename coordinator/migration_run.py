@@ -95,6 +95,12 @@ class MigrationRun:
         done = after if record.phase is Phase.DELETING_SOURCE else record.phase
         return self._fail(f"cancelled: {where_things_are(done, state)}")
 
+    def _cancel_asked(self) -> bool:
+        """Whether a cancel was asked for since the run read the job (read again now)."""
+        now = self.runner.store.get_job(self.record.job_id)
+        self.record.cancel_requested = now is not None and now.cancel_requested
+        return self.record.cancel_requested
+
     def _hold(self) -> None:
         """Keep the lease (LeaseLostError when another run has the job, or it ended)."""
         store, settings = self.runner.store, self.runner.settings

@@ -88,8 +88,10 @@ class MigrationState(BaseModel):
     catch_up: bool = False
     # Where the source was (read at the start): a bucket of its name elsewhere is not it.
     source_region: str | None = None
-    # This job created the bucket under the name (an earlier run that died may have).
+    # This job created the bucket under the name (an earlier run that died may have); when
+    # it last set out to (a bucket of the name made since, and empty, is its own).
     destination_created: bool = False
+    claim_started_at: float | None = None
     # Waiting for the name: attempts so far, and when the job gives up.
     name_attempts: int = 0
     name_deadline: float | None = None

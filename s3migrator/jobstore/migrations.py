@@ -9,10 +9,10 @@ before the cancel cannot write over it, nor move on past it.
 from __future__ import annotations
 
 from s3migrator.errors import LeaseLostError
-from s3migrator.jobstore.codec import job_key, n, s
+from s3migrator.jobstore.codec import id_key, job_item, job_key, n, s
 from s3migrator.jobstore.writes import Table
 from s3migrator.migration_state import MigrationState
-from s3migrator.models import JobState, Phase
+from s3migrator.models import JobRecord, JobState, Phase
 
 _RUNNING = s(JobState.RUNNING.value)
 
@@ -49,6 +49,28 @@ class MigrationWrites(Table):
                 ":zero": n(0),
             },
             {"#state": "state", "#phase": "phase"},
+        )
+
+    def create_step(self, job_id: str, token: str, step: JobRecord) -> bool:
+        """Record a copy step's job (``step``) in one transaction with a check that the run
+        (``token``) still holds the migration and no cancel was asked for: a run that lost the
+        job, however late it wakes, starts no copy. False when the step exists already, or
+        the check failed."""
+        new = "attribute_not_exists(pk)"
+        return self._transact(
+            [
+                {
+                    "ConditionCheck": {
+                        "Key": job_key(job_id),
+                        "ConditionExpression": "lease_owner = :me AND #state = :running"
+                        " AND attribute_not_exists(cancel_requested)",
+                        "ExpressionAttributeValues": {":me": s(token), ":running": _RUNNING},
+                        "ExpressionAttributeNames": {"#state": "state"},
+                    }
+                },
+                {"Put": {"Item": job_item(step), "ConditionExpression": new}},
+                {"Put": {"Item": id_key(step.job_id), "ConditionExpression": new}},
+            ]
         )
 
     def hold(self, job_id: str, token: str, lease_s: float) -> None:

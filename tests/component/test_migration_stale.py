@@ -100,6 +100,7 @@ def test_a_stale_run_waking_in_the_deletion_deletes_nothing_of_the_migrated_buck
             keep_going()
             if not log:
                 log.append("stalled")  # the other run's deletion goes on without stalling
+                runner.stop.set()  # the stalled coordinator takes no more messages
                 settings = Settings()
                 clock.advance(settings.lease_s + settings.resume_grace_s + 1)
                 run_until_ended(aws, sqs, store, resources, other)
@@ -111,7 +112,7 @@ def test_a_stale_run_waking_in_the_deletion_deletes_nothing_of_the_migrated_buck
 
     monkeypatch.setattr(coordinator.migration, "delete_verified", stalling)
     submit(sqs, resources, same_account_job(confirm_delete_source=True))
-    # WHEN the stalled run wakes and goes on deleting
+    # WHEN the stalled run wakes and goes on deleting (serving returns once it has ended)
     for _ in range(100):
         runner.serve(once=True)
         if log:
@@ -146,6 +147,7 @@ def test_a_stale_run_waking_before_deleting_the_bucket_leaves_the_new_bucket(
     def stalling(s3: Any, location: Any) -> None:
         if location.bucket == NAME and not log:
             log.append("stalled")  # the other run's deletion goes on without stalling
+            runner.stop.set()  # the stalled coordinator takes no more messages
             settings = Settings()
             clock.advance(settings.lease_s + settings.resume_grace_s + 1)
             for _ in range(100):
@@ -163,6 +165,14 @@ def test_a_stale_run_waking_before_deleting_the_bucket_leaves_the_new_bucket(
     monkeypatch.setattr(coordinator.migration, "delete_bucket", stalling)
     submit(sqs, resources, same_account_job(confirm_delete_source=True))
     # WHEN the stalled run wakes and deletes the bucket of the name, and the job runs on
+    for _ in range(100):
+        runner.serve(once=True)  # returns once the stalled run has ended
+        if log:
+            break
+        drain(aws, resources, store)
+        refresh(store, sqs, resources, settings=Settings(stack_name="s3migrator"))
+        time.sleep(0.2)
+    runner.stop.clear()
     run_until_ended(aws, sqs, store, resources, runner)
     # THEN the name was the new bucket's by then, the stale deletion was refused, and the
     # migration ended whole
