@@ -22,10 +22,18 @@ from pydantic import ValidationError
 
 from coordinator.completion_report import write_report
 from coordinator.jobs import JobRunner
-from s3migrator.errors import InvalidJobError, InvalidJobMessageError, TransientError
+from coordinator.redrive import redrive
+from s3migrator.errors import (
+    InvalidJobError,
+    InvalidJobMessageError,
+    OperationError,
+    S3MigratorError,
+    TransientError,
+)
 from s3migrator.models import JobMessage
-from s3migrator.notes import ReportMessage, ResumeMessage
+from s3migrator.notes import RedriveMessage, ReportMessage, ResumeMessage
 from s3migrator.sqs.intake import Intake
+from s3migrator.sqs.queues import ORIGINAL_SENDER
 from s3migrator.sqs.visibility import VisibilityKeeper
 
 if TYPE_CHECKING:
@@ -37,10 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 RETRY_AFTER_ERROR_S = 10
 SENDER_ID = "SenderId"
-NoteT = TypeVar("NoteT", ResumeMessage, ReportMessage)
-# Kept on a refused message's dead letter: moved back to the jobs queue, the dead letter's own
-# sender is the coordinator, so the sender checked is this one.
-ORIGINAL_SENDER = "original_sender"
+NoteT = TypeVar("NoteT", ResumeMessage, ReportMessage, RedriveMessage)
 
 
 def _note(kind: type[NoteT], body: str) -> NoteT | None:
@@ -128,6 +133,10 @@ class Coordinator:
             if refusal is not None:
                 self._dead_letter(message, refusal, original or sender)
                 return
+        relayed = _note(RedriveMessage, body)
+        if relayed is not None:  # its senders checked above, as a job message's
+            self._redrive(message, keeper, relayed.redrive)
+            return
         try:
             job_id, job = self._parse(message["MessageId"], body, resume)
         except InvalidJobMessageError as exc:
@@ -164,6 +173,26 @@ class Coordinator:
             self._retry_later(message, keeper)
             return
         log.info("job %s: report %s", job_id, end.value)
+        self._delete(message, keeper)
+
+    def _redrive(
+        self, message: MessageTypeDef, keeper: VisibilityKeeper | None, job_id: str
+    ) -> None:
+        """Redrive the job's failed objects, as ``s3migrator redrive`` does (its dead letters
+        were swept by whoever asked); a job that cannot be redriven drops the request."""
+        try:
+            runner = self.runner
+            sent = redrive(
+                runner.store, self.sqs, self.resources.work_queue_url, job_id, runner.settings
+            )
+        except OperationError as exc:
+            log.warning("job %s: redrive not done yet: %s", job_id, exc)
+            self._retry_later(message, keeper)
+            return
+        except S3MigratorError as exc:
+            log.warning("job %s: redrive refused: %s", job_id, exc)
+        else:
+            log.info("job %s: redrive sent %d objects back to work", job_id, sent)
         self._delete(message, keeper)
 
     def _delete(self, message: MessageTypeDef, keeper: VisibilityKeeper | None) -> None:

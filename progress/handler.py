@@ -1,11 +1,9 @@
 """The progress Lambda: a thin shell over ``progress.refresh.refresh``.
 
 Two callers: the EventBridge schedule (every minute), which refreshes every job and publishes the
-scaling metrics, and the function URL (the status API, AWS_IAM auth), which only reads:
-``GET /jobs`` (a page: ``?limit=N``, default 50, at most 200, and ``?next=TOKEN`` from the page
-before; answers ``{"jobs": [...], "next": TOKEN or null}``) and ``GET /jobs/{job_id}``. Metrics
-go out in embedded metric format through the log stream, so they cost no PutMetricData calls,
-and only while there is work, so an idle stack publishes nothing.
+scaling metrics, and the function URL (AWS_IAM auth): the status API and the dashboard
+(``progress.api``). Metrics go out in embedded metric format through the log stream, so they
+cost no PutMetricData calls, and only while there is work, so an idle stack publishes nothing.
 """
 
 from __future__ import annotations
@@ -16,16 +14,13 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
-from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from progress.process import Progress, build_progress
+from progress.api import app
+from progress.process import build_progress
 from progress.scaling import backlog_per_copier, copiers_needed_from_zero
-from progress.status import page_size
 from s3migrator.aws import Aws, make_aws
-from s3migrator.errors import UsageError
 from s3migrator.job_status import JobStatus
 from s3migrator.models import JobState
 from s3migrator.settings import Settings
@@ -35,35 +30,9 @@ Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 logger = Logger(service="progress")
 metrics = Metrics(service="progress")
 tracer = Tracer(service="progress")
-app = LambdaFunctionUrlResolver()
 # A job that ended within this many seconds counts once for the job-failure alarm.
 ENDED_WINDOW_S = 60
 DEFAULT_NAMESPACE = "s3migrator"
-
-
-def _progress() -> Progress:
-    """The progress function over the invocation's clients (``handler_for``'s ``new_aws``)."""
-    aws: Aws = app.context["aws"]
-    return build_progress(Settings(), aws)
-
-
-@app.get("/jobs")
-def list_jobs() -> dict[str, Any]:
-    """A page of jobs' statuses, oldest first: a pure read."""
-    query = app.current_event.query_string_parameters or {}
-    try:
-        page = _progress().page(page_size(query.get("limit")), query.get("next"))
-    except UsageError as exc:
-        raise BadRequestError(str(exc)) from exc
-    return page.model_dump(mode="json")
-
-
-@app.get("/jobs/<job_id>")
-def get_job(job_id: str) -> dict[str, Any]:
-    statuses = _progress().statuses(job_id)
-    if not statuses:
-        raise NotFoundError(f"no job {job_id!r}")
-    return statuses[0].model_dump(mode="json")
 
 
 def running_copiers(aws: Aws, settings: Settings) -> int:

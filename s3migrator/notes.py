@@ -33,3 +33,12 @@ class ReportMessage(_Strict):
     """
 
     report: Annotated[str, Field(pattern=JOB_ID_PATTERN)]
+
+
+class RedriveMessage(_Strict):
+    """A user's request, relayed to a coordinator: send this job's failed objects back to work
+    (``s3migrator redrive`` does it itself; the dashboard asks the coordinator). Its sender is
+    checked as a job message's is. Example: ``{"redrive": "job-1"}``.
+    """
+
+    redrive: Annotated[str, Field(pattern=JOB_ID_PATTERN)]

@@ -15,7 +15,6 @@ from rich.table import Table
 from coordinator.completion_report import write_csv
 from coordinator.redrive import redrive
 from progress.deadletters import sweep_dead_letters
-from s3migrator.aws_errors import translated
 from s3migrator.cli.dry_run import dry_run
 from s3migrator.cli.exit_codes import ExitCode
 from s3migrator.cli.migration_options import add_migration_options, migration_fields
@@ -23,6 +22,7 @@ from s3migrator.cli.selection_options import add_selection_options, copy_options
 from s3migrator.cli.watch import add_follow_options, watch
 from s3migrator.errors import JobNotFoundError, UsageError
 from s3migrator.models import JobMessage, Location, Mode, Overwrite, explain, split_s3_url
+from s3migrator.sqs.queues import send_job
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -115,16 +115,6 @@ def job_from_args(args: argparse.Namespace) -> JobMessage:
         return JobMessage.model_validate(message)
     except ValidationError as exc:
         raise UsageError(f"invalid job: {explain(exc)}") from exc
-
-
-def send_job(sqs: SQSClient, jobs_queue_url: str, message: JobMessage) -> JobMessage:
-    """Send a job message exactly as any SQS client would; returns it with its job id."""
-    job = message.with_id()
-    with translated():
-        sqs.send_message(
-            QueueUrl=jobs_queue_url, MessageBody=job.model_dump_json(exclude_defaults=True)
-        )
-    return job
 
 
 def submit_warnings(store: JobStore, job: JobMessage) -> list[str]:

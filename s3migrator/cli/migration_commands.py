@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from coordinator.migration_control import cancel_migration, resume_migration
 from s3migrator.cli.exit_codes import ExitCode
 from s3migrator.cli.watch import add_follow_options, watch
+from s3migrator.migration_control import cancel_migration, resume_migration
 
 if TYPE_CHECKING:
     from s3migrator.cli.context import Context

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from s3migrator import __version__
 from s3migrator.cli import (
     access,
+    dashboard,
     embedded,
     jobs,
     migration_commands,
@@ -133,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = Commands(
         parser.add_subparsers(dest="command", metavar="COMMAND", title="commands"), common
     )
-    for group in (jobs, migration_commands, status, verification, access, stack, tasks, embedded):
+    groups = (jobs, migration_commands, status, dashboard, verification, access, stack, tasks)
+    for group in (*groups, embedded):
         group.register(commands)
     return parser

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from s3migrator.aws_errors import failed_entry, translated
 from s3migrator.errors import PermanentError, TransientError
-from s3migrator.notes import ReportMessage, ResumeMessage
+from s3migrator.notes import RedriveMessage, ReportMessage, ResumeMessage
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
+    from s3migrator.models import JobMessage
+
 MAX_ENTRIES_PER_SEND = 10  # SendMessageBatch's limit
 MAX_DELAY_S = 900  # SQS's longest message delay
+# A message relayed by the stack (a dead letter moved back, a dashboard's request) carries who
+# sent it first; a coordinator checks that sender as well as the relay.
+ORIGINAL_SENDER = "original_sender"
 # How long a message whose batch another copier claims is hidden: within SQS's 12-hour cap on a
 # received message's visibility, counted from its receipt.
 LATER_VISIBILITY_S = 11 * 3600
@@ -78,3 +83,37 @@ def send_report(sqs: SQSClient, jobs_queue_url: str, job_id: str) -> None:
         sqs.send_message(
             QueueUrl=jobs_queue_url, MessageBody=ReportMessage(report=job_id).model_dump_json()
         )
+
+
+def send_job(
+    sqs: SQSClient, jobs_queue_url: str, message: JobMessage, on_behalf_of: str | None = None
+) -> JobMessage:
+    """Send a job message exactly as any SQS client would; returns it with its job id.
+    ``on_behalf_of``: the principal (its unique id) a relay sends it for."""
+    job = message.with_id()
+    with translated():
+        sqs.send_message(
+            QueueUrl=jobs_queue_url,
+            MessageBody=job.model_dump_json(exclude_defaults=True),
+            **_original(on_behalf_of),
+        )
+    return job
+
+
+def send_redrive(
+    sqs: SQSClient, jobs_queue_url: str, job_id: str, on_behalf_of: str | None = None
+) -> None:
+    """Ask a coordinator to redrive the job's failed objects."""
+    with translated():
+        sqs.send_message(
+            QueueUrl=jobs_queue_url,
+            MessageBody=RedriveMessage(redrive=job_id).model_dump_json(),
+            **_original(on_behalf_of),
+        )
+
+
+def _original(sender: str | None) -> dict[str, Any]:
+    if sender is None:
+        return {}
+    attribute = {"DataType": "String", "StringValue": sender}
+    return {"MessageAttributes": {ORIGINAL_SENDER: attribute}}

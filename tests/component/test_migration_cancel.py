@@ -20,9 +20,9 @@ from test_migration import (
 
 import coordinator.migration
 from coordinator.migration import Migration
-from coordinator.migration_control import cancel_migration, resume_migration
 from s3migrator.aws import Aws
 from s3migrator.jobstore import JobStore
+from s3migrator.migration_control import cancel_migration, resume_migration
 from s3migrator.models import JobState
 from s3migrator.resources import Resources
 

@@ -24,10 +24,10 @@ from test_migration import (
 )
 
 import coordinator.migration
-from coordinator.migration_control import cancel_migration, resume_migration
 from progress.refresh import refresh
 from s3migrator.aws import Aws
 from s3migrator.jobstore import JobStore
+from s3migrator.migration_control import cancel_migration, resume_migration
 from s3migrator.models import JobMessage, JobState, Location, Mode
 from s3migrator.resources import Resources
 from s3migrator.settings import Settings

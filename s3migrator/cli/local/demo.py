@@ -22,13 +22,13 @@ from rich.table import Table
 from coordinator.verify import verify, verifying_client
 from s3migrator.aws import make_aws
 from s3migrator.cli.deployment import deploy
-from s3migrator.cli.jobs import send_job
 from s3migrator.cli.local.runner import LocalRunner
 from s3migrator.cli.local.server import MotoServer, local_env
 from s3migrator.jobstore import JobStore
 from s3migrator.models import JobMessage, JobRecord, JobState, Location, Mode
 from s3migrator.resources import resolve
 from s3migrator.settings import MiB, Settings
+from s3migrator.sqs.queues import send_job
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
