@@ -193,6 +193,7 @@ class Migration(MigrationRun):
         if not first and state.config and state.config.get("notifications"):
             # Only now: notifications applied before the copy back would fire for every object.
             config = BucketConfig(notifications=state.config["notifications"])
+            self._hold()  # a run that lost the job writes no configuration
             notes = apply_config(
                 self._s3(spec.destination),
                 spec.destination.bucket,
@@ -273,7 +274,13 @@ class Migration(MigrationRun):
                 catch_up=True,
             )
         self._hold()
-        purged = purge_versions(pinned, source, keep_going=self._keep)
+        try:
+            purged = purge_versions(pinned, source, keep_going=self._keep)
+        except InvalidJobError as refused:  # a policy that denies DeleteObjectVersion, say
+            return self._fail(
+                f"{refused}; every object is in {state.temporary.url}, verified: allow the"
+                f" deletion, then `s3migrator resume {self.record.job_id}`"
+            )
         self._hold()
         try:
             delete_bucket(pinned, source)
@@ -310,14 +317,18 @@ class Migration(MigrationRun):
                     if (ended := self._move(Phase.WAITING_FOR_NAME, state)) is not None:
                         return ended
                     create_bucket(s3, destination, destination.region or self.runner.region)
-                if not made_since(s3, destination, state.claim_started_at):
+                within_s = self.runner.settings.lease_s
+                if not made_since(s3, destination, state.claim_started_at, within_s):
                     return self._fail(
-                        f"{destination.url} exists in the destination's account and this job"
-                        f" did not make it: every object is in {state.temporary.url}; delete"
-                        f" that bucket (or move it away), then `s3migrator resume"
+                        f"{destination.url} exists in the destination's account, and this job"
+                        " cannot tell it made it (it was not made when the job set out to make"
+                        f" it, or it holds objects): every object is in {state.temporary.url};"
+                        f" delete that bucket (or move it away), then `s3migrator resume"
                         f" {self.record.job_id}`"
                     )
             except (InvalidJobError, TransientError) as exc:
+                if isinstance(exc, InvalidJobError) or exc.code == "OperationAborted":
+                    state.claim_started_at = None  # refused: no bucket of that attempt comes
                 return self._name_taken(state, str(exc))
             state.destination_created = True  # recorded before it is configured
             if (ended := self._move(Phase.WAITING_FOR_NAME, state)) is not None:
