@@ -55,6 +55,8 @@ class Authority:
     # Where a side without a region is (the coordinator's own region).
     region: str
     clock: Callable[[], float] = time.monotonic
+    # The stack's own relays (unique ids): see ``senders_refusal``.
+    relays: list[str] = field(default_factory=list)
     _own_account: str | None = None
     _ids: set[str] = field(default_factory=set)
     _resolved_at: float | None = None
@@ -68,7 +70,22 @@ class Authority:
             split_list(settings.allowed_accounts),
             session,
             session.region_name or "us-east-1",
+            relays=split_list(settings.job_relays),
         )
+
+    def senders_refusal(self, sender_id: str | None, original: str | None) -> str | None:
+        """Why a message from ``sender_id``, relayed for ``original`` (or not), is refused.
+
+        A relay of the stack's own (its progress function, for a dashboard's caller) is
+        trusted to name the caller, who must be a submitter; it starts nothing on its own. Any
+        other sender must be a submitter, and so must the original sender it names (a dead
+        letter moved back names who sent it first; anyone may set the attribute).
+        """
+        if sender_id is not None and principal_id(sender_id) in self.relays:
+            if not original:
+                return f"relay {sender_id} names no original sender; nothing was done"
+            return self.refusal(original)
+        return self.refusal(sender_id) or (self.refusal(original) if original else None)
 
     @property
     def own_account(self) -> str:

@@ -123,9 +123,7 @@ class Coordinator:
             # Before the body is even read as a job: an unlisted sender cannot take a job id,
             # not even by sending a bad message that names one.
             try:
-                refusal = self.runner.authority.refusal(sender) or (
-                    self.runner.authority.refusal(original) if original else None
-                )
+                refusal = self.runner.authority.senders_refusal(sender, original)
             except TransientError as exc:
                 log.warning("job message %s: %s; it will be retried", message["MessageId"], exc)
                 self._retry_later(message, keeper)

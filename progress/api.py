@@ -197,11 +197,16 @@ def _body() -> Any:
 
 
 def _caller() -> str | None:
-    """The caller's principal behind the function URL (AWS_IAM auth); None when the request
-    is sent with the caller's own credentials (``s3migrator dashboard``)."""
+    """The caller's principal behind the function URL (AWS_IAM auth), for whom the function
+    relays; None when the request is sent with the caller's own credentials (``s3migrator
+    dashboard``). A relayed request names its caller, or is refused."""
     context = app.current_event.raw_event.get("requestContext", {})
     caller = context.get("authorizer", {}).get("iam", {}).get("callerId")
-    return str(caller) if caller else None
+    if caller:
+        return str(caller)
+    if app.context.get("progress") is None:
+        raise ServiceError(403, "the request is not signed: open the dashboard through its URL")
+    return None
 
 
 def _whole(text: str | None, default: int, most: int, name: str) -> int:

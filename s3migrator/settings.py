@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     # Principals whose job messages are accepted, comma-separated (the stack's JobSubmitters):
     # IAM role or user ARNs of the stack's account, or unique ids (AROA..., AIDA...).
     job_submitters: str = ""
+    # Unique ids of the stack's own relays (its progress function's role, which sends what the
+    # dashboard's callers ask for): their messages are checked by the original sender they
+    # carry, which must be a job submitter; without one they are refused.
+    job_relays: str = ""
     # Accounts whose buckets a job may read or write, comma-separated; empty means the stack's
     # own account alone (the stack's AllowedAccounts).
     allowed_accounts: str = ""

@@ -210,3 +210,17 @@ def test_the_page_and_the_failures_only_read(store: JobStore, lambda_env: None) 
     # THEN every call was a read
     assert "dynamodb.TransactGetItems" in calls
     assert [call for call in calls if not call.split(".")[1].startswith(READS)] == []
+
+
+def test_a_job_behind_the_function_url_with_no_signed_caller_is_refused(
+    sqs: Any, resources: Resources, lambda_env: None
+) -> None:
+    # WHEN a valid job arrives at the function with no IAM caller in its request context
+    job = {"mode": "copy", "source": {"bucket": "src"}, "destination": {"bucket": "dst"}}
+    code, body = post("/jobs", job)
+    # THEN it is refused: the function relays only for a caller it can name
+    assert (code, body["message"]) == (
+        403,
+        "the request is not signed: open the dashboard through its URL",
+    )
+    assert jobs_queue(sqs, resources) == []
