@@ -38,6 +38,7 @@ from coordinator.jobs import RunEnd
 from coordinator.migration_rules import VERSIONED, name_retry_s, summary, where_things_are
 from coordinator.migration_run import MigrationRun
 from coordinator.verify import Difference, verify
+from s3migrator.aws_errors import not_carried_out
 from s3migrator.errors import InvalidJobError, OperationError, TransientError, WrongRegionError
 from s3migrator.models import JobMessage, JobState, Mode, Phase
 from s3migrator.percent import MIGRATE_TABLE, within
@@ -327,7 +328,7 @@ class Migration(MigrationRun):
                         f" {self.record.job_id}`"
                     )
             except (InvalidJobError, TransientError) as exc:
-                if isinstance(exc, InvalidJobError) or exc.code == "OperationAborted":
+                if isinstance(exc, InvalidJobError) or not_carried_out(exc):
                     state.claim_started_at = None  # refused: no bucket of that attempt comes
                 return self._name_taken(state, str(exc))
             state.destination_created = True  # recorded before it is configured

@@ -117,6 +117,12 @@ _BODYLESS = {
 _BODYLESS_ANY = {"404": "NotFound", "403": "AccessDenied", "412": "PreconditionFailed"}
 
 
+def not_carried_out(error: OperationError) -> bool:
+    """Whether S3 answered that it did not carry the request out (a conflicting operation in
+    progress), as against a failure whose outcome is unknown (a timeout)."""
+    return error.code == "OperationAborted"
+
+
 def translate(exc: BaseException) -> OperationError:
     """The project's error for any exception met while calling AWS.
 
