@@ -24,6 +24,7 @@ def demo_command(context: Context) -> int:
         console=context.console,
         stack_name=context.settings.stack_name,
         log_dir=args.logs,
+        dashboard=args.dashboard,
     )
     context.console.print(f"demo finished in {time.monotonic() - started:.1f}s, exit {code}")
     return code
@@ -59,6 +60,11 @@ def register(commands: Commands) -> None:
     demo.add_argument("--objects", type=count, default=1000, metavar="N", help="objects to copy")
     demo.add_argument("--workers", type=count, default=3, metavar="K", help="most copier processes")
     demo.add_argument("--logs", type=Path, metavar="DIR", help="folder for the processes' logs")
+    demo.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="open the dashboard for the demo's job (it stays up until Ctrl-C)",
+    )
 
     local = commands.add(
         "local",

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
+import webbrowser
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from coordinator.verify import verify, verifying_client
+from progress.process import build_progress
 from s3migrator.aws import make_aws
+from s3migrator.cli.dashboard import DashboardServer
 from s3migrator.cli.deployment import deploy
 from s3migrator.cli.local.runner import LocalRunner
 from s3migrator.cli.local.server import MotoServer, local_env
@@ -115,6 +119,7 @@ def run_demo(
     stack_name: str = "s3migrator",
     log_dir: Path | None = None,
     timeout_s: float = 1800,
+    dashboard: bool = False,
 ) -> int:
     with MotoServer() as server:
         env = local_env(server.endpoint)
@@ -159,6 +164,13 @@ def run_demo(
             stack_name=stack_name,
         )
         store = JobStore(aws.dynamodb(), resources.table_name)
+        page = None
+        if dashboard:
+            progress = build_progress(Settings(stack_name=stack_name), aws, resources)
+            page = DashboardServer(progress)
+            threading.Thread(target=page.serve_forever, daemon=True).start()
+            console.print(f"dashboard: [bold]{page.url}[/]")
+            webbrowser.open(page.url)
         copy_started = time.monotonic()
         runner.start()
         try:
@@ -200,4 +212,12 @@ def run_demo(
         for name, value in rows:
             table.add_row(name, value)
         console.print(table)
+        if page is not None:
+            try:
+                console.print(f"the dashboard stays at {page.url}: Ctrl-C stops it")
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                pass
+            finally:
+                page.shutdown()
         return 0 if report.ok and record.state is JobState.SUCCEEDED else 1
