@@ -84,16 +84,21 @@ def create_bucket(s3: S3Client, location: Location, region: str) -> bool:
 CLOCK_SKEW_S = 900
 
 
-def made_since(s3: S3Client, location: Location, since: float | None, within_s: float) -> bool:
-    """Whether the bucket (of the caller's account) was made within ``within_s`` of ``since``
-    (the time a request to make it was set out) and holds nothing; False when ``since`` is
-    None."""
+def made_since(
+    s3: S3Client, location: Location, region: str, since: float | None, within_s: float
+) -> bool:
+    """Whether the bucket (of the caller's account) is in ``region``, was made within
+    ``within_s`` of ``since`` (the time a request to make it was set out) and holds nothing;
+    False when ``since`` is None."""
     if since is None:
         return False
     with translated():
         listed = s3.list_buckets(Prefix=location.bucket)["Buckets"]
         made = [b["CreationDate"].timestamp() for b in listed if b.get("Name") == location.bucket]
         if not made or not since - CLOCK_SKEW_S <= made[0] <= since + within_s + CLOCK_SKEW_S:
+            return False
+        where = s3.get_bucket_location(Bucket=location.bucket, **location.expected_owner())
+        if (where.get("LocationConstraint") or "us-east-1") != region:
             return False
         held = s3.list_object_versions(
             Bucket=location.bucket, MaxKeys=1, **location.expected_owner()

@@ -318,8 +318,9 @@ class Migration(MigrationRun):
                     if (ended := self._move(Phase.WAITING_FOR_NAME, state)) is not None:
                         return ended
                     create_bucket(s3, destination, destination.region or self.runner.region)
+                region = destination.region or self.runner.region
                 within_s = self.runner.settings.lease_s
-                if not made_since(s3, destination, state.claim_started_at, within_s):
+                if not made_since(s3, destination, region, state.claim_started_at, within_s):
                     return self._fail(
                         f"{destination.url} exists in the destination's account, and this job"
                         " cannot tell it made it (it was not made when the job set out to make"

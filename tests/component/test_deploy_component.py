@@ -198,15 +198,26 @@ def test_the_tasks_are_told_the_stacks_settings_and_pull_only_their_repository(
     submitter = f"arn:aws:iam::{ACCOUNT}:role/ci-jobs"
     parameters = {"ContainerImage": IMAGE, "JobSubmitters": submitter}
     outputs = deploy(aws, "full", parameters=parameters).outputs
-    # WHEN the copier's task definition and the task execution role are read
+    # WHEN the coordinator's task definition and the task execution role are read
     ecs = aws.session.client("ecs", region_name=aws.region)
-    (service,) = ecs.describe_services(
+    services = ecs.describe_services(
         cluster=outputs["ClusterName"],
-        services=ecs.list_services(cluster=outputs["ClusterName"])["serviceArns"][:1],
+        services=ecs.list_services(cluster=outputs["ClusterName"])["serviceArns"],
     )["services"]
-    task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
-    (container,) = task["taskDefinition"]["containerDefinitions"]
+    containers = [
+        container
+        for service in services
+        for container in ecs.describe_task_definition(taskDefinition=service["taskDefinition"])[
+            "taskDefinition"
+        ]["containerDefinitions"]
+    ]
+    (container,) = [c for c in containers if c["name"] == "coordinator"]
     environment = {e["name"]: e["value"] for e in container["environment"]}
+    (progress_role,) = [
+        r
+        for r in aws.session.client("iam").list_roles()["Roles"]
+        if "ProgressRole" in r["RoleName"]
+    ]
     iam = aws.session.client("iam")
     (role,) = [r for r in iam.list_roles()["Roles"] if "TaskExecutionRole" in r["RoleName"]]
     document = iam.get_role_policy(RoleName=role["RoleName"], PolicyName="pull-image-and-log")
@@ -222,6 +233,8 @@ def test_the_tasks_are_told_the_stacks_settings_and_pull_only_their_repository(
         "S3MIGRATOR_JOBS_DLQ_URL": outputs["JobsDlqUrl"],
         "S3MIGRATOR_JOBS_VISIBILITY_S": "60",
         "S3MIGRATOR_JOB_SUBMITTERS": submitter,
+        # The progress function relays the dashboard's jobs for their callers.
+        "S3MIGRATOR_JOB_RELAYS": progress_role["RoleId"],
         "S3MIGRATOR_JOB_RETENTION_DAYS": "90",
         "S3MIGRATOR_ALLOWED_ACCOUNTS": ACCOUNT,
         "S3MIGRATOR_EXTERNAL_IDS": "{}",

@@ -200,3 +200,41 @@ def test_a_refused_purge_of_the_sources_versions_stops_the_job_to_be_resumed(
     assert done is not None and done.state is JobState.SUCCEEDED, done and done.error
     final = Account.enter(aws.session, DESTINATION_ACCOUNT, "us-west-2").client("s3")
     assert objects_of(final, NAME) == OBJECTS
+
+
+def test_a_bucket_of_the_name_made_meanwhile_in_another_region_is_not_taken_as_the_jobs(
+    aws: Aws,
+    sqs: Any,
+    store: JobStore,
+    resources: Resources,
+    make_coordinator: Any,
+    source: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a migration to us-west-2 whose CreateBucket of the name is overtaken: the
+    # destination's account makes the bucket in eu-west-1 just before the job's request lands
+    runner = make_coordinator(allowed_accounts=BOTH_ACCOUNTS, migration_poll_s=1)
+    real = coordinator.migration.create_bucket
+    elsewhere = Account.enter(aws.session, DESTINATION_ACCOUNT, "eu-west-1").client("s3")
+
+    def overtaken(s3: Any, location: Any, region: str) -> bool:
+        if (
+            location.bucket == NAME
+            and NAME not in Account.enter(aws.session, DESTINATION_ACCOUNT).bucket_names()
+        ):
+            elsewhere.create_bucket(
+                Bucket=NAME, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+            )
+            # The job's own request timed out: its outcome is unknown, its attempt kept.
+            raise TransientError("ReadTimeoutError", "Read timeout on endpoint URL")
+        return real(s3, location, region)
+
+    monkeypatch.setattr(coordinator.migration, "create_bucket", overtaken)
+    submit(sqs, resources, migration(confirm_delete_source=True))
+    # WHEN it runs on
+    run_until_ended(aws, sqs, store, resources, runner)
+    # THEN it does not take that bucket for its own: it stops, nothing copied into it
+    record = store.get_job("mig-1")
+    assert record is not None and record.state is JobState.FAILED
+    assert "cannot tell it made it" in (record.error or ""), record.error
+    assert objects_of(elsewhere, NAME) == {}
