@@ -73,6 +73,13 @@ class Authority:
             relays=split_list(settings.job_relays),
         )
 
+    def recorded(self, sender_id: str | None, original: str | None) -> str | None:
+        """Who a job is recorded as started by: the caller a relay of the stack's names, else
+        the message's own sender (an original another sender names is checked, not taken)."""
+        if original and sender_id is not None and principal_id(sender_id) in self.relays:
+            return original
+        return sender_id
+
     def senders_refusal(self, sender_id: str | None, original: str | None) -> str | None:
         """Why a message from ``sender_id``, relayed for ``original`` (or not), is refused.
 

@@ -30,8 +30,9 @@ from s3migrator.errors import (
     S3MigratorError,
     TransientError,
 )
+from s3migrator.migration_control import cancel_migration
 from s3migrator.models import JobMessage
-from s3migrator.notes import RedriveMessage, ReportMessage, ResumeMessage
+from s3migrator.notes import CancelMessage, RedriveMessage, ReportMessage, ResumeMessage
 from s3migrator.sqs.intake import Intake
 from s3migrator.sqs.queues import ORIGINAL_SENDER
 from s3migrator.sqs.visibility import VisibilityKeeper
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 RETRY_AFTER_ERROR_S = 10
 SENDER_ID = "SenderId"
-NoteT = TypeVar("NoteT", ResumeMessage, ReportMessage, RedriveMessage)
+NoteT = TypeVar("NoteT", ResumeMessage, ReportMessage, RedriveMessage, CancelMessage)
 
 
 def _note(kind: type[NoteT], body: str) -> NoteT | None:
@@ -131,9 +132,12 @@ class Coordinator:
             if refusal is not None:
                 self._dead_letter(message, refusal, original or sender)
                 return
-        relayed = _note(RedriveMessage, body)
-        if relayed is not None:  # its senders checked above, as a job message's
-            self._redrive(message, keeper, relayed.redrive)
+        # A user's request (its senders checked above, as a job message's).
+        if (redrive := _note(RedriveMessage, body)) is not None:
+            self._redrive(message, keeper, redrive.redrive)
+            return
+        if (cancel := _note(CancelMessage, body)) is not None:
+            self._cancel(message, keeper, cancel.cancel)
             return
         try:
             job_id, job = self._parse(message["MessageId"], body, resume)
@@ -147,7 +151,7 @@ class Coordinator:
                 self._reject(message, InvalidJobMessageError(str(exc), job_id))
                 return
         try:
-            run = self.runner.take(job_id, job, original or sender)
+            run = self.runner.take(job_id, job, self.runner.authority.recorded(sender, original))
         except Exception:
             # An AWS outage or a bug must not stop other jobs; the message comes back later
             # and, after the redrive policy's limit, lands in the jobs dead-letter queue.
@@ -191,6 +195,23 @@ class Coordinator:
             log.warning("job %s: redrive refused: %s", job_id, exc)
         else:
             log.info("job %s: redrive sent %d objects back to work", job_id, sent)
+        self._delete(message, keeper)
+
+    def _cancel(
+        self, message: MessageTypeDef, keeper: VisibilityKeeper | None, job_id: str
+    ) -> None:
+        """Cancel the migration, as ``s3migrator cancel`` does; one that is not running (any
+        more) drops the request."""
+        try:
+            cancel_migration(self.runner.store, self.sqs, self.resources.jobs_queue_url, job_id)
+        except OperationError as exc:
+            log.warning("job %s: cancel not done yet: %s", job_id, exc)
+            self._retry_later(message, keeper)
+            return
+        except S3MigratorError as exc:
+            log.warning("job %s: cancel refused: %s", job_id, exc)
+        else:
+            log.info("job %s: cancel asked for", job_id)
         self._delete(message, keeper)
 
     def _delete(self, message: MessageTypeDef, keeper: VisibilityKeeper | None) -> None:

@@ -17,6 +17,7 @@ cannot send either without the browser asking first, and no CORS answer ever all
 from __future__ import annotations
 
 import json
+import re
 from importlib.resources import files
 from typing import Any
 
@@ -33,10 +34,11 @@ from progress.process import Progress, build_progress
 from progress.status import page_size
 from s3migrator.aws import Aws
 from s3migrator.errors import UsageError
-from s3migrator.migration_control import cancel_migration
-from s3migrator.models import JobMessage, JobState, explain
+from s3migrator.models import JobMessage, JobRecord, JobState, Mode, explain
+from s3migrator.names import JOB_ID_PATTERN
+from s3migrator.notes import CancelMessage, RedriveMessage
 from s3migrator.settings import Settings
-from s3migrator.sqs.queues import send_job, send_redrive
+from s3migrator.sqs.queues import send_job, send_request
 
 app = LambdaFunctionUrlResolver()
 REQUEST_HEADER = "x-s3migrator-request"
@@ -120,10 +122,9 @@ def list_failures(job_id: str) -> dict[str, Any]:
     query = app.current_event.query_string_parameters or {}
     limit = _whole(query.get("limit"), DEFAULT_FAILURES, MAX_FAILURES, "limit")
     start = _whole(query.get("next"), 0, 2**31, "next")
-    store = _progress().store
-    if store.get_job(job_id) is None:
-        raise NotFoundError(f"no job {job_id!r}")
-    failures = store.batches.failures(job_id)
+    progress = _progress()
+    _record(progress, job_id)
+    failures = progress.store.batches.failures(job_id)
     shown = failures[start : start + limit]
     after = start + limit
     return {
@@ -147,22 +148,26 @@ def start_job() -> Response[str]:
 
 @app.post("/jobs/<job_id>/cancel")
 def cancel(job_id: str) -> Response[str]:
+    """Ask the coordinator to cancel a running migration (it checks who asks, as for a job)."""
     _guard()
     progress = _progress()
-    try:
-        cancel_migration(progress.store, progress.sqs, progress.resources.jobs_queue_url, job_id)
-    except UsageError as exc:
-        raise ServiceError(409, str(exc)) from exc
-    return _json(202, {"job_id": job_id, "cancel_requested": True})
+    record = _record(progress, job_id)
+    if record.mode is not Mode.MIGRATE or record.state is not JobState.RUNNING:
+        raise ServiceError(
+            409, f"job {job_id} is no running migration: only a running migration is cancelled"
+        )
+    request = CancelMessage(cancel=job_id)
+    send_request(progress.sqs, progress.resources.jobs_queue_url, request, _caller())
+    return _json(202, {"job_id": job_id, "cancel_sent": True})
 
 
 @app.post("/jobs/<job_id>/redrive")
 def redrive(job_id: str) -> Response[str]:
+    """Ask the coordinator to redrive a job that completed with failures (it checks who asks,
+    as for a job), its dead letters swept first."""
     _guard()
     progress = _progress()
-    record = progress.store.get_job(job_id)
-    if record is None:
-        raise NotFoundError(f"no job {job_id!r}")
+    record = _record(progress, job_id)
     if record.state is not JobState.COMPLETED_WITH_FAILURES:
         raise ServiceError(
             409,
@@ -173,7 +178,8 @@ def redrive(job_id: str) -> Response[str]:
     sweep_dead_letters(
         progress.store, progress.sqs, resources.work_dlq_url, resources.work_queue_url
     )
-    send_redrive(progress.sqs, resources.jobs_queue_url, job_id, _caller())
+    request = RedriveMessage(redrive=job_id)
+    send_request(progress.sqs, resources.jobs_queue_url, request, _caller())
     return _json(202, {"job_id": job_id, "objects": record.counters.objects_failed})
 
 
@@ -189,9 +195,18 @@ def _guard() -> None:
         raise ServiceError(403, f"requests from {origin} are not accepted")
 
 
+def _record(progress: Progress, job_id: str) -> JobRecord:
+    record = progress.store.get_job(job_id) if re.fullmatch(JOB_ID_PATTERN, job_id) else None
+    if record is None:
+        raise NotFoundError(f"no job {job_id!r}")
+    return record
+
+
 def _body() -> Any:
     try:
         return json.loads(app.current_event.decoded_body or "")
+    except RecursionError as exc:  # nested past the parser's depth: no job is
+        raise BadRequestError("the body is not JSON: nested too deep") from exc
     except ValueError as exc:
         raise BadRequestError(f"the body is not JSON: {exc}") from exc
 

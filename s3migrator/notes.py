@@ -42,3 +42,12 @@ class RedriveMessage(_Strict):
     """
 
     redrive: Annotated[str, Field(pattern=JOB_ID_PATTERN)]
+
+
+class CancelMessage(_Strict):
+    """A user's request, relayed to a coordinator: stop this migration at its next safe point
+    (``s3migrator cancel`` does it itself; the dashboard asks the coordinator). Its sender is
+    checked as a job message's is. Example: ``{"cancel": "job-1"}``.
+    """
+
+    cancel: Annotated[str, Field(pattern=JOB_ID_PATTERN)]

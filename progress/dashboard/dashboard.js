@@ -344,7 +344,7 @@
     try {
       const answer = await api(jobPath(r.id, what), "POST");
       setText($("notice"), what === "cancel"
-        ? "Cancel requested for " + job.job_id + ": it stops at its next safe point."
+        ? "Cancel sent for " + job.job_id + ": it stops at its next safe point."
         : "Redrive of " + job.job_id + " sent " + fmtCount(answer.objects) + " objects again.");
     } catch (e) {
       setText($("notice"), "Could not " + what + " " + job.job_id + ": " + e.message);

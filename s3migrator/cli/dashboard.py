@@ -74,7 +74,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Host") not in (f"{LOOPBACK}:{port}", f"localhost:{port}"):
             self._send(421, {"Content-Type": "text/plain"}, "not addressed to this server")
             return
-        length = int(self.headers.get("Content-Length") or 0)
+        declared = self.headers.get("Content-Length") or "0"
+        if not (declared.isascii() and declared.isdigit()) or self.headers.get("Transfer-Encoding"):
+            self._send(400, {"Content-Type": "text/plain"}, "a body needs its Content-Length")
+            return
+        length = int(declared)
         if length > _MAX_BODY:
             self._send(413, {"Content-Type": "text/plain"}, "request too large")
             return

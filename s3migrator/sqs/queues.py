@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from s3migrator.aws_errors import failed_entry, translated
 from s3migrator.errors import PermanentError, TransientError
-from s3migrator.notes import RedriveMessage, ReportMessage, ResumeMessage
+from s3migrator.notes import CancelMessage, RedriveMessage, ReportMessage, ResumeMessage
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -100,14 +100,17 @@ def send_job(
     return job
 
 
-def send_redrive(
-    sqs: SQSClient, jobs_queue_url: str, job_id: str, on_behalf_of: str | None = None
+def send_request(
+    sqs: SQSClient,
+    jobs_queue_url: str,
+    request: RedriveMessage | CancelMessage,
+    on_behalf_of: str | None = None,
 ) -> None:
-    """Ask a coordinator to redrive the job's failed objects."""
+    """Ask a coordinator to redrive a job, or to cancel a migration, for a user."""
     with translated():
         sqs.send_message(
             QueueUrl=jobs_queue_url,
-            MessageBody=RedriveMessage(redrive=job_id).model_dump_json(),
+            MessageBody=request.model_dump_json(),
             **_original(on_behalf_of),
         )
 

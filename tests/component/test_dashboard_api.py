@@ -129,6 +129,7 @@ def test_a_job_started_from_the_page_is_sent_to_the_jobs_queue_for_its_caller(
         ),
         ({**GOOD, "origin": "https://elsewhere.example"}, {}, 403, "requests from https://"),
         (GOOD, "{not json", 400, "the body is not JSON"),
+        (GOOD, "[" * 100_000, 400, "the body is not JSON: nested too deep"),
         (GOOD, {"source": {"bucket": "src"}}, 400, "invalid job: mode: Field required"),
         (GOOD, {"source": {"bucket": "s"}, "destination": {"bucket": "d"}}, 400, "invalid job"),
     ],
@@ -157,8 +158,10 @@ def test_only_a_running_migration_can_be_cancelled_and_only_a_job_with_failures_
     code, body = post("/jobs/copying/cancel")
     assert (code, body["message"]) == (
         409,
-        "no migration 'copying' (cancel and resume are a migration's)",
+        "job copying is no running migration: only a running migration is cancelled",
     )
+    assert post("/jobs/nope/cancel")[0] == 404
+    assert post("/jobs/" + "x" * 300 + "/cancel")[0] == 404  # no job id of ours
     code, body = post("/jobs/copying/redrive")
     assert code == 409 and body["message"].startswith("job copying is running")
     assert post("/jobs/nope/redrive")[0] == 404

@@ -11,6 +11,7 @@ from moto.sqs.models import sqs_backends
 from moto_helpers import fill, job_message, receive_all
 from test_job_authority import ACCOUNT, ALLOWED_ROLE_ID
 
+from s3migrator.cli.local.server import LOCAL_SUBMITTER
 from s3migrator.jobstore import JobStore
 from s3migrator.resources import Resources
 from s3migrator.sqs.queues import ORIGINAL_SENDER
@@ -64,3 +65,19 @@ def test_a_relayed_job_naming_no_caller_or_one_who_is_no_submitter_is_refused(
         "sender AIDASTRANGER00000001 is not one of the stack's job submitters (JobSubmitters,"
         " S3MIGRATOR_JOB_SUBMITTERS); nothing was done",
     ]
+
+
+def test_a_job_naming_another_submitter_as_its_sender_is_recorded_as_its_real_senders(
+    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_coordinator: Any
+) -> None:
+    # GIVEN two submitters, one of whom sends a job naming the other as its original sender
+    fill(s3, "src-bucket", {"a": b"1"})
+    body = job_message("framed").model_dump_json(exclude_defaults=True)
+    named = {ORIGINAL_SENDER: {"DataType": "String", "StringValue": f"{ALLOWED_ROLE_ID}:bob"}}
+    sqs.send_message(QueueUrl=resources.jobs_queue_url, MessageBody=body, MessageAttributes=named)
+    # WHEN the coordinator serves the jobs queue
+    submitters = f"{ALLOWED_ROLE_ID},{LOCAL_SUBMITTER}"
+    make_coordinator(job_submitters=submitters, job_relays=RELAY).serve(once=True)
+    # THEN the job is recorded as started by its real sender, not by the one it names
+    record = store.get_job("framed")
+    assert record is not None and record.sender == LOCAL_SUBMITTER
