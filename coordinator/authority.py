@@ -76,9 +76,10 @@ class Authority:
     def recorded(self, sender_id: str | None, original: str | None) -> str | None:
         """Who a job is recorded as started by: the caller a relay of the stack's names, else
         the message's own sender (an original another sender names is checked, not taken)."""
-        if original and sender_id is not None and principal_id(sender_id) in self.relays:
-            return original
-        return sender_id
+        return original if original and self._relay(sender_id) else sender_id
+
+    def _relay(self, sender_id: str | None) -> bool:
+        return sender_id is not None and principal_id(sender_id) in self.relays
 
     def senders_refusal(self, sender_id: str | None, original: str | None) -> str | None:
         """Why a message from ``sender_id``, relayed for ``original`` (or not), is refused.
@@ -88,7 +89,7 @@ class Authority:
         other sender must be a submitter, and so must the original sender it names (a dead
         letter moved back names who sent it first; anyone may set the attribute).
         """
-        if sender_id is not None and principal_id(sender_id) in self.relays:
+        if self._relay(sender_id):
             if not original:
                 return f"relay {sender_id} names no original sender; nothing was done"
             return self.refusal(original)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from coordinator.bucket_removal import region_of
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate, translated
 from s3migrator.errors import (
     AccessDeniedError,
@@ -97,8 +98,7 @@ def made_since(
         made = [b["CreationDate"].timestamp() for b in listed if b.get("Name") == location.bucket]
         if not made or not since - CLOCK_SKEW_S <= made[0] <= since + within_s + CLOCK_SKEW_S:
             return False
-        where = s3.get_bucket_location(Bucket=location.bucket, **location.expected_owner())
-        if (where.get("LocationConstraint") or "us-east-1") != region:
+        if region_of(s3, location) != region:
             return False
         held = s3.list_object_versions(
             Bucket=location.bucket, MaxKeys=1, **location.expected_owner()

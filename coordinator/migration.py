@@ -143,11 +143,11 @@ class Migration(MigrationRun):
         after = Phase.COPYING_TO_TEMPORARY if first else Phase.COPYING_BACK
         step = self.runner.new_record(job_id, message, self.record.sender)
         if (
-            store.get_job(job_id) is None
-            and not store.migrations.create_step(self.record.job_id, self.run.token, step)
+            not store.migrations.create_step(self.record.job_id, self.run.token, step)
             and store.get_job(job_id) is None
         ):
-            # Not this run's to start (another run has the job), or a cancel came first.
+            # Not recorded, nor by a run before: not this run's to start (another run has the
+            # job), or a cancel came first.
             return self._cancelled(after, state)
         send_resume(self.runner.sqs, self.runner.jobs_queue_url, job_id, delay_s=0)
         return self._move(after, state)
@@ -306,6 +306,7 @@ class Migration(MigrationRun):
 
     def _claim_name(self, spec: CopySpec, state: MigrationState) -> RunEnd | None:
         destination, s3 = spec.destination, self._s3(spec.destination)
+        region = destination.region or self.runner.region
         if not state.destination_created:
             try:
                 # Taken (by anyone, meanwhile) is an InvalidJobError; S3 still busy with the
@@ -317,8 +318,7 @@ class Migration(MigrationRun):
                     state.claim_started_at = self.runner.store.now()
                     if (ended := self._move(Phase.WAITING_FOR_NAME, state)) is not None:
                         return ended
-                    create_bucket(s3, destination, destination.region or self.runner.region)
-                region = destination.region or self.runner.region
+                    create_bucket(s3, destination, region)
                 within_s = self.runner.settings.lease_s
                 if not made_since(s3, destination, region, state.claim_started_at, within_s):
                     return self._fail(

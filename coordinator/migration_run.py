@@ -86,12 +86,11 @@ class MigrationRun:
 
     def _cancelled(self, after: Phase, state: MigrationState) -> RunEnd:
         """A step's record refused: stop the job when a cancel was asked for (the step it was
-        in is done: ``after`` says where that leaves things), else the run has lost it."""
-        record = self.record
-        now = self.runner.store.get_job(record.job_id)
-        if now is None or not now.cancel_requested or now.state is not JobState.RUNNING:
+        in is done: ``after`` says where that leaves things), else the run has lost it. A job
+        that ended meanwhile refuses the stop's write too (``_fail``)."""
+        if not self._cancel_asked():
             return RunEnd.GONE
-        record.cancel_requested = True
+        record = self.record
         done = after if record.phase is Phase.DELETING_SOURCE else record.phase
         return self._fail(f"cancelled: {where_things_are(done, state)}")
 

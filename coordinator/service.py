@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -133,11 +134,13 @@ class Coordinator:
                 self._dead_letter(message, refusal, original or sender)
                 return
         # A user's request (its senders checked above, as a job message's).
-        if (redrive := _note(RedriveMessage, body)) is not None:
-            self._redrive(message, keeper, redrive.redrive)
+        if (asked := _note(RedriveMessage, body)) is not None:
+            target = asked.redrive
+            self._carry_out(message, keeper, target, "redrive", lambda: self._redrive(target))
             return
         if (cancel := _note(CancelMessage, body)) is not None:
-            self._cancel(message, keeper, cancel.cancel)
+            target = cancel.cancel
+            self._carry_out(message, keeper, target, "cancel", lambda: self._cancel(target))
             return
         try:
             job_id, job = self._parse(message["MessageId"], body, resume)
@@ -177,42 +180,41 @@ class Coordinator:
         log.info("job %s: report %s", job_id, end.value)
         self._delete(message, keeper)
 
-    def _redrive(
-        self, message: MessageTypeDef, keeper: VisibilityKeeper | None, job_id: str
+    def _carry_out(
+        self,
+        message: MessageTypeDef,
+        keeper: VisibilityKeeper | None,
+        job_id: str,
+        what: str,
+        act: Callable[[], str],
     ) -> None:
-        """Redrive the job's failed objects, as ``s3migrator redrive`` does (its dead letters
-        were swept by whoever asked); a job that cannot be redriven drops the request."""
+        """Do a user's request (``act`` returns what was done): a passing AWS error leaves the
+        message to come back; a request the job refuses (not a running migration, no failures
+        to redrive) is dropped."""
         try:
-            runner = self.runner
-            sent = redrive(
-                runner.store, self.sqs, self.resources.work_queue_url, job_id, runner.settings
-            )
+            done = act()
         except OperationError as exc:
-            log.warning("job %s: redrive not done yet: %s", job_id, exc)
+            log.warning("job %s: %s not done yet: %s", job_id, what, exc)
             self._retry_later(message, keeper)
             return
         except S3MigratorError as exc:
-            log.warning("job %s: redrive refused: %s", job_id, exc)
+            log.warning("job %s: %s refused: %s", job_id, what, exc)
         else:
-            log.info("job %s: redrive sent %d objects back to work", job_id, sent)
+            log.info("job %s: %s: %s", job_id, what, done)
         self._delete(message, keeper)
 
-    def _cancel(
-        self, message: MessageTypeDef, keeper: VisibilityKeeper | None, job_id: str
-    ) -> None:
-        """Cancel the migration, as ``s3migrator cancel`` does; one that is not running (any
-        more) drops the request."""
-        try:
-            cancel_migration(self.runner.store, self.sqs, self.resources.jobs_queue_url, job_id)
-        except OperationError as exc:
-            log.warning("job %s: cancel not done yet: %s", job_id, exc)
-            self._retry_later(message, keeper)
-            return
-        except S3MigratorError as exc:
-            log.warning("job %s: cancel refused: %s", job_id, exc)
-        else:
-            log.info("job %s: cancel asked for", job_id)
-        self._delete(message, keeper)
+    def _redrive(self, job_id: str) -> str:
+        """As ``s3migrator redrive`` does (its dead letters were swept by whoever asked)."""
+        runner = self.runner
+        sent = redrive(
+            runner.store, self.sqs, self.resources.work_queue_url, job_id, runner.settings
+        )
+        return f"{sent} objects sent back to work"
+
+    def _cancel(self, job_id: str) -> str:
+        """As ``s3migrator cancel`` does."""
+        cancel_migration(self.runner.store, self.sqs, self.resources.jobs_queue_url, job_id)
+        return "cancel asked for"
 
     def _delete(self, message: MessageTypeDef, keeper: VisibilityKeeper | None) -> None:
         if keeper is not None:
