@@ -108,6 +108,28 @@ def run_until_ended(
     raise AssertionError(f"the migration did not end: {seen}")
 
 
+def serve_until(
+    aws: Aws,
+    sqs: Any,
+    store: JobStore,
+    resources: Resources,
+    coordinator_: Any,
+    done: Callable[[], bool],
+    limit_s: float = 60,
+) -> None:
+    """Serve the jobs queue (looking at ``done`` as soon as a round of it returns, before
+    anything else moves), drain the work queue and refresh progress, until ``done``."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        coordinator_.serve(once=True)
+        if done():
+            return
+        drain(aws, resources, store)
+        refresh(store, sqs, resources, settings=Settings(stack_name="s3migrator"))
+        time.sleep(0.2)  # the migration's resumes are delayed a second
+    raise AssertionError("timed out")
+
+
 def objects_of(s3: Any, bucket: str) -> dict[str, bytes]:
     listed = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
     return {o["Key"]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listed}

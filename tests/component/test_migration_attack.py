@@ -3,26 +3,30 @@ failed before its fix."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from accounts import BOTH_ACCOUNTS, SOURCE_ACCOUNT, Account, role_arn
-from copier_drain import drain
-from test_migration import NAME, OBJECTS, migration, objects_of, run_until_ended, source, submit
+from test_migration import (
+    NAME,
+    OBJECTS,
+    migration,
+    objects_of,
+    run_until_ended,
+    serve_until,
+    source,
+    submit,
+)
 
 import coordinator.jobs
 import coordinator.migration
 import coordinator.verify
 from coordinator.migration import Migration
-from progress.refresh import refresh
 from s3migrator.aws import Aws
 from s3migrator.errors import AccessDeniedError
 from s3migrator.jobstore import JobStore
 from s3migrator.models import JobMessage, JobState, Location, Mode
 from s3migrator.resources import Resources
-from s3migrator.settings import Settings
 
 __all__ = ["source"]
 KEY = "nested/b.txt"
@@ -43,26 +47,6 @@ def same_account_job(job_id: str, **fields: Any) -> JobMessage:
         destination=Location(bucket=PHOTOS, region="us-west-2", role_arn=OWNER),
         **fields,
     )
-
-
-def serve_until(
-    aws: Aws,
-    sqs: Any,
-    store: JobStore,
-    resources: Resources,
-    coordinator_: Any,
-    done: Callable[[], bool],
-    limit_s: float = 60,
-) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        coordinator_.serve(once=True)
-        drain(aws, resources, store)
-        refresh(store, sqs, resources, settings=Settings(stack_name="s3migrator"))
-        if done():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 def test_an_object_rewritten_around_the_verification_is_never_deleted_without_its_copy(

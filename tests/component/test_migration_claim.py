@@ -17,10 +17,11 @@ from test_migration import (
     migration,
     objects_of,
     run_until_ended,
+    serve_until,
     source,
     submit,
 )
-from test_migration_fences import GRACE_S, LEASE_S, serve_until
+from test_migration_fences import GRACE_S, LEASE_S
 
 import coordinator.migration
 import coordinator.migration_run

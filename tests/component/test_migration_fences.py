@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from accounts import BOTH_ACCOUNTS, DESTINATION_ACCOUNT, SOURCE_ACCOUNT, Account, role_arn
-from copier_drain import drain
 from test_migration import (
     NAME,
     OBJECTS,
@@ -19,12 +18,12 @@ from test_migration import (
     migration,
     objects_of,
     run_until_ended,
+    serve_until,
     source,
     submit,
 )
 
 import coordinator.migration
-from progress.refresh import refresh
 from s3migrator.aws import Aws
 from s3migrator.jobstore import JobStore
 from s3migrator.migration_control import cancel_migration, resume_migration
@@ -35,18 +34,6 @@ from s3migrator.settings import Settings
 __all__ = ["source"]
 LEASE_S = Settings().lease_s
 GRACE_S = Settings().resume_grace_s
-
-
-def serve_until(
-    aws: Aws, sqs: Any, store: JobStore, resources: Resources, runner: Any, done: Callable[[], bool]
-) -> None:
-    for _ in range(100):
-        runner.serve(once=True)
-        if done():
-            return
-        drain(aws, resources, store)
-        refresh(store, sqs, resources, settings=Settings(stack_name="s3migrator"))
-    raise AssertionError("never done")
 
 
 @pytest.fixture

@@ -8,19 +8,25 @@ from typing import Any
 
 import pytest
 from accounts import BOTH_ACCOUNTS, DESTINATION_ACCOUNT, Account
-from copier_drain import drain
-from test_migration import NAME, OBJECTS, migration, objects_of, run_until_ended, source, submit
+from test_migration import (
+    NAME,
+    OBJECTS,
+    migration,
+    objects_of,
+    run_until_ended,
+    serve_until,
+    source,
+    submit,
+)
 
 import coordinator.migration
 import coordinator.migration_run
 from coordinator.verify import verify
-from progress.refresh import refresh
 from s3migrator.aws import Aws
 from s3migrator.errors import LeaseLostError
 from s3migrator.jobstore import JobStore
 from s3migrator.models import JobState
 from s3migrator.resources import Resources
-from s3migrator.settings import Settings
 
 __all__ = ["source"]
 LEASE_S = 120  # the settings' default
@@ -105,12 +111,7 @@ def test_a_run_that_lost_its_lease_in_a_verification_stops_verifying(
     runner = make_coordinator(allowed_accounts=BOTH_ACCOUNTS, migration_poll_s=1, lease_s=LEASE_S)
     submit(sqs, resources, migration(confirm_delete_source=True))
     # WHEN it runs until that verification ends
-    for _ in range(60):
-        runner.serve(once=True)
-        drain(aws, resources, store)
-        refresh(store, sqs, resources, settings=Settings(stack_name="s3migrator"))
-        if ended:
-            break
+    serve_until(aws, sqs, store, resources, runner, lambda: bool(ended))
     # THEN the stalled run stopped at its next object with its lease lost, and wrote nothing
     assert len(ended) == 1 and isinstance(ended[0], LeaseLostError), ended
     assert lapsed == ["held"]

@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from accounts import SOURCE_ACCOUNT, Account, role_arn
 from botocore.exceptions import ClientError
-from copier_drain import drain
-from test_migration import objects_of, run_until_ended, submit
+from test_migration import objects_of, run_until_ended, serve_until, submit
 
 import coordinator.migration
 from progress.refresh import refresh
@@ -113,13 +112,7 @@ def test_a_stale_run_waking_in_the_deletion_deletes_nothing_of_the_migrated_buck
     monkeypatch.setattr(coordinator.migration, "delete_verified", stalling)
     submit(sqs, resources, same_account_job(confirm_delete_source=True))
     # WHEN the stalled run wakes and goes on deleting (serving returns once it has ended)
-    for _ in range(100):
-        runner.serve(once=True)
-        if log:
-            break
-        drain(aws, resources, store)
-        refresh(store, sqs, resources, settings=Settings(stack_name="s3migrator"))
-        time.sleep(0.2)
+    serve_until(aws, sqs, store, resources, runner, lambda: bool(log))
     # THEN the other run had finished, and the migrated bucket keeps every object
     assert log == ["stalled", "succeeded"]
     record = store.get_job("mig-1")
@@ -165,13 +158,7 @@ def test_a_stale_run_waking_before_deleting_the_bucket_leaves_the_new_bucket(
     monkeypatch.setattr(coordinator.migration, "delete_bucket", stalling)
     submit(sqs, resources, same_account_job(confirm_delete_source=True))
     # WHEN the stalled run wakes and deletes the bucket of the name, and the job runs on
-    for _ in range(100):
-        runner.serve(once=True)  # returns once the stalled run has ended
-        if log:
-            break
-        drain(aws, resources, store)
-        refresh(store, sqs, resources, settings=Settings(stack_name="s3migrator"))
-        time.sleep(0.2)
+    serve_until(aws, sqs, store, resources, runner, lambda: bool(log))  # the stalled run ended
     runner.stop.clear()
     run_until_ended(aws, sqs, store, resources, runner)
     # THEN the name was the new bucket's by then, the stale deletion was refused, and the
