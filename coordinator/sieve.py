@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from itertools import takewhile
 from typing import TYPE_CHECKING, Any, cast
 
+from coordinator.manifest_reader import manifest_entries
 from s3migrator.histories import oldest_first
 from s3migrator.models import CopySpec
 from s3migrator.selection import ListingPlan, Tally, archived
@@ -142,13 +143,19 @@ class Sieve:
             yield from self._versions(start_after, through)
             return
         plan, spec = self.plan, self.spec
-        entries = list_entries(
-            self.source,
-            spec.source,
-            start_after,
-            restore_status=plan.archived != "copy",
-            payer=spec.options.source_payer(),
-        )
+        if plan.manifest is not None:
+            dates = plan.select.modified_after or plan.select.modified_before
+            entries = manifest_entries(
+                self.source, plan.manifest, spec, start_after, dates=dates is not None
+            )
+        else:
+            entries = list_entries(
+                self.source,
+                spec.source,
+                start_after,
+                restore_status=plan.archived != "copy",
+                payer=spec.options.source_payer(),
+            )
         if through is not None:  # a range listed again: nothing after it is looked at
             entries = takewhile(lambda entry: entry["Key"] <= through, entries)
         kms = spec.destination.kms_key_id is not None

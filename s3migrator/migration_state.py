@@ -49,6 +49,8 @@ def check_migration(job: JobMessage) -> None:
         )
     if job.select.model_fields_set:
         raise ValueError("a migration moves every object: select does not apply")
+    if job.manifest is not None:
+        raise ValueError("a migration moves every object: it lists the bucket, not a manifest")
     if job.job_id is not None and len(job.job_id) > MAX_MIGRATION_ID_CHARS:
         raise ValueError(f"a migration's job_id takes at most {MAX_MIGRATION_ID_CHARS} characters")
 

@@ -12,14 +12,7 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from s3migrator.errors import InvalidJobMessageError
 from s3migrator.job_options import JobOptions, RestoreRequest
@@ -32,7 +25,7 @@ from s3migrator.names import (
     ROLE_ARN_PATTERN,
     split_s3_url,
 )
-from s3migrator.selection import ListingPlan, Selection, Tally
+from s3migrator.selection import ListingPlan, Manifest, Selection, Tally
 
 # Re-exported: the models' users import the names a message is checked against from here.
 __all__ = [
@@ -141,6 +134,8 @@ class JobMessage(_Strict):
     # With archived "restore" (implied when given): how each archived object is restored.
     restore: RestoreRequest | None = None
     versions: Literal["current", "all"] = "current"
+    # The keys to copy, from a CSV or an S3 Inventory report instead of a listing.
+    manifest: Manifest | None = None
     # A migration deletes the source bucket only when its message says so; it waits this long
     # for the name; and it drops noncurrent versions only when told.
     confirm_delete_source: bool = False
@@ -223,6 +218,7 @@ class JobMessage(_Strict):
             delete_extra=self.delete_extra,
             archived=self.archived,
             versions=self.versions,
+            manifest=self.manifest,
         )
 
     def with_id(self) -> JobMessage:

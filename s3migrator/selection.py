@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from s3migrator.job_options import StorageClass
+from s3migrator.names import BucketName
 
 MAX_PATTERNS = 100
 MAX_PATTERN_CHARS = 1024
@@ -130,6 +131,35 @@ class Selection(BaseModel):
         return self == Selection()
 
 
+class Manifest(BaseModel):
+    """The keys a job copies, read from a file instead of listing the source.
+
+    ``csv``: rows ``bucket,key[,size,etag]``, keys URL-encoded, as S3 Batch Operations and S3
+    Inventory write them; a row without size and ETag costs one HeadObject. ``inventory``: an
+    S3 Inventory report's ``manifest.json``, whose CSV files are read. Either way the keys come
+    in S3's key order (a CSV in that order; an inventory's files merged). Unset, ``format`` is
+    ``inventory`` for a key ending in ``manifest.json`` and ``csv`` otherwise. The file is read
+    with the source's access, in the source's account.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bucket: BucketName
+    key: str = Field(min_length=1, max_length=1024)
+    format: Literal["csv", "inventory"] | None = None
+
+    @model_validator(mode="after")
+    def _format_from_name(self) -> Manifest:
+        if self.format is None:
+            kind = "inventory" if self.key.endswith("manifest.json") else "csv"
+            object.__setattr__(self, "format", kind)  # frozen model
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
 class ListingPlan(BaseModel):
     """What a job's listing enqueues: the selected objects, less the archived ones (unless
     ``archived`` is ``copy``), less, with ``sync``, those the destination already holds; with
@@ -143,6 +173,8 @@ class ListingPlan(BaseModel):
     archived: Literal["skip", "copy", "restore"] = "skip"
     # "all": every version of every object, oldest first, delete markers included.
     versions: Literal["current", "all"] = "current"
+    # The keys come from this file instead of a listing of the source.
+    manifest: Manifest | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> ListingPlan:
@@ -150,6 +182,13 @@ class ListingPlan(BaseModel):
             raise ValueError("delete_extra needs sync: true (it deletes what the sync finds extra)")
         if self.versions == "all" and self.archived == "restore":
             raise ValueError('versions "all" does not restore archived versions: archived "skip"')
+        if self.manifest is not None and self.versions == "all":
+            raise ValueError('a manifest names current objects: versions "all" lists the source')
+        if self.manifest is not None and self.delete_extra:
+            raise ValueError(
+                "delete_extra deletes what the source lacks; with a manifest, whatever it does"
+                " not name would be deleted: leave delete_extra out"
+            )
         if self.sync and self.versions == "all":
             raise ValueError(
                 'versions "all" copies a key\'s history once; it cannot be combined with sync'

@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse
 from typing import Any, get_args
 
+from s3migrator.errors import UsageError
 from s3migrator.job_options import ChecksumAlgorithm, StorageClass
+from s3migrator.names import split_s3_url
 
 CLASSES = list(get_args(StorageClass))
 
@@ -33,6 +35,18 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
         choices=CLASSES,
         metavar="CLASS",
         help="only objects in this storage class (repeatable)",
+    )
+    select.add_argument(
+        "--manifest",
+        metavar="S3_URL",
+        help="copy the keys this file names instead of listing the source: a CSV of"
+        " bucket,key[,size,etag] rows (keys URL-encoded, in S3's key order), or an S3 Inventory"
+        " report's manifest.json (CSV files); read with the source's access",
+    )
+    select.add_argument(
+        "--manifest-format",
+        choices=["csv", "inventory"],
+        help="what --manifest is (default: inventory for a name ending in manifest.json)",
     )
     select.add_argument(
         "--sync",
@@ -103,6 +117,15 @@ def selection_fields(args: argparse.Namespace) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if any(value is not None for value in select.values()):
         fields["select"] = {k: v for k, v in select.items() if v is not None}
+    manifest = getattr(args, "manifest", None)
+    if manifest:
+        try:
+            bucket, key = split_s3_url(manifest)
+        except ValueError as exc:
+            raise UsageError(f"--manifest: {exc}") from exc
+        fields["manifest"] = {"bucket": bucket, "key": key}
+        if getattr(args, "manifest_format", None):
+            fields["manifest"]["format"] = args.manifest_format
     for name in ("sync", "delete_extra"):
         if getattr(args, name, False):
             fields[name] = True
