@@ -19,6 +19,7 @@ from s3migrator.cli import (
     embedded,
     jobs,
     migration_commands,
+    plan,
     stack,
     status,
     tasks,
@@ -134,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = Commands(
         parser.add_subparsers(dest="command", metavar="COMMAND", title="commands"), common
     )
-    groups = (jobs, migration_commands, status, dashboard, verification, access, stack, tasks)
+    groups = (jobs, plan, migration_commands, status, dashboard, verification, access, stack, tasks)
     for group in (*groups, embedded):
         group.register(commands)
     return parser
