@@ -141,7 +141,7 @@ def timing(work: Workload, copiers: int, rates: Rates) -> Timing:
     """How long the job takes: the copying shared by the copiers that have a batch to work on,
     but never shorter than the listing nor than its largest object, whose parts one copier
     copies."""
-    listing_s = work.list_pages / rates.list_pages_per_s
+    listing_s = work.pages / rates.list_pages_per_s
     copier_s = copier_seconds(work, rates)
     busy = max(1, min(copiers, work.batches))
     seconds = max(listing_s, copier_s / busy, work.largest / rates.bytes_per_s)

@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from coordinator.manifest_reader import manifest_entries
 from coordinator.sieve import list_entries
 from s3migrator.cli.costs import (
     LIST_PAGES_PER_S,
@@ -33,7 +34,9 @@ from s3migrator.cli.figures import human_bytes, human_duration
 from s3migrator.cli.jobs import URL, location_option
 from s3migrator.cli.survey import Entry, SizeClass, Workload, survey
 from s3migrator.cli.values import count
-from s3migrator.models import CopySpec, Location
+from s3migrator.errors import UsageError
+from s3migrator.models import CopySpec, Location, split_s3_url
+from s3migrator.selection import Manifest
 
 if TYPE_CHECKING:
     from s3migrator.cli.context import Context
@@ -83,29 +86,48 @@ def _listed(context: Context, entries: Iterator[Entry]) -> Iterator[Entry]:
             yield entry
 
 
+def _manifest(args: argparse.Namespace) -> Manifest | None:
+    if not args.manifest:
+        return None
+    try:
+        bucket, key = split_s3_url(args.manifest)
+    except ValueError as exc:
+        raise UsageError(f"--manifest: {exc}") from exc
+    return Manifest(bucket=bucket, key=key, format=args.manifest_format)
+
+
 def plan_command(context: Context) -> int:
     args = context.args
     source = location_option("--source", args.source)
     destination = location_option("--dest", args.dest) if args.dest else source
     spec = CopySpec(job_id=PLAN_JOB_ID, source=source, destination=destination)
-    # Restore status asked for, as a job that skips archived objects asks: a restored object
-    # is copied, an archived one is not.
-    entries = list_entries(context.aws.s3(), source, None, restore_status=True)
-    work = survey(_listed(context, entries), spec, context.settings)
+    s3 = context.aws.s3()
+    manifest = _manifest(args)
+    if manifest is not None:
+        entries = manifest_entries(s3, manifest, spec, None)
+    else:
+        # Restore status asked for, as a job that skips archived objects asks: a restored
+        # object is copied, an archived one is not.
+        entries = list_entries(s3, source, None, restore_status=True)
+    work = survey(_listed(context, entries), spec, context.settings, listing=manifest is None)
     rates = Rates(objects_per_s=args.rate_objects, bytes_per_s=args.rate_bytes)
     priced = estimate(
         work, copiers=args.copiers, rates=rates, visibility_s=context.settings.work_visibility_s
     )
     named = destination if args.dest else None
     if args.json:
-        print(json.dumps(document(source, named, work, priced)))
+        print(json.dumps(document(source, named, work, priced, manifest)))
     else:
         render(context, source, named, work, priced)
     return ExitCode.OK
 
 
 def document(
-    source: Location, destination: Location | None, work: Workload, priced: Estimate
+    source: Location,
+    destination: Location | None,
+    work: Workload,
+    priced: Estimate,
+    manifest: Manifest | None = None,
 ) -> dict[str, Any]:
     """The plan as ``--json`` prints it."""
     when = priced.timing
@@ -113,6 +135,7 @@ def document(
     return {
         "source": source.url,
         "destination": destination.url if destination else None,
+        "manifest": manifest.url if manifest else None,
         "objects": work.objects,
         "bytes": work.bytes,
         "largest": work.largest,
@@ -268,8 +291,7 @@ def render(
     )
     duration.add_row(
         "listing",
-        f"{human_duration(when.listing_s)} ({work.list_pages:,} pages at"
-        f" {rates.list_pages_per_s:g}/s)",
+        f"{human_duration(when.listing_s)} ({work.pages:,} pages at {rates.list_pages_per_s:g}/s)",
     )
     duration.add_row(
         "copying",
@@ -292,7 +314,9 @@ the copies), the overhead this system adds, and compute; and how long --copiers 
 
 Batches, messages and parts are counted with the coordinator's and the copier's own code and
 the S3MIGRATOR_* settings (batch size, multipart threshold, part size). Archived objects
-(GLACIER, DEEP_ARCHIVE, not restored) are counted apart: a job skips them by default.
+(GLACIER, DEEP_ARCHIVE, not restored) are counted apart: a job skips them by default. With
+--manifest the keys are read from the file as a job reads them, and no LIST is counted (nor
+the manifest's own reads: a GET per file, a HeadObject per row without size and ETag).
 
 The duration assumes, per copier, {RATE_OBJECTS_PER_S:g} objects/s for small objects and
 {human_bytes(RATE_BYTES_PER_S)}/s for large ones (and a listing of {LIST_PAGES_PER_S:g} pages/s):
@@ -310,6 +334,7 @@ def register(commands: Commands) -> None:
             "s3migrator plan --source s3://old-bucket/logs/",
             "s3migrator plan --source s3://old-bucket --dest s3://new-bucket --copiers 8",
             "s3migrator plan --source s3://old-bucket --rate-objects 250 --rate-bytes 400MiB",
+            "s3migrator plan --source s3://old-bucket --manifest s3://old-bucket/keys.csv",
             "s3migrator plan --source s3://old-bucket --json | jq .cost",
         ],
         handler=plan_command,
@@ -336,5 +361,17 @@ def register(commands: Commands) -> None:
         default=f"{RATE_BYTES_PER_S / _UNITS['mib']:g}MiB",
         metavar="SIZE",
         help="bytes one copier copies a second in large objects (200MiB, or bytes)",
+    )
+    parser.add_argument(
+        "--manifest",
+        metavar="S3_URL",
+        help="plan for the keys this file names instead of listing the source: a CSV of"
+        " bucket,key[,size,etag] rows or an S3 Inventory report's manifest.json, as a job's"
+        " --manifest",
+    )
+    parser.add_argument(
+        "--manifest-format",
+        choices=["csv", "inventory"],
+        help="what --manifest is (default: inventory for a name ending in manifest.json)",
     )
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")

@@ -68,6 +68,8 @@ class Workload:
     """A listing's objects and the work a job makes of them; rates and prices aside."""
 
     listed: int = 0  # entries read, archived ones too
+    # False when the entries come from a manifest: the source is not listed.
+    listing: bool = True
     objects: int = 0  # to copy
     bytes: int = 0
     # Archived (GLACIER, DEEP_ARCHIVE) and not restored: a job skips them unless told otherwise.
@@ -85,14 +87,22 @@ class Workload:
     sizes: list[SizeClass] = field(default_factory=size_classes)
 
     @property
-    def list_pages(self) -> int:
-        """ListObjectsV2 requests for the listing (an empty one still takes one)."""
+    def pages(self) -> int:
+        """Pages of 1,000 entries the coordinator goes through (an empty listing takes one)."""
         return max(1, math.ceil(self.listed / LIST_PAGE_KEYS))
 
+    @property
+    def list_pages(self) -> int:
+        """ListObjectsV2 requests for the listing; none for a manifest's entries."""
+        return self.pages if self.listing else 0
 
-def survey(entries: Iterable[Entry], spec: CopySpec, settings: Settings) -> Workload:
-    """Count what the job of ``spec`` would do with ``entries`` under ``settings``."""
-    work = Workload()
+
+def survey(
+    entries: Iterable[Entry], spec: CopySpec, settings: Settings, *, listing: bool = True
+) -> Workload:
+    """Count what the job of ``spec`` would do with ``entries`` under ``settings``; not
+    ``listing`` when they come from a manifest."""
+    work = Workload(listing=listing)
     threshold = spec.options.multipart_threshold_bytes or settings.multipart_threshold_bytes
     part_size = spec.options.part_size_bytes or settings.part_size_bytes
 

@@ -124,6 +124,32 @@ def test_plan_times_the_copy_for_the_copiers_and_rates_given(
     assert fargate["copier vCPU"] == pytest.approx(4 * 3.0 / 3600)
 
 
+def test_plan_reads_the_keys_of_a_manifest_instead_of_listing_the_source(
+    bucket: str, s3: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a CSV manifest naming two of the logs (with size and ETag) and the clip
+    rows = [f"{bucket},logs/{i:05d}.log,100,etag{i}" for i in (7, 8)]
+    fill(s3, bucket, {"lists/keys.csv": "\n".join([*rows, f"{bucket},media/clip.mov"]).encode()})
+    # WHEN the plan is asked for with the manifest
+    plan = planned(
+        capsys, "--source", f"s3://{bucket}", "--manifest", f"s3://{bucket}/lists/keys.csv"
+    )
+    # THEN only the named objects are planned, the clip's size read from the source, and no
+    # LIST request is counted
+    assert (plan["manifest"], plan["objects"], plan["bytes"]) == (
+        "s3://src/lists/keys.csv",
+        3,
+        200 + CLIP,
+    )
+    assert (plan["copies"], plan["batches"], plan["list_pages"]) == (
+        {"single": 2, "multipart": 1, "parts": 4},
+        1,
+        0,
+    )
+    listed = [line for line in plan["requests"] if line["action"] == "ListObjectsV2"]
+    assert [(line["requests"], line["cost"]) for line in listed] == [(0, 0)]
+
+
 def test_plan_prints_tables_a_person_reads(bucket: str, capsys: pytest.CaptureFixture[str]) -> None:
     # WHEN the plan is printed without --json
     assert main(["plan", "--source", f"s3://{bucket}"]) == 0
