@@ -219,6 +219,8 @@ def _table(title: str, columns: Iterable[tuple[str, str]], *, header: bool = Tru
 
 
 def _billed(amount: float, unit: str) -> str:
+    if amount == 1 and unit == "requests":
+        return "1 request"
     if float(amount).is_integer() or amount >= 100:
         return f"{amount:,.0f} {unit}"
     return f"{amount:.3g} {unit}"
@@ -241,7 +243,8 @@ def render(
     summary.add_row("largest", human_bytes(work.largest))
     summary.add_row("archived, skipped", f"{work.archived:,} ({human_bytes(work.archived_bytes)})")
     summary.add_row("CopyObject", f"{work.single_copies:,}")
-    summary.add_row("multipart", f"{work.multipart_copies:,} ({work.parts:,} parts)")
+    parts = "1 part" if work.parts == 1 else f"{work.parts:,} parts"
+    summary.add_row("multipart", f"{work.multipart_copies:,} ({parts})")
     summary.add_row("batches", f"{work.batches:,} ({work.send_calls:,} SendMessageBatch)")
     console.print(summary)
     sizes = _table("sizes", (("size", "left"), ("objects", "right"), ("bytes", "right")))

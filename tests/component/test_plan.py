@@ -175,6 +175,15 @@ def test_plan_of_a_missing_bucket_fails_with_the_reason(
     assert "NoSuchBucket" in captured.err
 
 
+def test_a_rate_that_is_no_size_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    # WHEN a byte rate without a known unit is given
+    with pytest.raises(SystemExit) as exited:
+        main(["plan", "--source", "s3://src", "--rate-bytes", "12zz"])
+    # THEN the command exits 2 and says what a rate looks like
+    assert exited.value.code == 2
+    assert "'12zz' is not a rate like 200MiB or 209715200" in capsys.readouterr().err
+
+
 def test_plan_help_explains_the_command_with_examples(capsys: pytest.CaptureFixture[str]) -> None:
     # WHEN help is asked for
     with pytest.raises(SystemExit) as exited:
