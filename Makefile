@@ -8,7 +8,7 @@ CHECKOV_VENV ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 IMAGE ?= s3migrator:latest
 
-.PHONY: venv demo test lint format unit component schedules e2e image clean
+.PHONY: venv demo test lint format unit component schedules e2e bench image clean
 
 venv: $(STAMP)
 
@@ -51,6 +51,16 @@ schedules: venv
 
 e2e: venv
 	$(BIN)/python -m pytest tests/e2e -q
+
+# The benchmark (bench/, README "Benchmark"): s3migrator beside a boto3 loop, s5cmd and rclone
+# on a local moto server; prints the table and writes test-output/bench/bench.json.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench $(BENCH_FLAGS)
 
 # Unit, component and schedule tests (in-process moto) on both cores; then the end-to-end
 # stories, two at a time (each runs its own moto server and processes, mostly waiting on them).
