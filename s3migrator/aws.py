@@ -32,17 +32,28 @@ class Aws:
     retry_mode: str = "standard"
     max_attempts: int = 5
     max_pool_connections: int = 10
+    # Long-running tasks send requests their code builds, millions of them: botocore's checks
+    # of each request's parameters and its optional checksums (a copy carries no body) are CPU
+    # spent per object for nothing (`make bench` measures it). Checksums a request or response
+    # must carry are still made and checked.
+    lean: bool = False
 
     @property
     def region(self) -> str:
         return self.session.region_name or DEFAULT_REGION
 
     def config(self, **overrides: Any) -> Config:
-        return Config(
-            retries={"mode": self.retry_mode, "total_max_attempts": self.max_attempts},  # type: ignore[arg-type]
-            max_pool_connections=self.max_pool_connections,
-            **overrides,
-        )
+        settings: dict[str, Any] = {
+            "retries": {"mode": self.retry_mode, "total_max_attempts": self.max_attempts},
+            "max_pool_connections": self.max_pool_connections,
+        }
+        if self.lean:
+            settings.update(
+                parameter_validation=False,
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            )
+        return Config(**{**settings, **overrides})
 
     def s3(self, region: str | None = None) -> S3Client:
         return self.session.client("s3", region_name=region or self.region, config=self.config())
@@ -64,16 +75,18 @@ def make_aws(
     retry_mode: str = "standard",
     max_attempts: int = 5,
     max_pool_connections: int = 10,
+    lean: bool = False,
 ) -> Aws:
     session = boto3.Session(profile_name=profile, region_name=region)
-    return Aws(session, retry_mode, max_attempts, max_pool_connections)
+    return Aws(session, retry_mode, max_attempts, max_pool_connections, lean)
 
 
 def task_aws(settings: Settings, profile: str | None = None, max_pool_connections: int = 10) -> Aws:
-    """The factory for a long-running task: retries as its settings say."""
+    """The factory for a long-running task: retries as its settings say, lean clients."""
     return make_aws(
         profile,
         retry_mode=settings.retry_mode,
         max_attempts=settings.max_attempts,
         max_pool_connections=max_pool_connections,
+        lean=True,
     )
