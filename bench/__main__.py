@@ -57,7 +57,8 @@ def recorded(server: BenchServer, objects: int, run: Any) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    console = Console()
+    # Wide enough for the tables whatever prints them (a terminal, a pipe, a README).
+    console = Console(width=160)
     out: Path = args.out
     configure_recorder(out.resolve() / "moto-recording")
     server = BenchServer().start()

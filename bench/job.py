@@ -62,13 +62,13 @@ class Stack:
         return job.job_id
 
 
-def _until(what: str, test: Any, timeout_s: float) -> Any:
+def _until(what: str, test: Any, timeout_s: float, every_s: float = POLL_S) -> Any:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         found = test()
         if found:
             return found
-        time.sleep(POLL_S)
+        time.sleep(every_s)
     raise TimeoutError(f"{what}: not within {timeout_s:.0f}s")
 
 
@@ -171,7 +171,8 @@ def enumeration_run(
             record = store.get_job(job_id)
             return record if record is not None and record.listing.complete else None
 
-        record = _until("the listing's end", listed, timeout_s)
+        # Looked at less often: each look is a request the same server answers.
+        record = _until("the listing's end", listed, timeout_s, every_s=0.25)
         wall_s = time.monotonic() - started
         assert runner.coordinator is not None
         pid = runner.coordinator.pid

@@ -167,6 +167,25 @@ def render(result: dict[str, Any], console: Console) -> None:
             f"{run.get('machine_busy_cores') or 0:.2f}",
         )
     console.print(runs)
+    by_action = Table(title="requests per object at the server, by service and action")
+    by_action.add_column("service action")
+    for run in result["runs"]:
+        by_action.add_column(run["tool"], justify="right")
+    actions = sorted({a for run in result["runs"] for a in run["requests"]["per_object"]})
+    for action in actions:
+        by_action.add_row(
+            action,
+            *(f"{run['requests']['per_object'].get(action, 0):.4f}" for run in result["runs"]),
+        )
+    by_action.add_row(
+        "$ per million objects (floor, overhead)",
+        *(
+            f"{run['requests']['floor_per_million_usd']:.2f},"
+            f" {run['requests']['overhead_per_million_usd']:.4f}"
+            for run in result["runs"]
+        ),
+    )
+    console.print(by_action)
     if result.get("enumeration"):
         table = Table(title="enumeration: job message to last batch enqueued, no copier")
         for column in ("keys", "batches", "wall s", "keys/s", "CPU µs/key", "peak RSS MiB"):

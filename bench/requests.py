@@ -48,6 +48,9 @@ _S3_SUBRESOURCES = (
 )
 
 
+_NOUNS = {"object-lock": "LockConfiguration", "lifecycle": "LifecycleConfiguration"}
+
+
 def _header(entry: dict[str, Any], name: str) -> str:
     return str(next((v for k, v in entry["headers"].items() if k.lower() == name), ""))
 
@@ -78,7 +81,7 @@ def s3_action(entry: dict[str, Any]) -> str:
     if method == "GET" and not has_key and query.get("list-type") == ["2"]:
         return "ListObjectsV2"
     sub = next((name for name in _S3_SUBRESOURCES if name in query), "")
-    noun = ("Object" if has_key else "Bucket") + sub[:1].upper() + sub[1:]
+    noun = ("Object" if has_key else "Bucket") + _NOUNS.get(sub, sub[:1].upper() + sub[1:])
     verb = {"GET": "Get", "HEAD": "Head", "PUT": "Put", "POST": "Post", "DELETE": "Delete"}
     if method == "PUT" and not has_key and not sub:
         return "CreateBucket"
