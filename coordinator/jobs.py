@@ -275,12 +275,17 @@ class JobRunner:
                 " keep versions (enable versioning on it, or copy the current versions only)"
             )
 
-    def _sieve(self, spec: CopySpec, plan: ListingPlan, *, merged: bool) -> Sieve:
-        """The job's listing as it enqueues it; ``merged`` with the destination's, for a sync."""
+    def _sieve(self, run: Run, spec: CopySpec, plan: ListingPlan, *, merged: bool) -> Sieve:
+        """The job's listing as it enqueues it; ``merged`` with the destination's, for a sync.
+        A manifest's reading keeps the run's lease: a resume reads it again from its start."""
         source = self.clients.for_location(spec.source, spec)
-        if not (merged and plan.sync):
-            return Sieve(source, spec, plan)
-        return Sieve(source, spec, plan, self.clients.for_location(spec.destination, spec))
+        sieve = Sieve(source, spec, plan)
+        if merged and plan.sync:
+            sieve.destination = self.clients.for_location(spec.destination, spec)
+        sieve.keep_going = lambda: self.store.renew_lease(
+            run.job_id, run.token, self.settings.lease_s
+        )
+        return sieve
 
     def _enumerate(self, run: Run, spec: CopySpec, plan: ListingPlan) -> RunEnd:
         checkpoint = run.record.listing.model_copy()
@@ -293,11 +298,11 @@ class JobRunner:
                 run.token,
                 spec,
                 checkpoint,
-                lambda: self._sieve(spec, plan, merged=False),
+                lambda: self._sieve(run, spec, plan, merged=False),
             )
             if again:
                 self._send(again)
-        sieve = self._sieve(spec, plan, merged=True)
+        sieve = self._sieve(run, spec, plan, merged=True)
         # What was left out before this run's start; the sieve counts from there.
         base = checkpoint.tally
         batches = pack(

@@ -119,6 +119,8 @@ class Sieve:
     plan: ListingPlan
     destination: S3Client | None = None
     running: Tally = field(default_factory=Tally)
+    # Called now and then while a manifest is read (it keeps the run's lease).
+    keep_going: Callable[[], None] | None = None
     # Told of each object left out, and why (``submit --dry-run`` lists them).
     on_skip: Callable[[str, Entry], None] | None = None
     # The tally as it stood when each key still ahead of the checkpoint was enqueued.
@@ -144,9 +146,8 @@ class Sieve:
             return
         plan, spec = self.plan, self.spec
         if plan.manifest is not None:
-            dates = plan.select.modified_after or plan.select.modified_before
             entries = manifest_entries(
-                self.source, plan.manifest, spec, start_after, dates=dates is not None
+                self.source, plan, spec, start_after, keep_going=self.keep_going
             )
         else:
             entries = list_entries(
@@ -162,6 +163,8 @@ class Sieve:
         for entry, there in self._merged(entries, start_after):
             if entry is None:
                 assert there is not None
+                if plan.manifest is not None:
+                    continue  # not named: no business of this job, neither extra nor kept
                 if plan.select.names(there["Key"][len(spec.source.prefix) :]):
                     if plan.delete_extra:
                         yield WorkItem(
@@ -171,7 +174,9 @@ class Sieve:
                         self._skip("extra", there, extra=1)
                 continue
             relative = entry["Key"][len(spec.source.prefix) :]
-            if not plan.select.selects(
+            if entry.get("Missing") and plan.select.names(relative):
+                yield work_item(entry)  # named, not found: its copy says why, reported
+            elif not plan.select.selects(
                 relative,
                 entry["Size"],
                 entry.get("LastModified"),

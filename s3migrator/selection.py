@@ -134,8 +134,9 @@ class Selection(BaseModel):
 class Manifest(BaseModel):
     """The keys a job copies, read from a file instead of listing the source.
 
-    ``csv``: rows ``bucket,key[,size,etag]``, keys URL-encoded, as S3 Batch Operations and S3
-    Inventory write them; a row without size and ETag costs one HeadObject. ``inventory``: an
+    ``csv``: rows ``bucket,key[,size,etag[,storage class]]``, keys URL-encoded, as S3 Batch
+    Operations and S3 Inventory write them; a row that lacks what the job decides by costs one
+    HeadObject (see ``coordinator.manifest_reader``). ``inventory``: an
     S3 Inventory report's ``manifest.json``, whose CSV files are read. Either way the keys come
     in S3's key order (a CSV in that order; an inventory's files merged). Unset, ``format`` is
     ``inventory`` for a key ending in ``manifest.json`` and ``csv`` otherwise. The file is read

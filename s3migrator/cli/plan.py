@@ -36,7 +36,7 @@ from s3migrator.cli.survey import Entry, SizeClass, Workload, survey
 from s3migrator.cli.values import count
 from s3migrator.errors import UsageError
 from s3migrator.models import CopySpec, Location, split_s3_url
-from s3migrator.selection import Manifest
+from s3migrator.selection import ListingPlan, Manifest
 
 if TYPE_CHECKING:
     from s3migrator.cli.context import Context
@@ -104,7 +104,7 @@ def plan_command(context: Context) -> int:
     s3 = context.aws.s3()
     manifest = _manifest(args)
     if manifest is not None:
-        entries = manifest_entries(s3, manifest, spec, None)
+        entries = manifest_entries(s3, ListingPlan(manifest=manifest), spec, None)
     else:
         # Restore status asked for, as a job that skips archived objects asks: a restored
         # object is copied, an archived one is not.

@@ -40,8 +40,8 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
         "--manifest",
         metavar="S3_URL",
         help="copy the keys this file names instead of listing the source: a CSV of"
-        " bucket,key[,size,etag] rows (keys URL-encoded, in S3's key order), or an S3 Inventory"
-        " report's manifest.json (CSV files); read with the source's access",
+        " bucket,key[,size,etag[,class]] rows (keys URL-encoded, in S3's key order), or an S3"
+        " Inventory report's manifest.json (CSV files); read with the source's access",
     )
     select.add_argument(
         "--manifest-format",

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus
 
+import pytest
 from freezegun import freeze_time
 from moto_helpers import (
     fill,
@@ -22,6 +23,8 @@ from moto_helpers import (
     run_killed_before_checkpoint,
 )
 
+from coordinator import manifest_reader
+from coordinator.jobs import RunEnd
 from progress.refresh import refresh
 from s3migrator.jobstore import JobStore
 from s3migrator.models import JobRecord, JobState
@@ -278,3 +281,38 @@ def test_an_inventory_in_parquet_is_refused_with_what_to_do(
     manifest = inventory(s3, [[inventory_row(s3, "a")]], file_format="Parquet")
     error = refused(store, make_runner, manifest)
     assert "lists Parquet files; s3migrator reads an inventory's CSV files" in error
+
+
+def test_reading_a_long_manifest_keeps_the_runs_lease(
+    s3: Any,
+    store: JobStore,
+    clock: Any,
+    make_runner: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a manifest of 30 rows, the lease kept at every row read, and a clock that moves
+    # two thirds of a lease on with every HeadObject (a slow read of a long manifest)
+    monkeypatch.setattr(manifest_reader, "KEEP_EVERY_ROWS", 1)
+    monkeypatch.setattr(manifest_reader, "HEAD_CHUNK", 1)
+    keys = {f"k{i:02d}": b"x" for i in range(30)}
+    fill(s3, "src-bucket", keys)
+    manifest = csv_manifest(s3, [f"src-bucket,{key}" for key in keys])
+    runner = make_runner(lease_s=60)
+    real_head = runner.clients.default.head_object
+
+    taken = []
+
+    def slow_head(**kwargs: Any) -> Any:
+        clock.advance(40)
+        # another coordinator tries to take the job, as it would once the lease ran out
+        taken.append(store.acquire_lease("job-1", "another-run", 60))
+        return real_head(**kwargs)
+
+    monkeypatch.setattr(runner.clients.default, "head_object", slow_head)
+    # WHEN the job reads it in one run
+    end = runner.run(job_message(manifest=manifest))
+    # THEN the run kept its lease throughout (no other run could take it) and listed every row
+    record = store.get_job("job-1")
+    assert record is not None
+    assert taken == [False] * 30
+    assert (end, record.listing.objects, record.listing.complete) == (RunEnd.LISTED, 30, True)
