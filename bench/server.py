@@ -11,9 +11,11 @@ set before moto is imported (``configure_recorder``).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
+import threading
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,26 @@ def configure_recorder(path: Path) -> None:
     os.environ["MOTO_RECORDER_FILEPATH"] = str(path)
 
 
+def _serialise_recorder() -> None:
+    """moto's recorder appends each request from the thread serving it, unlocked: two threads'
+    lines interleave. One lock makes every line whole (idempotent)."""
+    from moto.moto_api._internal.recorder.models import Recorder
+
+    record = Recorder._record_request
+    if getattr(record, "_bench_patched", False):
+        return
+    lock = threading.Lock()
+
+    @functools.wraps(record)
+    def locked(self: Any, *args: Any, **kwargs: Any) -> None:
+        with lock:
+            record(self, *args, **kwargs)
+
+    locked._bench_patched = True  # type: ignore[attr-defined]
+    recorder: Any = Recorder
+    recorder._record_request = locked
+
+
 class BenchServer:
     def __init__(self) -> None:
         from moto.server import ThreadedMotoServer
@@ -40,6 +62,7 @@ class BenchServer:
         listing_index.install()
         listing_index.install_renderer()
         transaction_snapshots.install()
+        _serialise_recorder()
         # werkzeug logs every request: costly at the server, and noise in the table's way.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.port = free_port()
