@@ -13,7 +13,8 @@ lease checked and renewed) before it is sent, its last group sent again by the n
 (``last_group_again``, a range that changed at the source replaced). Up to
 ``listing_threads`` threads of the run take shards in turn, under the run's one lease.
 
-Interleavings this survives (each tested in ``tests/component/test_sharded_listing.py``):
+Interleavings this survives (each tested in ``tests/component/test_sharded_crashes.py`` and
+``test_sharded_listing.py``):
 
 * A run dies between a shard's define and its send, or mid-shard: the next run takes each
   shard from its own checkpoint and sends each last group again with the ids it was defined

@@ -197,3 +197,23 @@ def test_a_sharded_job_copies_every_version_of_each_key_in_its_range(
         copied = s3.list_object_versions(Bucket="dst-bucket", Prefix=key)
         assert len(copied.get("Versions", [])) == len(source.get("Versions", [])) == 2, key
         assert len(copied.get("DeleteMarkers", [])) == len(source.get("DeleteMarkers", [])), key
+
+
+def test_keys_without_folders_are_cut_at_their_leading_characters(
+    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any, copy_all: Any
+) -> None:
+    # GIVEN a source without folders, every key starting alike ("img_"), then by a letter
+    objects = {f"img_{c}{i:03d}.jpg": b"j" * (i + 1) for c in "pqrs" for i in range(20)}
+    fill(s3, "src-bucket", objects)
+    sent = Sent()
+    # WHEN the job runs in shards
+    assert sent.watch(make_runner(**SHARDED)).run(job_message("job-1")) is RunEnd.LISTED
+    # THEN the cuts are where the keys go on differently, past their common start
+    assert [(s.after, s.through) for s in store.listing_shards("job-1")] == [
+        (None, "img_q"),
+        ("img_q", "img_r"),
+        ("img_r", "img_s"),
+        ("img_s", None),
+    ]
+    assert_each_key_once_with_exact_counts(sent, store, objects)
+    copied_to_the_end(store, sqs, resources, copy_all, objects)
