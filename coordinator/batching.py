@@ -16,11 +16,14 @@ from s3migrator.sqs.queues import MAX_ENTRIES_PER_SEND
 from s3migrator.work import WorkBatch, WorkItem
 
 
-def batch_id(job_id: str, seq: int, *, redrive: bool = False) -> str:
+def batch_id(job_id: str, seq: int, *, redrive: bool = False, shard: int | None = None) -> str:
     """Deterministic: the same listing position always yields the same id.
 
-    Redrive batches are numbered in their own series (``r``), after the job's earlier redrives.
+    Redrive batches are numbered in their own series (``r``), after the job's earlier redrives;
+    each listing shard of a sharded job in its own (``s003-``), so no two shards share an id.
     """
+    if shard is not None:
+        return f"{job_id}:s{shard:03d}-{seq:09d}"
     return f"{job_id}:{'r' if redrive else ''}{seq:09d}"
 
 
@@ -41,8 +44,12 @@ RECORD_BYTES = 350_000
 FAILURE_BYTES = 2 * MAX_FAILURE_MESSAGE
 
 
-def empty_batch_bytes(spec: CopySpec, seq: int, *, redrive: bool = False) -> int:
-    empty = WorkBatch.of(batch_id(spec.job_id, seq, redrive=redrive), spec, [], redrive=redrive)
+def empty_batch_bytes(
+    spec: CopySpec, seq: int, *, redrive: bool = False, shard: int | None = None
+) -> int:
+    empty = WorkBatch.of(
+        batch_id(spec.job_id, seq, redrive=redrive, shard=shard), spec, [], redrive=redrive
+    )
     return len(empty.body())
 
 
@@ -58,6 +65,7 @@ def pack(
     redrive: bool = False,
     epoch: int = 0,
     together: bool = False,
+    shard: int | None = None,
 ) -> Iterator[WorkBatch]:
     """Stream items into batches numbered from ``first_seq``; constant memory in the listing.
 
@@ -67,11 +75,12 @@ def pack(
     visibility; an object of ``solo_object_bytes`` or more travels alone. ``together``: a
     key's items (its versions) stay in one batch, whatever the key count and object bytes, so
     one copier writes them in order; ValueError when they cannot fit one message or record.
+    ``shard``: the batches are the listing shard's, numbered in its own series.
     """
     max_bytes -= GROWTH_BYTES
 
     def close(seq: int, items: list[WorkItem]) -> WorkBatch:
-        batch = batch_id(spec.job_id, seq, redrive=redrive)
+        batch = batch_id(spec.job_id, seq, redrive=redrive, shard=shard)
         return WorkBatch.of(batch, spec, items, redrive=redrive, epoch=epoch)
 
     def solo(item: WorkItem) -> bool:
@@ -79,7 +88,7 @@ def pack(
 
     seq = first_seq
     current: list[WorkItem] = []
-    size = base = empty_batch_bytes(spec, seq, redrive=redrive)
+    size = base = empty_batch_bytes(spec, seq, redrive=redrive, shard=shard)
     objects = stored = 0
     for item in items:
         extra = item_bytes(item)
@@ -95,7 +104,7 @@ def pack(
                 yield close(seq, current[:first])
                 seq += 1
                 current = current[first:]
-                base = empty_batch_bytes(spec, seq, redrive=redrive)
+                base = empty_batch_bytes(spec, seq, redrive=redrive, shard=shard)
                 size = base + sum(item_bytes(held) for held in current)
                 stored = sum(
                     item_bytes(held) + len(held.key.encode()) + FAILURE_BYTES for held in current
@@ -114,7 +123,7 @@ def pack(
             yield close(seq, current)
             seq += 1
             current = []
-            size = base = empty_batch_bytes(spec, seq, redrive=redrive)
+            size = base = empty_batch_bytes(spec, seq, redrive=redrive, shard=shard)
             objects = stored = 0
         current.append(item)
         size += extra

@@ -26,6 +26,7 @@ from coordinator.destination import Destination
 from coordinator.redrive import send_again
 from coordinator.resend import last_group_again
 from coordinator.sending import send_batches
+from coordinator.shard_listing import list_in_shards
 from coordinator.sieve import Sieve
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate
 from s3migrator.backoff import backoff_s
@@ -291,6 +292,8 @@ class JobRunner:
         checkpoint = run.record.listing.model_copy()
         if checkpoint.complete:
             return RunEnd.LISTED
+        if (sharded := list_in_shards(self, run, spec, plan)) is not None:
+            return sharded  # a large job's listing: its shards at once
         if checkpoint.group_start < checkpoint.next_seq:
             again = last_group_again(
                 self.store,

@@ -34,12 +34,16 @@ def last_group_again(
     spec: CopySpec,
     checkpoint: ListingCheckpoint,
     relist: Callable[[], Sieve],
+    shard: int | None = None,
 ) -> list[WorkBatch]:
     """The batches of the last group to send again (``relist`` makes a sieve of the job's
     plan, without the destination); the checkpoint's totals follow any replacement, what the
-    listing left out too."""
+    listing left out too. ``shard``: the group is that listing shard's (its own id series)."""
     job_id = spec.job_id
-    ids = [batch_id(job_id, seq) for seq in range(checkpoint.group_start, checkpoint.next_seq)]
+    ids = [
+        batch_id(job_id, seq, shard=shard)
+        for seq in range(checkpoint.group_start, checkpoint.next_seq)
+    ]
     records = store.batches.get_many(job_id, ids)
     again: list[WorkBatch] = []
     for id_ in ids:

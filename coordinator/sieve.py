@@ -160,7 +160,7 @@ class Sieve:
         if through is not None:  # a range listed again: nothing after it is looked at
             entries = takewhile(lambda entry: entry["Key"] <= through, entries)
         kms = spec.destination.kms_key_id is not None
-        for entry, there in self._merged(entries, start_after):
+        for entry, there in self._merged(entries, start_after, through):
             if entry is None:
                 assert there is not None
                 if plan.manifest is not None:
@@ -224,11 +224,11 @@ class Sieve:
                 self._at[key] = self.running
 
     def _merged(
-        self, entries: Iterator[Entry], start_after: str | None
+        self, entries: Iterator[Entry], start_after: str | None, through: str | None = None
     ) -> Iterator[tuple[Entry | None, Entry | None]]:
         """Each source entry beside the destination's entry for its key (None when it has none),
         and destination entries of no source key beside None; the destination's keys are
-        given as source keys."""
+        given as source keys, and those after ``through`` are another range's."""
         if self.destination is None:
             for entry in entries:
                 yield entry, None
@@ -244,6 +244,8 @@ class Sieve:
             there = next(theirs, None)
             if there is not None:
                 there = {**there, "Key": source.prefix + there["Key"][len(destination.prefix) :]}
+                if through is not None and there["Key"] > through:
+                    return None
             return there
 
         there = next_there()

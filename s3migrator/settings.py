@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     # looking again every backlog_poll_s: it never runs days ahead of the copiers.
     max_backlog_batches: int = Field(default=2000, ge=10)
     backlog_poll_s: float = Field(default=10.0, gt=0)
+    # A job whose source holds more than listing_shard_min_keys keys (under its prefix) when
+    # its listing starts is split into at most listing_shards key ranges, listed by
+    # listing_threads threads of one run at once; smaller ones keep one listing chain. At most
+    # 64 shards: finishing the listing checks every shard in one transaction (100 items).
+    listing_shards: int = Field(default=32, ge=1, le=64)
+    listing_shard_min_keys: int = Field(default=10_000, ge=1)
+    # No more than a client's connection pool (10) holds.
+    listing_threads: int = Field(default=8, ge=1, le=10)
     jobs_visibility_s: int = Field(default=60, ge=5, le=43_200)
     # A job that needs a coordinator and has had this many resumes in a row without its
     # listing moving fails with the last error; a resume is sent again after this grace.

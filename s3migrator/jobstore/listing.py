@@ -26,7 +26,7 @@ from s3migrator.jobstore.codec import (
     s,
     shard_key,
 )
-from s3migrator.jobstore.writes import Table
+from s3migrator.jobstore.listing_shards import ShardListingWrites
 from s3migrator.models import JobState, ListingCheckpoint
 from s3migrator.selection import Tally
 from s3migrator.work import BatchRecord, WorkBatch, shard_of
@@ -35,7 +35,7 @@ MAX_ERROR_CHARS = 2000
 _RUNNING = s(JobState.RUNNING.value)
 
 
-class ListingWrites(Table):
+class ListingWrites(ShardListingWrites):  # a sharded listing's writes too
     def acquire_lease(self, job_id: str, token: str, lease_s: float) -> bool:
         """Take the right to list this job for one run (``token``); False while another run
         holds a live lease. A run's token is its own: no other run, even in the same process,
