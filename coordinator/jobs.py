@@ -89,10 +89,8 @@ class JobRunner:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reject(self, job_id: str, reason: str) -> bool:
-        """Record a message that names a job id but is no valid job: a failed job with a reason.
-
-        Returns False when that id already belongs to a job, which is left untouched.
-        """
+        """Record a message that names a job id but is no valid job: a failed job with a reason;
+        False when that id already belongs to a job, which is left untouched."""
         now = self.store.now()
         return self.store.create_job(
             JobRecord(
@@ -277,15 +275,13 @@ class JobRunner:
             )
 
     def _sieve(self, run: Run, spec: CopySpec, plan: ListingPlan, *, merged: bool) -> Sieve:
-        """The job's listing as it enqueues it; ``merged`` with the destination's, for a sync.
-        A manifest's reading keeps the run's lease: a resume reads it again from its start."""
-        source = self.clients.for_location(spec.source, spec)
-        sieve = Sieve(source, spec, plan)
+        """The job's listing as it enqueues it (``merged`` with the destination's, for a sync),
+        keeping the run's lease while a manifest is read up to the checkpoint."""
+        sieve = Sieve(self.clients.for_location(spec.source, spec), spec, plan)
         if merged and plan.sync:
             sieve.destination = self.clients.for_location(spec.destination, spec)
-        sieve.keep_going = lambda: self.store.renew_lease(
-            run.job_id, run.token, self.settings.lease_s
-        )
+        lease_s = self.settings.lease_s
+        sieve.keep_going = lambda: self.store.renew_lease(run.job_id, run.token, lease_s)
         return sieve
 
     def _enumerate(self, run: Run, spec: CopySpec, plan: ListingPlan) -> RunEnd:
