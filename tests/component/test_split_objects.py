@@ -11,7 +11,7 @@ import os
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import pytest
@@ -20,7 +20,7 @@ from moto_helpers import fill, job_message
 
 from copier.fates import Fate
 from copier.process import built_worker
-from copier.split import JOB_ENDED
+from copier.split import COMPLETION_CLAIM_S, JOB_ENDED
 from copier.worker import Worker
 from progress.refresh import refresh
 from s3migrator.aws import Aws
@@ -120,14 +120,12 @@ def show(sqs: Any, resources: Resources, messages: list[dict[str, Any]]) -> None
     """Make taken messages visible again (as SQS does once their visibility runs out); those
     deleted meanwhile are gone."""
     for message in messages:
-        try:
+        with suppress(sqs.exceptions.ReceiptHandleIsInvalid):
             sqs.change_message_visibility(
                 QueueUrl=resources.work_queue_url,
                 ReceiptHandle=message["ReceiptHandle"],
                 VisibilityTimeout=0,
             )
-        except sqs.exceptions.ReceiptHandleIsInvalid:
-            pass
 
 
 def open_uploads(s3: Any) -> list[str]:
@@ -222,7 +220,13 @@ def dispatched(aws: Aws, sqs: Any, store: JobStore, resources: Resources, s3: An
 
 
 def test_a_completer_that_dies_before_counting_is_finished_by_the_next_delivery(
-    aws: Aws, s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
+    aws: Aws,
+    s3: Any,
+    sqs: Any,
+    store: JobStore,
+    resources: Resources,
+    make_runner: Any,
+    clock: Any,
 ) -> None:
     # GIVEN a huge object whose part batches a copier copies, dying right after it completed
     # the upload and before it counted the parent
@@ -248,7 +252,7 @@ def test_a_completer_that_dies_before_counting_is_finished_by_the_next_delivery(
     with copier(aws, resources, store, copier_s3) as next_one:
         record = store.uploads.get("job-1", PARENT)
         assert record is not None and record.all_done and record.state is UploadState.OPEN
-        store.uploads._clock = lambda: record.completer_until + 1  # type: ignore[method-assign]
+        clock.advance(COMPLETION_CLAIM_S + 1)
         drain(next_one, sqs, resources)
     # THEN it recognises the completed object and counts the parent once
     assert s3.get_object(Bucket="dst-bucket", Key="huge.bin")["Body"].read() == body
@@ -390,3 +394,33 @@ def test_part_batch_messages_carry_no_upload_and_only_their_index(
     ]
     assert all("UploadId" not in body and "upload" not in body for body in bodies)
     assert not any(isinstance(w, WorkBatch) for w in works)
+
+
+def test_a_dead_lettered_part_batch_fails_the_object_once_and_its_upload_is_aborted(
+    aws: Aws, s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
+) -> None:
+    # GIVEN a huge object's part batches, the second of which SQS moved to the dead-letter queue
+    listed_huge(s3, make_runner)
+    copier_s3, calls = calls_of(aws)
+    dispatched(aws, sqs, store, resources, copier_s3)
+    messages = {kind(m): m for m in take(sqs, resources)}
+    dead = messages.pop(f"{PARENT}.p0002")
+    sqs.send_message(QueueUrl=resources.work_dlq_url, MessageBody=dead["Body"])
+    sqs.delete_message(QueueUrl=resources.work_queue_url, ReceiptHandle=dead["ReceiptHandle"])
+    with copier(aws, resources, store, copier_s3) as worker:
+        assert worker.handle(messages[f"{PARENT}.p0001"]).fate is Fate.DELETE
+        # WHEN the progress run sweeps the dead letters, and a copier takes what is queued
+        (status,) = refresh(store, sqs, resources)
+        assert status.state is JobState.RUNNING
+        drain(worker, sqs, resources)
+        show(sqs, resources, list(messages.values()))
+        drain(worker, sqs, resources)
+    # THEN the object is counted failed once, as dead-lettered, and its upload aborted
+    assert counts(store) == (0, 1, 1)
+    (failure,) = store.batches.failures("job-1")
+    assert (failure.key, failure.code) == ("huge.bin", "DeadLettered")
+    assert open_uploads(s3) == []
+    assert calls["CompleteMultipartUpload"] == 0
+    (status,) = refresh(store, sqs, resources)
+    assert status.state is JobState.COMPLETED_WITH_FAILURES
+    assert sqs.receive_message(QueueUrl=resources.work_dlq_url).get("Messages", []) == []
