@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -230,16 +230,23 @@ class SplitCopier:
         ]
         algorithm = part_algorithm(spec, checked_of(record))
         parts: list[dict[str, Any]] = []
-        for number, future in zip(plan.numbers, futures, strict=True):
-            while True:
-                try:
-                    answer = future.result(timeout=self.visibility_s / 2)
-                    break
-                except TimeoutError:
-                    until = self.store.now() + self.visibility_s
-                    self.store.uploads.claim_part(batch.job_id, batch.batch_id, self.owner, until)
-            parts.append(dict(completed_part(algorithm, number, answer["CopyPartResult"])))
+        try:
+            for number, future in zip(plan.numbers, futures, strict=True):
+                parts.append(dict(completed_part(algorithm, number, self._wait(batch, future))))
+        except BaseException:
+            for future in futures:  # none starts once the batch has failed
+                future.cancel()
+            raise
         return parts
+
+    def _wait(self, batch: PartBatch, future: Future[Any]) -> Any:
+        """A part's answer, the part batch's claim renewed while it runs."""
+        while True:
+            try:
+                return future.result(timeout=self.visibility_s / 2)["CopyPartResult"]
+            except TimeoutError:
+                until = self.store.now() + self.visibility_s
+                self.store.uploads.claim_part(batch.job_id, batch.batch_id, self.owner, until)
 
     def _part_failed(
         self, record: UploadRecord, batch: PartBatch, error: OperationError, attempts: int
