@@ -6,10 +6,12 @@ import itertools
 
 import pytest
 
+from coordinator.batching import limits
 from copier.parts import MAX_PART_BYTES, MAX_PARTS, GiB, MiB, plan_part_batches
 from copier.split_plan import splits, upload_plan
 from s3migrator.models import CopySpec, Location
 from s3migrator.part_work import part_batch_id
+from s3migrator.settings import Settings
 from s3migrator.work import WorkBatch, WorkItem
 
 TiB = 1024**4
@@ -88,3 +90,11 @@ def test_only_a_batch_of_one_plain_huge_object_splits() -> None:
     assert splits(batch_of(huge.model_copy(update={"version_id": "v1"})), threshold) is False
     assert splits(batch_of(huge.model_copy(update={"restore": True})), threshold) is False
     assert splits(batch_of(huge.model_copy(update={"delete": True})), threshold) is False
+
+
+def test_an_object_the_copiers_split_travels_alone_whatever_the_solo_setting() -> None:
+    # GIVEN settings that split objects below the size that travels alone
+    settings = Settings(solo_object_bytes=5 * GiB, split_object_bytes=2 * GiB)
+    # WHEN the coordinator's bounds are read / THEN an object to split travels alone
+    assert limits(settings)["solo_object_bytes"] == 2 * GiB
+    assert limits(Settings())["solo_object_bytes"] == 5 * GiB
