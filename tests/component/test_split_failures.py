@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
 from split_helpers import (
     PARENT,
     calls_of,
@@ -27,7 +28,7 @@ from progress.refresh import refresh
 from s3migrator.aws import Aws
 from s3migrator.jobstore import JobStore
 from s3migrator.models import JobState
-from s3migrator.part_work import UploadState
+from s3migrator.part_work import WORK, PartBatch, UploadState
 from s3migrator.resources import Resources
 
 
@@ -119,3 +120,44 @@ def test_a_dead_lettered_part_batch_fails_the_object_once_and_its_upload_is_abor
     (status,) = refresh(store, sqs, resources)
     assert status.state is JobState.COMPLETED_WITH_FAILURES
     assert sqs.receive_message(QueueUrl=resources.work_dlq_url).get("Messages", []) == []
+
+
+def test_a_part_failing_transiently_goes_on_in_a_later_delivery_of_its_part_batch(
+    aws: Aws, s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
+) -> None:
+    # GIVEN a huge object's part batches, and S3 answering the first part copy SlowDown
+    body = listed_huge(s3, make_runner)
+    copier_s3, calls = calls_of(aws)
+    dispatched(aws, sqs, store, resources, copier_s3)
+    messages = {kind(m): m for m in take(sqs, resources)}
+    refused = []
+
+    def slow_down_once(**_: Any) -> None:
+        if not refused:
+            refused.append(1)
+            raise ClientError(
+                {
+                    "Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."},
+                    "ResponseMetadata": {"HTTPStatusCode": 503},
+                },
+                "UploadPartCopy",
+            )
+
+    copier_s3.meta.events.register("before-call.s3.UploadPartCopy", slow_down_once)
+    with copier(aws, resources, store, copier_s3) as worker:
+        # WHEN a copier takes the first part batch
+        assert worker.handle(messages[f"{PARENT}.p0001"]).fate is Fate.DELETE
+        # THEN it is not done; it goes on as its second attempt, under the same id
+        (again,) = take(sqs, resources)
+        retried = WORK.validate_json(again["Body"])
+        assert isinstance(retried, PartBatch)
+        assert (retried.batch_id, retried.attempt) == (f"{PARENT}.p0001", 2)
+        assert counts(store) == (0, 0, 0)
+        # WHEN it and the other part batches are copied
+        for message in (again, messages[f"{PARENT}.p0002"], messages[f"{PARENT}.p0003"]):
+            assert worker.handle(message).fate is Fate.DELETE
+    # THEN the object is whole and counted once
+    assert s3.get_object(Bucket="dst-bucket", Key="huge.bin")["Body"].read() == body
+    assert counts(store) == (1, 0, 1)
+    assert calls["CompleteMultipartUpload"] == 1
+    assert open_uploads(s3) == []
