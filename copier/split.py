@@ -206,7 +206,10 @@ class SplitCopier:
         if not uploads.claim_part(
             batch.job_id, batch.batch_id, self.owner, uploads.now() + self.visibility_s
         ):
-            return Decision(Fate.LATER, f"part batch {batch.batch_id}: done, or being copied")
+            held = uploads.part(batch.job_id, batch.batch_id)
+            if held is not None and held.done:  # done meanwhile: nothing to hide it for
+                return self._finish(self._reread(record))
+            return Decision(Fate.LATER, f"part batch {batch.batch_id}: another copier copies it")
         try:
             parts = self._copy_parts(record, batch)
         except _COPY_ERRORS as exc:
