@@ -26,7 +26,8 @@ Interleavings it survives (each driven by ``tests/component/test_split_objects.p
   and the upload open: it completes again, or finds the object already in place, and counts).
 * A failure for good while other part batches run: noted once; no part batch is done after
   it, so no copier completes an upload another aborts.
-* The job failing or being cancelled: the next message of the upload aborts it.
+* The job failing or being cancelled, or a part batch dead-lettered (the sweep notes it and
+  sends it back): the next message of the upload aborts it.
 """
 
 from __future__ import annotations
