@@ -154,7 +154,8 @@ def limits(settings: Settings) -> Limits:
         "max_keys": settings.batch_max_keys,
         "max_bytes": settings.message_max_bytes,
         "max_object_bytes": settings.batch_max_object_bytes,
-        "solo_object_bytes": settings.solo_object_bytes,
+        # An object to be split into part batches must travel alone to be split.
+        "solo_object_bytes": min(settings.solo_object_bytes, settings.split_object_bytes),
     }
 
 

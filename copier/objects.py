@@ -30,6 +30,8 @@ from copier.properties import (
     copy_source,
     encryption,
     grants,
+    part_algorithm,
+    part_request,
     source_owner,
     storage_class,
     upload_checksum,
@@ -115,7 +117,7 @@ class ObjectCopier:
         """
         try:
             return self._copy_current(spec, item, again)
-        except _Copied as copied:
+        except AlreadyCopied as copied:
             return copied.size
 
     def _copy_current(self, spec: CopySpec, item: WorkItem, again: bool) -> int:
@@ -148,12 +150,12 @@ class ObjectCopier:
         """After a 412 under ``never``: return when it was the source's condition that failed
         (no destination object), raise when the destination holds another object; an object
         this job copied before (as listed, or as the source is now, when an earlier attempt
-        copied the version that replaced it) is done (``_Copied``)."""
+        copied the version that replaced it) is done (``AlreadyCopied``)."""
         head = self._destination_head(spec, item)
         if head is None:
             return
         if holds(head, item.size, item.etag):
-            raise _Copied(item.size)
+            raise AlreadyCopied(item.size)
         s3 = self.clients.for_location(spec.destination, spec)
         now = s3.head_object(
             Bucket=spec.source.bucket,
@@ -166,7 +168,7 @@ class ObjectCopier:
             and head.get("ContentLength") == now["ContentLength"]
             and same_content(s3, spec, item.key, now["ETag"], head["ETag"])
         ):
-            raise _Copied(now["ContentLength"])
+            raise AlreadyCopied(now["ContentLength"])
         raise exists_error(spec.destination_key(item.key))
 
     def _destination_head(self, spec: CopySpec, item: WorkItem) -> dict[str, Any] | None:
@@ -243,7 +245,41 @@ class ObjectCopier:
         """Copy in parts; True when the copy's checksum of its whole object was checked equal
         to its source's (a source with a CRC of its whole object keeps it, and S3 refuses to
         complete a copy that does not match it)."""
-        source = copy_source(spec, item)
+        upload_id, checked = self.begin_upload(s3, spec, item)
+        bucket, key = spec.destination.bucket, spec.destination_key(item.key)
+        owner = spec.destination.expected_owner()
+        upload = _Upload(s3, bucket, key, upload_id, owner)
+        with self._lock:
+            self._uploads[upload_id] = upload
+        part_size = spec.options.part_size_bytes or self.part_size_bytes
+        try:
+            upload.parts = [
+                self.parts_pool.submit(
+                    s3.upload_part_copy, **part_request(spec, item, upload_id, part)
+                )
+                for part in plan_parts(item.size, part_size)
+            ]
+            algorithm = part_algorithm(spec, checked)
+            parts = [
+                completed_part(algorithm, number, future.result()["CopyPartResult"])
+                for number, future in enumerate(upload.parts, start=1)
+            ]
+            verified = self.complete(s3, spec, item, upload_id, parts, again, checked)
+        except BaseException:
+            with self._lock:
+                mine = self._uploads.pop(upload_id, None) is not None
+            if mine:  # else abandon() ends it
+                upload.end()
+            raise
+        with self._lock:
+            self._uploads.pop(upload_id, None)
+        return verified
+
+    def begin_upload(
+        self, s3: S3Client, spec: CopySpec, item: WorkItem
+    ) -> tuple[str, WholeChecksum | None]:
+        """Start the multipart upload of ``item`` (as listed: ``IfMatch``) with the properties
+        it carries; its id, and the source checksum its completion is checked against."""
         head = s3.head_object(
             Bucket=spec.source.bucket,
             Key=item.key,
@@ -257,63 +293,27 @@ class ObjectCopier:
         carried = carried_properties(s3, spec, item, dict(head))
         carried.update(self._locks.from_head(s3, spec, head))
         carried.update(grants(s3, spec, item.key))
-        bucket, key = spec.destination.bucket, spec.destination_key(item.key)
-        owner = spec.destination.expected_owner()
+        key = spec.destination_key(item.key)
         if spec.overwrite is Overwrite.NEVER:
             # One HEAD saves copying every part of an object the write is bound to be refused
             # for; one of the same size may be this job's earlier copy, which only the parts'
-            # ETags can tell (see _complete).
+            # ETags can tell (see complete).
             there = self._destination_head(spec, item)
             if there is not None and there.get("ContentLength") != item.size:
                 raise exists_error(key)
         if self._stopping.is_set():
             raise TransientError("CopierStopping", "the copier is stopping; another copies it")
         upload_id = s3.create_multipart_upload(
-            Bucket=bucket,
+            Bucket=spec.destination.bucket,
             Key=key,
             **carried,
             **upload_checksum(spec, checked),
-            **owner,
+            **spec.destination.expected_owner(),
             **encryption(spec.destination),
         )["UploadId"]
-        upload = _Upload(s3, bucket, key, upload_id, owner)
-        with self._lock:
-            self._uploads[upload_id] = upload
-        part_size = spec.options.part_size_bytes or self.part_size_bytes
-        try:
-            upload.parts = [
-                self.parts_pool.submit(
-                    s3.upload_part_copy,
-                    Bucket=bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    PartNumber=part.number,
-                    CopySource=source,
-                    CopySourceRange=part.header,
-                    CopySourceIfMatch=item.etag,
-                    **owner,
-                    **source_owner(spec),
-                    **spec.options.source_payer(),
-                )
-                for part in plan_parts(item.size, part_size)
-            ]
-            algorithm = spec.options.checksum_algorithm or (checked and checked.algorithm)
-            parts = [
-                completed_part(algorithm or None, number, future.result()["CopyPartResult"])
-                for number, future in enumerate(upload.parts, start=1)
-            ]
-            verified = self._complete(s3, spec, item, upload_id, parts, again, checked)
-        except BaseException:
-            with self._lock:
-                mine = self._uploads.pop(upload_id, None) is not None
-            if mine:  # else abandon() ends it
-                upload.end()
-            raise
-        with self._lock:
-            self._uploads.pop(upload_id, None)
-        return verified
+        return upload_id, checked
 
-    def _complete(
+    def complete(
         self,
         s3: S3Client,
         spec: CopySpec,
@@ -354,7 +354,7 @@ class ObjectCopier:
                     and same_content(s3, spec, item.key, item.etag, head["ETag"])
                 )
             ):
-                raise _Copied(item.size) from exc
+                raise AlreadyCopied(item.size) from exc
             raise exists_error(key) from exc
         if checked is None:
             return False
@@ -373,7 +373,7 @@ class Copied(int):
         return copied
 
 
-class _Copied(Exception):  # noqa: N818 - an outcome, not an error
+class AlreadyCopied(Exception):  # noqa: N818 - an outcome, not an error
     """The destination already holds this object (``size`` bytes), copied by an earlier
     delivery."""
 

@@ -51,3 +51,31 @@ def plan_parts(size: int, preferred: int) -> list[PartRange]:
         PartRange(number=i + 1, first=start, last=min(start + step, size) - 1)
         for i, start in enumerate(range(0, size, step))
     ]
+
+
+@dataclass(frozen=True)
+class PartBatchPlan:
+    """One part batch of a huge object: its parts ``first`` to ``last`` (S3's numbers)."""
+
+    index: int  # 1-based, as in the part batch's id
+    first: int
+    last: int  # inclusive
+
+    @property
+    def numbers(self) -> range:
+        return range(self.first, self.last + 1)
+
+
+def parts_per_batch(part_bytes: int, batch_bytes: int) -> int:
+    """How many parts a part batch takes: as many as fit ``batch_bytes``, one at least."""
+    return max(1, batch_bytes // part_bytes)
+
+
+def plan_part_batches(parts: int, per_batch: int) -> list[PartBatchPlan]:
+    """Cut ``parts`` parts into part batches of ``per_batch`` (the last may hold fewer)."""
+    if parts < 1 or per_batch < 1:
+        raise ValueError("a part batch plan needs parts and a batch size of one at least")
+    return [
+        PartBatchPlan(index=i + 1, first=first, last=min(first + per_batch - 1, parts))
+        for i, first in enumerate(range(1, parts + 1, per_batch))
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from copier.objects import ObjectCopier
 from copier.protection import TaskProtection
+from copier.split import SplitCopier
 from copier.worker import Worker
 from s3migrator.aws import Aws, task_aws
 from s3migrator.jobstore import JobStore
@@ -50,23 +52,41 @@ def built_worker(
     """
     resources = resources or resolve(aws, settings)
     clients = s3_clients(aws, settings, default=s3)
+    store = store or JobStore(
+        aws.dynamodb(), resources.table_name, retention_days=settings.job_retention_days
+    )
+    sqs = aws.sqs()
+    owner = uuid.uuid4().hex[:12]
     with (
         ThreadPoolExecutor(settings.copy_concurrency, thread_name_prefix="copy") as copy_pool,
         ThreadPoolExecutor(settings.part_concurrency, thread_name_prefix="part") as parts_pool,
     ):
-        yield Worker(
-            sqs=aws.sqs(),
+        copier = ObjectCopier(
+            clients=clients,
+            parts_pool=parts_pool,
+            multipart_threshold_bytes=settings.multipart_threshold_bytes,
+            part_size_bytes=settings.part_size_bytes,
+        )
+        split = SplitCopier(
+            sqs=sqs,
             queue_url=resources.work_queue_url,
-            store=store
-            or JobStore(
-                aws.dynamodb(), resources.table_name, retention_days=settings.job_retention_days
-            ),
-            copier=ObjectCopier(
-                clients=clients,
-                parts_pool=parts_pool,
-                multipart_threshold_bytes=settings.multipart_threshold_bytes,
-                part_size_bytes=settings.part_size_bytes,
-            ),
+            store=store,
+            copier=copier,
+            parts_pool=parts_pool,
+            owner=owner,
+            split_object_bytes=settings.split_object_bytes,
+            part_batch_bytes=settings.part_batch_bytes,
+            visibility_s=settings.work_visibility_s,
+            max_item_attempts=settings.max_item_attempts,
+            retry_delay_base_s=settings.retry_delay_base_s,
+        )
+        yield Worker(
+            sqs=sqs,
+            queue_url=resources.work_queue_url,
+            store=store,
+            copier=copier,
+            split=split,
+            owner=owner,
             copy_pool=copy_pool,
             messages_in_flight=settings.messages_in_flight,
             visibility_s=settings.work_visibility_s,

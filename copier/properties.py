@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
+    from copier.parts import PartRange
     from s3migrator.checksums import WholeChecksum
     from s3migrator.models import CopySpec, Location
 
@@ -174,3 +175,24 @@ def grant_arguments(owner_id: str | None, acl_grants: list[Any]) -> dict[str, st
         if name not in named.setdefault(argument, []):
             named[argument].append(name)
     return {argument: ", ".join(names) for argument, names in named.items()}
+
+
+def part_algorithm(spec: CopySpec, checked: WholeChecksum | None) -> str | None:
+    """The checksum each copied part carries back to the completion, if the upload has one."""
+    return spec.options.checksum_algorithm or (checked.algorithm if checked else None)
+
+
+def part_request(spec: CopySpec, item: WorkItem, upload_id: str, part: PartRange) -> dict[str, Any]:
+    """UploadPartCopy's arguments for one part: the listed ETag, and the expected owners."""
+    return {
+        "Bucket": spec.destination.bucket,
+        "Key": spec.destination_key(item.key),
+        "UploadId": upload_id,
+        "PartNumber": part.number,
+        "CopySource": copy_source(spec, item),
+        "CopySourceRange": part.header,
+        "CopySourceIfMatch": item.etag,
+        **spec.destination.expected_owner(),
+        **source_owner(spec),
+        **spec.options.source_payer(),
+    }

@@ -20,7 +20,6 @@ import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from enum import StrEnum
 from functools import partial
 from itertools import groupby
 from typing import TYPE_CHECKING
@@ -28,15 +27,18 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from copier.deletion import delete_extra
+from copier.fates import Decision, Fate
 from copier.objects import ObjectCopier
 from copier.protection import TaskProtection
 from copier.remainders import remainder_of, restore_timeout
 from copier.restore import RestoreWaiting, copy_restored
+from copier.split import SplitCopier
 from copier.versions import copy_history, nth, versioned
 from s3migrator.aws_errors import translate, translated
 from s3migrator.backoff import backoff_s
 from s3migrator.errors import TransientError
 from s3migrator.models import CopySpec, FailureRecord
+from s3migrator.part_work import WORK, PartBatch
 from s3migrator.sqs.intake import Intake
 from s3migrator.sqs.queues import LATER_VISIBILITY_S, MAX_DELAY_S
 from s3migrator.sqs.visibility import VisibilityKeeper
@@ -49,18 +51,6 @@ if TYPE_CHECKING:
     from s3migrator.jobstore import JobStore
 
 log = logging.getLogger(__name__)
-
-
-class Fate(StrEnum):
-    DELETE = "delete"  # counted (by us or another), or obsolete: nothing more to do
-    LEAVE = "leave"  # not ours to fix: SQS redelivers it, then dead-letters it
-    LATER = "later"  # another live copier holds it: hidden for as long as SQS allows
-
-
-@dataclass(frozen=True)
-class Decision:
-    fate: Fate
-    reason: str
 
 
 @dataclass
@@ -100,6 +90,8 @@ class Worker:
     abort_wait_s: float = 4.0
     protection: TaskProtection = field(default_factory=lambda: TaskProtection(None))
     stop: threading.Event = field(default_factory=threading.Event)
+    # Huge objects' parts, copied by many copiers at once (``copier.split``).
+    split: SplitCopier | None = None
     batches_settled: int = 0
     _specs: dict[str, CopySpec] = field(default_factory=dict)
 
@@ -167,9 +159,12 @@ class Worker:
 
     def _process(self, message: MessageTypeDef) -> Decision:
         try:
-            batch = WorkBatch.model_validate_json(message.get("Body", ""))
+            batch = WORK.validate_json(message.get("Body", ""))
         except ValidationError as exc:
             return Decision(Fate.LEAVE, f"malformed work message: {exc.error_count()} errors")
+        deliveries = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        if isinstance(batch, PartBatch):
+            return self._process_part(batch, deliveries)
         batches = self.store.batches
         record = batches.get(batch.job_id, batch.batch_id)
         if record is None:
@@ -194,8 +189,10 @@ class Worker:
         # An earlier delivery (SQS's, an earlier attempt's or run's, or the message a
         # coordinator sent before this one) may have copied any of the batch's objects, its
         # answer lost.
+        if self.split is not None and self.split.applies(batch):
+            return self.split.parent(batch, deliveries)
         repeat = (
-            int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1")) > 1
+            deliveries > 1
             or batch.attempt > 1
             or batch.waits > 0  # a remainder: its objects may have been copied meanwhile
             or batch.resent
@@ -249,6 +246,15 @@ class Worker:
             )
             self._send(remainder, delay)
         return Decision(Fate.DELETE, f"batch {batch.batch_id} counted")
+
+    def _process_part(self, batch: PartBatch, deliveries: int) -> Decision:
+        spec = self._spec_of(batch.job_id)
+        if spec is None or self.split is None:
+            return Decision(Fate.LEAVE, f"part batch {batch.batch_id}: no job, or no splitting")
+        if spec != batch.spec:
+            log.error("part batch %s does not carry its job's spec; deleted", batch.batch_id)
+            return Decision(Fate.DELETE, f"part batch {batch.batch_id} is not its job's")
+        return self.split.part(batch, deliveries)
 
     def _spec_of(self, job_id: str) -> CopySpec | None:
         """The job's spec as recorded, which every batch of the job carries (read once per
@@ -373,7 +379,7 @@ class Worker:
             self.sqs.change_message_visibility(
                 QueueUrl=self.queue_url,
                 ReceiptHandle=message["ReceiptHandle"],
-                VisibilityTimeout=LATER_VISIBILITY_S,
+                VisibilityTimeout=decision.hide_s or LATER_VISIBILITY_S,
             )
             return
         log.debug("message %s: %s", message["MessageId"], decision.reason)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from s3migrator.aws_errors import translated
 from s3migrator.models import FailureRecord
+from s3migrator.part_work import WORK, PartBatch, UploadState
 from s3migrator.sqs.queues import LATER_VISIBILITY_S
 from s3migrator.work import BatchOutcome, BatchState, WorkBatch
 
@@ -60,10 +61,17 @@ def sweep_dead_letters(
             break
         for message in messages:
             try:
-                batch = WorkBatch.model_validate_json(message.get("Body", ""))
+                batch = WORK.validate_json(message.get("Body", ""))
             except ValidationError:
                 # Not a batch of ours: left in the queue, where dlq_visible shows it.
                 log.error("dead letter %s is not a work batch", message["MessageId"])
+                continue
+            if isinstance(batch, PartBatch):
+                if not _part_swept(store, sqs, work_queue_url, batch, message):
+                    continue
+                with translated():
+                    sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+                swept += 1
                 continue
             record = store.batches.get(batch.job_id, batch.batch_id)
             if record is None:
@@ -94,6 +102,31 @@ def sweep_dead_letters(
                 sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
             swept += 1
     return swept
+
+
+def _part_swept(
+    store: JobStore, sqs: SQSClient, work_queue_url: str, batch: PartBatch, message: Any
+) -> bool:
+    """A dead part batch fails its object (unless every part is done): the sweep cannot reach
+    the destination, so the part batch goes back to the copiers, who abort the upload (or
+    complete it) and count the object once. False when it names no recorded upload."""
+    record = store.uploads.get(batch.job_id, batch.parent)
+    if record is None:
+        log.error(
+            "dead letter %s: part batch %s has no upload", message["MessageId"], batch.batch_id
+        )
+        return False
+    if record.state is UploadState.OPEN:
+        deliveries = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0))
+        reason = (
+            f"part batch {batch.batch_id} failed {deliveries} deliveries and was dead-lettered;"
+            " see the copier logs for its errors"
+        )
+        store.uploads.fail(record, record.item.failure(DEAD_LETTERED, reason, attempts=deliveries))
+        with translated():
+            sqs.send_message(QueueUrl=work_queue_url, MessageBody=batch.body())
+        log.warning("job %s: part batch %s dead-lettered", batch.job_id, batch.batch_id)
+    return True
 
 
 def _hide(sqs: SQSClient, dlq_url: str, receipt_handle: str, seconds: float) -> None:

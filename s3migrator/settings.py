@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     messages_in_flight: int = Field(default=2, ge=1, le=10)
     multipart_threshold_bytes: int = Field(default=5 * GiB - MiB, ge=5 * MiB, le=5 * GiB)
     part_size_bytes: int = Field(default=256 * MiB, ge=5 * MiB, le=5 * GiB)
+    # From this size an object's parts are copied by many copiers at once: its upload is
+    # started once, and its parts go out as part batches of up to part_batch_bytes each.
+    split_object_bytes: int = Field(default=64 * GiB, ge=MiB)
+    part_batch_bytes: int = Field(default=8 * GiB, ge=5 * MiB)
     # A held batch stays invisible this long and is extended every third of it: a dead
     # copier's batches are back in play within it.
     work_visibility_s: int = Field(default=30, ge=5, le=43_200)

@@ -84,11 +84,18 @@ class BatchStore(Table):
         return remainder.carried(batch.spec)
 
     def count(
-        self, batch: WorkBatch, outcome: BatchOutcome, remainder: WorkBatch | None = None
+        self,
+        batch: WorkBatch,
+        outcome: BatchOutcome,
+        remainder: WorkBatch | None = None,
+        *,
+        also: list[dict[str, Any]] | None = None,
     ) -> bool:
         """Count the batch's decided objects once; False when it was counted (or replaced).
 
         A redrive batch's objects were counted failed already: each copied now moves over.
+        ``also``: writes that happen with the counting or not at all (a huge object's upload
+        ending with its parent counted).
         """
         copied, failed = len(outcome.copied), len(outcome.failures)
         deleted = len(outcome.deleted)
@@ -151,7 +158,7 @@ class BatchStore(Table):
                     }
                 }
             )
-        return self._transact(actions)
+        return self._transact(actions + (also or []))
 
     def claim(self, job_id: str, batch_id: str, owner: str, until: float) -> bool:
         """Claim a batch being copied for a long time, so that no one takes it for dead; False

@@ -37,6 +37,7 @@ from s3migrator.jobstore.codec import (
 )
 from s3migrator.jobstore.listing import MAX_ERROR_CHARS, ListingWrites
 from s3migrator.jobstore.migrations import MigrationWrites
+from s3migrator.jobstore.uploads import UploadStore
 from s3migrator.jobstore.writes import Clock
 from s3migrator.models import CopySpec, JobRecord, JobState, Phase
 from s3migrator.work import SHARDS
@@ -70,6 +71,7 @@ class JobStore(ListingWrites):
         super().__init__(client, table_name, clock)
         self.batches = BatchStore(client, table_name, clock)
         self.migrations = MigrationWrites(client, table_name, clock)
+        self.uploads = UploadStore(client, table_name, clock)
         self.retention_days = retention_days
 
     def spec_of(self, job_id: str) -> CopySpec | None:
