@@ -120,12 +120,14 @@ class ShardedListing:
                 except queue.Empty:
                     return
                 try:
-                    outcomes.append(self._list_shard(shard))
+                    outcome = self._list_shard(shard)
                 except Exception as exc:  # the run's own thread raises it
                     errors.append(exc)
                     self.halt.set()
                     return
-                if outcomes[-1] is not Outcome.DONE:
+                outcomes.append(outcome)
+                # This thread's own outcome: the list's last may be another thread's by now.
+                if outcome is not Outcome.DONE:
                     self.halt.set()
 
         count = min(self.runner.settings.listing_threads, len(pending))
