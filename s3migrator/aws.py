@@ -8,10 +8,13 @@ on a local endpoint. Retries use botocore's retry modes rather than hand-written
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+from botocore.utils import parse_timestamp
+from dateutil.tz import tzutc
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -22,6 +25,27 @@ if TYPE_CHECKING:
     from s3migrator.settings import Settings
 
 DEFAULT_REGION = "us-east-1"
+_UTC = tzutc()
+
+
+def fast_timestamp(value: Any) -> datetime:
+    """botocore's timestamp parser, with S3's ISO-8601 UTC form (``2024-05-01T12:00:00.000Z``,
+    every listed key's LastModified) read by the standard library instead of dateutil's general
+    parser, which cost more CPU than the rest of a listing page's parsing (`make bench`). The
+    result is the same datetime, in the same ``tzutc``; any other form goes to botocore's."""
+    if isinstance(value, str) and len(value) >= 20 and value[10] == "T" and value[-1] == "Z":
+        try:
+            return datetime.fromisoformat(value[:-1]).replace(tzinfo=_UTC)
+        except ValueError:
+            pass
+    parsed: datetime = parse_timestamp(value)
+    return parsed
+
+
+def use_fast_timestamps(session: boto3.Session) -> None:
+    """Every client the session builds from now on parses timestamps with ``fast_timestamp``."""
+    factory = session._session.get_component("response_parser_factory")
+    factory.set_parser_defaults(timestamp_parser=fast_timestamp)
 
 
 @dataclass
@@ -37,6 +61,9 @@ class Aws:
     # spent per object for nothing (`make bench` measures it). Checksums a request or response
     # must carry are still made and checked.
     lean: bool = False
+
+    def __post_init__(self) -> None:
+        use_fast_timestamps(self.session)
 
     @property
     def region(self) -> str:
