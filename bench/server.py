@@ -2,9 +2,10 @@
 backend directly, while every tool measured reaches it over HTTP on loopback like any client.
 
 It carries the embedded stack's fixes (``patch_moto``: serialised DynamoDB, change-set outputs,
-S3's request conditions) and two of the bench's, which keep moto's cost per request from growing
-with the bucket and the table: a sorted key index for ListObjectsV2 (``listing_index``) and
-transaction snapshots of the touched items alone (``transaction_snapshots``).
+S3's request conditions) and the bench's, which keep moto's cost per request from growing
+with the bucket, the table and the queue: a sorted key index for ListObjectsV2
+(``listing_index``), transaction snapshots of the touched items alone
+(``transaction_snapshots``) and queue counts in one pass (``queue_counts``).
 moto's recorder writes every request it receives to ``MOTO_RECORDER_FILEPATH``, which must be
 set before moto is imported (``configure_recorder``).
 """
@@ -20,7 +21,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench import listing_index, transaction_snapshots
+from bench import listing_index, queue_counts, transaction_snapshots
 from s3migrator.cli.local.motoserver import patch_moto
 from s3migrator.cli.local.server import free_port, local_env
 
@@ -62,6 +63,7 @@ class BenchServer:
         listing_index.install()
         listing_index.install_renderer()
         transaction_snapshots.install()
+        queue_counts.install()
         _serialise_recorder()
         # werkzeug logs every request: costly at the server, and noise in the table's way.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
