@@ -20,6 +20,7 @@ from rich.console import Console
 
 from bench import listing_index
 from bench.job import Stack, copy_run, enumeration_run
+from bench.kill import kill_run
 from bench.report import machine, render, write_json
 from bench.requests import analyse
 from bench.server import BenchServer, configure_recorder
@@ -36,11 +37,19 @@ def keys_for(count: int, prefix: str = "data") -> list[str]:
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--objects", type=int, default=3000)
+    parser.add_argument("--objects", type=int, default=2000)
     parser.add_argument("--object-bytes", type=int, default=1024)
     parser.add_argument("--copiers", default="1,2,4", help="comma-separated copier counts")
     parser.add_argument("--enumerate", default="100000,1000000", help="key counts, or ''")
     parser.add_argument("--tools", default="ceiling,s5cmd,rclone", help="others to run, or ''")
+    parser.add_argument(
+        "--at-scale",
+        type=int,
+        default=2,
+        help="copier count of a second job of twice the objects, whose difference from the"
+        " first gives the figures per object at scale (0: none)",
+    )
+    parser.add_argument("--kill", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--out", type=Path, default=Path("test-output/bench"))
     return parser.parse_args(argv)
 
@@ -135,6 +144,39 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         server.drop(f"bench-s3migrator-{copiers}")
+    if args.at_scale:
+        # Same copiers, twice the objects: what the second job needed more is what each object
+        # costs once the job's once-only requests are spread over many.
+        double = 2 * args.objects
+        server.seed(f"{SOURCE}-2x", keys_for(double), args.object_bytes)
+        console.print(f"running s3migrator with {args.at_scale} copiers on {double:,} objects ...")
+        run = recorded(
+            server,
+            double,
+            lambda: copy_run(
+                stack,
+                copiers=args.at_scale,
+                source=f"{SOURCE}-2x",
+                destination="bench-s3migrator-2x",
+                objects=double,
+                logs=logs / "s3migrator-2x",
+            ),
+        )
+        run["at_scale"] = True
+        run["tool"] += f", {double:,} objects"
+        result["runs"].append(run)
+        server.drop("bench-s3migrator-2x")
+        server.drop(f"{SOURCE}-2x")
+    if args.kill:
+        console.print("running s3migrator with 2 copiers, one killed (SIGKILL) ...")
+        result["kill"] = kill_run(
+            stack,
+            source=SOURCE,
+            destination="bench-s3migrator-kill",
+            objects=args.objects,
+            logs=logs / "s3migrator-kill",
+        )
+        server.drop("bench-s3migrator-kill")
     for count in [int(n) for n in args.enumerate.split(",") if n]:
         bucket = f"bench-list-{count}"
         started = time.monotonic()

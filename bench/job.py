@@ -136,6 +136,7 @@ def copy_run(
         "state": final.state.value,
         "objects_copied": final.counters.objects_copied,
         "objects_failed": final.counters.objects_failed,
+        "batches": final.listing.next_seq,
         **steady,
         "objects_per_s": round(objects / timeline.wall_s, 1),
         "all_counted_s": round(counted_s, 3),

@@ -114,10 +114,13 @@ def targets(result: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
         rows.append(
             (
                 f"a copier SIGKILLed: the {kill['batches_in_flight_at_kill']} batches in flight"
-                f" back in play (all counted after {kill['all_counted_s']:.1f} s)",
+                f" back in play, {kill['received_again']} of them received again"
+                f" (all counted after {kill['all_counted_s']:.1f} s)",
                 f"{kill['all_in_play_s']:.1f} s",
                 "<= 30 s",
-                kill["all_in_play_s"] <= 30 and kill["objects_copied"] == kill["objects"],
+                kill["all_in_play_s"] <= 30
+                and kill["received_again"] > 0
+                and kill["objects_copied"] == kill["objects"],
             )
         )
     enumeration = result.get("enumeration", [])

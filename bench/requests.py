@@ -168,6 +168,8 @@ def analyse(entries: list[dict[str, Any]], objects: int) -> dict[str, Any]:
         "requests": {f"{s} {a}": n for (s, a), n in sorted(counts.items())},
         "per_object": {f"{s} {a}": round(n / objects, 5) for (s, a), n in sorted(counts.items())},
         "copies": copies,
+        "s3_requests": s3_requests,
+        "cost_usd": total,
         "s3_requests_per_object": round(s3_requests / objects, 5),
         "cost_per_million_usd": {k: round(v / objects * 1e6, 4) for k, v in sorted(cost.items())},
         "floor_per_million_usd": round(floor / objects * 1e6, 4),
