@@ -66,9 +66,15 @@ class PartBatchPlan:
         return range(self.first, self.last + 1)
 
 
+# A part batch's record holds each part's ETag and checksum (about 140 bytes): at most this
+# many parts keeps it far within DynamoDB's 400 KB item, whatever part_batch_bytes says.
+MAX_PARTS_PER_PART_BATCH = 1000
+
+
 def parts_per_batch(part_bytes: int, batch_bytes: int) -> int:
-    """How many parts a part batch takes: as many as fit ``batch_bytes``, one at least."""
-    return max(1, batch_bytes // part_bytes)
+    """How many parts a part batch takes: as many as fit ``batch_bytes``, one at least, and
+    at most ``MAX_PARTS_PER_PART_BATCH``."""
+    return min(MAX_PARTS_PER_PART_BATCH, max(1, batch_bytes // part_bytes))
 
 
 def plan_part_batches(parts: int, per_batch: int) -> list[PartBatchPlan]:

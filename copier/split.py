@@ -36,15 +36,16 @@ import logging
 import random
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from copier.fates import Decision, Fate
 from copier.objects import AlreadyCopied, ObjectCopier
-from copier.overwrite import holds, multipart_etag
 from copier.parts import plan_parts
 from copier.properties import completed_part, part_algorithm, part_request
 from copier.split_plan import checked_of, part_batches, splits, upload_plan
+from copier.upload_requests import abort_upload, current_item, in_place
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate, translated
 from s3migrator.backoff import backoff_s
 from s3migrator.checksums import WholeChecksum
@@ -53,20 +54,17 @@ from s3migrator.errors import (
     Missing,
     NotFoundError,
     OperationError,
-    PermanentError,
     TransientError,
 )
 from s3migrator.models import FailureRecord
 from s3migrator.part_work import PartBatch, UploadRecord, UploadState, part_batch_id
 from s3migrator.sqs.queues import MAX_DELAY_S, send_bodies
-from s3migrator.work import BatchOutcome, WorkBatch, WorkItem, kept_class
+from s3migrator.work import BatchOutcome, WorkBatch, WorkItem
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
     from s3migrator.jobstore import JobStore
-    from s3migrator.models import CopySpec
 
 log = logging.getLogger(__name__)
 JOB_ENDED = "JobEnded"
@@ -139,35 +137,20 @@ class SplitCopier:
         except PROVIDER_ERRORS as exc:
             if not isinstance(translate(exc), ConditionFailedError):
                 raise
-            item = self._current(s3, spec, item)  # changed since listed: copy it as it is now
+            item = current_item(s3, spec, item)  # changed since listed: copy it as it is now
             upload_id, checked = self.copier.begin_upload(s3, spec, item)
         self.step("created", batch.batch_id)
         record = self._record(batch, item, upload_id, checked)
         if self.store.uploads.begin(record):
             log.info("%s: %d part batches for %s", batch.batch_id, record.total, item.key)
             return record
-        # Another delivery of the parent recorded its upload first: ours is not needed.
-        self._abort(s3, spec, item, upload_id)
         recorded = self.store.uploads.get(batch.job_id, batch.batch_id)
         assert recorded is not None
+        if recorded.upload_id == upload_id:
+            return recorded  # ours: the write's answer was lost and its retry refused
+        # Another delivery of the parent recorded its upload first: ours is not needed.
+        abort_upload(s3, spec, item, upload_id)
         return recorded
-
-    def _current(self, s3: S3Client, spec: CopySpec, item: WorkItem) -> WorkItem:
-        head = s3.head_object(
-            Bucket=spec.source.bucket,
-            Key=item.key,
-            **spec.source.expected_owner(),
-            **spec.options.source_payer(),
-        )
-        if not head["ContentLength"]:
-            raise PermanentError("EmptyNow", "the object changed to an empty one; redrive it")
-        log.info("%s changed after listing; copying its current version", item.key)
-        return WorkItem(
-            key=item.key,
-            size=head["ContentLength"],
-            etag=head["ETag"],
-            storage_class=kept_class(head.get("StorageClass")),
-        )
 
     def _record(
         self, batch: WorkBatch, item: WorkItem, upload_id: str, checked: WholeChecksum | None
@@ -210,7 +193,12 @@ class SplitCopier:
             held = uploads.part(batch.job_id, batch.batch_id)
             if held is not None and held.done:  # done meanwhile: nothing to hide it for
                 return self._finish(self._reread(record))
-            return Decision(Fate.LATER, f"part batch {batch.batch_id}: another copier copies it")
+            # Back when the holder's claim runs out: a holder that died is not waited for.
+            until = held.claim_until if held is not None else uploads.now()
+            wait = max(1, int(until - uploads.now()) + 1)
+            return Decision(
+                Fate.LATER, f"part batch {batch.batch_id}: another copier copies it", wait
+            )
         try:
             parts = self._copy_parts(record, batch)
         except _COPY_ERRORS as exc:
@@ -240,6 +228,9 @@ class SplitCopier:
         except BaseException:
             for future in futures:  # none starts once the batch has failed
                 future.cancel()
+            # Parts already running end first: an abort while a part is being copied may
+            # leave that part stored (S3 says so), so the abort waits for them.
+            wait_for(futures)
             raise
         return parts
 
@@ -292,6 +283,11 @@ class SplitCopier:
             if record.state is UploadState.COMPLETED:
                 outcome = BatchOutcome(copied=record.parent.items, bytes_copied=record.item.size)
             else:
+                # Again: a part that was being copied while it was aborted may have been
+                # stored after it (S3 says so); an abort of an ended upload costs nothing.
+                spec = record.parent.spec
+                s3 = self.copier.clients.for_location(spec.destination, spec)
+                abort_upload(s3, spec, record.item, record.upload_id)
                 outcome = BatchOutcome(failures=[self._failure_of(record)])
             self.store.batches.count(record.parent, outcome)
             return Decision(Fate.DELETE, f"the upload of {record.parent.batch_id} has ended")
@@ -324,7 +320,9 @@ class SplitCopier:
                 s3, spec, item, record.upload_id, parts, True, checked_of(record)
             )
         except AlreadyCopied:
-            pass  # under ``never``: this very copy is there
+            # Under ``never``, this very content is there already: the upload, refused its
+            # completion, still holds every part copied, and is aborted.
+            abort_upload(s3, spec, item, record.upload_id)
         except _COPY_ERRORS as exc:
             error = translate(exc)
             if isinstance(error, TransientError):
@@ -332,7 +330,7 @@ class SplitCopier:
             if not (
                 isinstance(error, NotFoundError)
                 and error.missing is Missing.UPLOAD
-                and self._in_place(s3, spec, item, parts)
+                and in_place(s3, spec, item, parts)
             ):
                 failure = item.failure(error.code, error.message, attempts=1)
                 return self._abort_and_count(record, failure)
@@ -342,23 +340,10 @@ class SplitCopier:
         )
         return self._count(record, UploadState.COMPLETED, outcome)
 
-    def _in_place(self, s3: S3Client, spec: CopySpec, item: WorkItem, parts: list[Any]) -> bool:
-        """After NoSuchUpload: whether an earlier completion (its answer lost) put this very
-        copy in place (its ETag is the one these parts make)."""
-        try:
-            head = s3.head_object(
-                Bucket=spec.destination.bucket,
-                Key=spec.destination_key(item.key),
-                **spec.destination.expected_owner(),
-            )
-        except PROVIDER_ERRORS:
-            return False
-        return holds(head, item.size, multipart_etag([part["ETag"] for part in parts]))
-
     def _abort_and_count(self, record: UploadRecord, failure: FailureRecord) -> Decision:
         spec = record.parent.spec
         s3 = self.copier.clients.for_location(spec.destination, spec)
-        self._abort(s3, spec, record.item, record.upload_id)
+        abort_upload(s3, spec, record.item, record.upload_id)
         log.warning("%s failed (%s); upload aborted", record.item.key, failure.code)
         return self._count(record, UploadState.ABORTED, BatchOutcome(failures=[failure]))
 
@@ -375,19 +360,6 @@ class SplitCopier:
         """The object failed before any upload was recorded for it."""
         self.store.batches.count(batch, BatchOutcome(failures=[failure]))
         return Decision(Fate.DELETE, f"batch {batch.batch_id}: {failure.code}")
-
-    def _abort(self, s3: S3Client, spec: CopySpec, item: WorkItem, upload_id: str) -> None:
-        try:
-            s3.abort_multipart_upload(
-                Bucket=spec.destination.bucket,
-                Key=spec.destination_key(item.key),
-                UploadId=upload_id,
-                **spec.destination.expected_owner(),
-            )
-        except PROVIDER_ERRORS as exc:
-            error = translate(exc)
-            if not (isinstance(error, NotFoundError) and error.missing is Missing.UPLOAD):
-                raise error from exc
 
     def _failure_of(self, record: UploadRecord) -> FailureRecord:
         return record.failure or record.item.failure(

@@ -73,6 +73,11 @@ def sweep_dead_letters(
                     sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
                 swept += 1
                 continue
+            if _parent_swept(store, sqs, work_queue_url, batch, message):
+                with translated():
+                    sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+                swept += 1
+                continue
             record = store.batches.get(batch.job_id, batch.batch_id)
             if record is None:
                 log.error(
@@ -126,6 +131,28 @@ def _part_swept(
         with translated():
             sqs.send_message(QueueUrl=work_queue_url, MessageBody=batch.body())
         log.warning("job %s: part batch %s dead-lettered", batch.job_id, batch.batch_id)
+    return True
+
+
+def _parent_swept(
+    store: JobStore, sqs: SQSClient, work_queue_url: str, batch: WorkBatch, message: Any
+) -> bool:
+    """A dead batch of a huge object whose upload is open: counting it failed here would end
+    the job while the upload holds parts (and its part batches might still complete it). Its
+    object fails on the upload instead, and the batch goes back to the copiers, who abort the
+    upload and count the object once. False when it has no open upload (swept as any batch)."""
+    record = store.uploads.get(batch.job_id, batch.batch_id)
+    if record is None or record.state is not UploadState.OPEN:
+        return False
+    deliveries = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0))
+    reason = (
+        f"batch {batch.batch_id} failed {deliveries} deliveries and was dead-lettered;"
+        " see the copier logs for its errors"
+    )
+    store.uploads.fail(record, record.item.failure(DEAD_LETTERED, reason, attempts=deliveries))
+    with translated():
+        sqs.send_message(QueueUrl=work_queue_url, MessageBody=batch.body())
+    log.warning("job %s: batch %s of an open upload dead-lettered", batch.job_id, batch.batch_id)
     return True
 
 

@@ -7,7 +7,15 @@ import itertools
 import pytest
 
 from coordinator.batching import limits
-from copier.parts import MAX_PART_BYTES, MAX_PARTS, GiB, MiB, plan_part_batches
+from copier.parts import (
+    MAX_PART_BYTES,
+    MAX_PARTS,
+    MAX_PARTS_PER_PART_BATCH,
+    GiB,
+    MiB,
+    parts_per_batch,
+    plan_part_batches,
+)
 from copier.split_plan import splits, upload_plan
 from s3migrator.models import CopySpec, Location
 from s3migrator.part_work import part_batch_id
@@ -98,3 +106,10 @@ def test_an_object_the_copiers_split_travels_alone_whatever_the_solo_setting() -
     # WHEN the coordinator's bounds are read / THEN an object to split travels alone
     assert limits(settings)["solo_object_bytes"] == 2 * GiB
     assert limits(Settings())["solo_object_bytes"] == 5 * GiB
+
+
+def test_a_part_batch_holds_at_most_a_thousand_parts_whatever_its_bytes_setting() -> None:
+    # a 64 GiB object in 5 MiB parts, part batches asked for 64 GiB each: its record would
+    # hold 13,108 parts' ETags, beyond DynamoDB's 400 KB item
+    assert parts_per_batch(5 * MiB, 64 * GiB) == MAX_PARTS_PER_PART_BATCH == 1000
+    assert parts_per_batch(5 * MiB, 10 * MiB) == 2
