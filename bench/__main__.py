@@ -19,7 +19,7 @@ from typing import Any
 from rich.console import Console
 
 from bench import listing_index
-from bench.job import Stack, copy_run, enumeration_run
+from bench.job import BENCH_AGENT, Stack, copy_run, enumeration_run
 from bench.kill import kill_run
 from bench.report import machine, render, write_json
 from bench.requests import analyse
@@ -60,7 +60,7 @@ def recorded(server: BenchServer, objects: int, run: Any) -> dict[str, Any]:
         result: dict[str, Any] = run()
     finally:
         entries = server.stop_recording()
-    result["requests"] = analyse(entries, objects)
+    result["requests"] = analyse(entries, objects, leave_out_agent=BENCH_AGENT)
     return result
 
 

@@ -23,6 +23,9 @@ from s3migrator.resources import Resources
 from s3migrator.settings import Settings
 from s3migrator.sqs.queues import queue_depth, send_job
 
+# The bench's own reads of the job (is it done yet?) carry this in their User-Agent, so that the
+# request counts leave them out: they are the bench's, not the job's.
+BENCH_AGENT = "s3migrator-bench-watch"
 NEVER_S = 1e9  # the autoscaler's period: the bench sets the copier count itself
 POLL_S = 0.05
 
@@ -35,7 +38,12 @@ class Stack:
     stack_name: str = "s3migrator"
 
     def store(self) -> JobStore:
-        return JobStore(self.aws.dynamodb(), self.resources.table_name)
+        client = self.aws.session.client(
+            "dynamodb",
+            region_name=self.aws.region,
+            config=self.aws.config(user_agent_extra=BENCH_AGENT),
+        )
+        return JobStore(client, self.resources.table_name)
 
     def runner(self, copiers: int, env: dict[str, str], logs: Path) -> LocalRunner:
         return LocalRunner(

@@ -135,8 +135,13 @@ def dynamodb_units(action: str, body: dict[str, Any]) -> tuple[list[tuple[str, i
     return [], 1.0  # Query, Scan, DescribeTable ...: a page each
 
 
-def analyse(entries: list[dict[str, Any]], objects: int) -> dict[str, Any]:
-    """Counts by service and action, their price, and DynamoDB's write units per key."""
+def analyse(
+    entries: list[dict[str, Any]], objects: int, leave_out_agent: str = ""
+) -> dict[str, Any]:
+    """Counts by service and action, their price, and DynamoDB's write units per key; requests
+    whose User-Agent holds ``leave_out_agent`` (the bench's own) are left out."""
+    if leave_out_agent:
+        entries = [e for e in entries if leave_out_agent not in _header(e, "user-agent")]
     counts: Counter[tuple[str, str]] = Counter()
     cost: defaultdict[str, float] = defaultdict(float)
     per_key: Counter[str] = Counter()
