@@ -54,6 +54,7 @@ from s3migrator.errors import (
     Missing,
     NotFoundError,
     OperationError,
+    PermanentError,
     TransientError,
 )
 from s3migrator.models import FailureRecord
@@ -285,9 +286,7 @@ class SplitCopier:
             else:
                 # Again: a part that was being copied while it was aborted may have been
                 # stored after it (S3 says so); an abort of an ended upload costs nothing.
-                spec = record.parent.spec
-                s3 = self.copier.clients.for_location(spec.destination, spec)
-                abort_upload(s3, spec, record.item, record.upload_id)
+                self._abort_or_say(record)
                 outcome = BatchOutcome(failures=[self._failure_of(record)])
             self.store.batches.count(record.parent, outcome)
             return Decision(Fate.DELETE, f"the upload of {record.parent.batch_id} has ended")
@@ -322,7 +321,7 @@ class SplitCopier:
         except AlreadyCopied:
             # Under ``never``, this very content is there already: the upload, refused its
             # completion, still holds every part copied, and is aborted.
-            abort_upload(s3, spec, item, record.upload_id)
+            self._abort_or_say(record)
         except _COPY_ERRORS as exc:
             error = translate(exc)
             if isinstance(error, TransientError):
@@ -341,11 +340,24 @@ class SplitCopier:
         return self._count(record, UploadState.COMPLETED, outcome)
 
     def _abort_and_count(self, record: UploadRecord, failure: FailureRecord) -> Decision:
-        spec = record.parent.spec
-        s3 = self.copier.clients.for_location(spec.destination, spec)
-        abort_upload(s3, spec, record.item, record.upload_id)
+        refused = self._abort_or_say(record)
+        if refused is not None:  # reported with the object, not tried again for ever
+            said = {**failure.model_dump(), "message": f"{failure.message}; {refused}"}
+            failure = FailureRecord.model_validate(said)
         log.warning("%s failed (%s); upload aborted", record.item.key, failure.code)
         return self._count(record, UploadState.ABORTED, BatchOutcome(failures=[failure]))
+
+    def _abort_or_say(self, record: UploadRecord) -> str | None:
+        """Abort the upload; what S3 said when it refuses for good (a transient refusal is
+        raised: the message comes back and the abort is tried again)."""
+        spec = record.parent.spec
+        s3 = self.copier.clients.for_location(spec.destination, spec)
+        try:
+            abort_upload(s3, spec, record.item, record.upload_id)
+        except PermanentError as error:
+            log.error("%s: upload %s not aborted: %s", record.item.key, record.upload_id, error)
+            return f"its upload {record.upload_id} could not be aborted ({error}): abort it"
+        return None
 
     def _count(self, record: UploadRecord, end: UploadState, outcome: BatchOutcome) -> Decision:
         """Count the parent and end the upload in one transaction; if the parent was counted

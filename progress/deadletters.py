@@ -67,7 +67,7 @@ def sweep_dead_letters(
                 log.error("dead letter %s is not a work batch", message["MessageId"])
                 continue
             if isinstance(batch, PartBatch):
-                if not _part_swept(store, sqs, work_queue_url, batch, message):
+                if not _part_swept(store, sqs, work_queue_url, dlq_url, batch, message):
                     continue
                 with translated():
                     sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
@@ -110,7 +110,12 @@ def sweep_dead_letters(
 
 
 def _part_swept(
-    store: JobStore, sqs: SQSClient, work_queue_url: str, batch: PartBatch, message: Any
+    store: JobStore,
+    sqs: SQSClient,
+    work_queue_url: str,
+    dlq_url: str,
+    batch: PartBatch,
+    message: Any,
 ) -> bool:
     """A dead part batch fails its object (unless every part is done): the sweep cannot reach
     the destination, so the part batch goes back to the copiers, who abort the upload (or
@@ -120,6 +125,12 @@ def _part_swept(
         log.error(
             "dead letter %s: part batch %s has no upload", message["MessageId"], batch.batch_id
         )
+        return False
+    held = store.uploads.part(batch.job_id, batch.batch_id)
+    if held is not None and not held.done and held.claim_until > store.now():
+        # A duplicate of a part batch a live copier holds: looked at again once the claim
+        # has run out (the holder may well finish it meanwhile).
+        _hide(sqs, dlq_url, message["ReceiptHandle"], held.claim_until - store.now())
         return False
     if record.state is UploadState.OPEN:
         deliveries = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0))
