@@ -38,6 +38,9 @@ def _no_such_upload() -> None:
     )
 
 
+ABORT_WINDOW_S = 2.0
+
+
 def _recorder(s3: Any, events: list[str], lock: threading.Lock, aborted: threading.Event) -> None:
     def abort(**_: Any) -> None:
         with lock:
@@ -68,7 +71,9 @@ def test_a_part_batch_failing_for_good_aborts_only_after_its_own_running_parts_e
             part_2_running.wait(GUARD_S)
             source_changed()
         part_2_running.set()
-        aborted.wait(GUARD_S)  # part 2 runs on until an abort comes (or the guard)
+        # part 2 runs on until an abort comes, or long enough for one that does not wait for
+        # it to have come (such an abort comes within milliseconds of part 1's refusal)
+        aborted.wait(ABORT_WINDOW_S)
         with lock:
             events.append(f"part {params['PartNumber']} sent")
         if aborted.is_set():
