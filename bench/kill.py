@@ -3,9 +3,10 @@
 A job runs with two copiers. Once a third of its objects have landed, one copier is killed with
 SIGKILL (no clean-up of any kind), and the batches in flight at that instant are read at the
 server (the work queue's messages received and not yet deleted: the killed copier's, and the
-survivor's own). The figures are the times from the kill until every one of them is back in
-play (received again by the survivor at the server, or counted) and until every one is counted
-in DynamoDB: the killed copier's come back into the queue when their visibility runs out (at most
+survivor's own). The figure is the time from the kill until every one of them is counted in
+DynamoDB; beside it, until the stranded ones (those received again) were visible again in the
+queue, and until every one was back in play (received again by the survivor, or counted). The
+killed copier's come back into the queue when their visibility runs out (at most
 ``work_visibility_s`` after its last extension) and the survivor takes and counts them. The
 survivor's own are counted sooner, so each figure bounds the killed copier's from above.
 """
@@ -66,10 +67,19 @@ def kill_run(
         # survivor's own, which it deletes and so never receives again).
         in_play_at: dict[str, float] = {}
 
+        # Visible again in the queue, for any copier to take (seen at the server).
+        visible_at: dict[str, float] = {}
+
         def all_counted() -> bool:
+            from moto.core.utils import unix_time_millis
+
             now = time.monotonic() - killed_at
+            now_ms = unix_time_millis()
             for batch_id, (message, received) in held.items():
-                if batch_id not in in_play_at and message.approximate_receive_count > received:
+                again = message.approximate_receive_count > received
+                if batch_id not in visible_at and (again or now_ms > message.visible_at):
+                    visible_at[batch_id] = now
+                if batch_id not in in_play_at and again:
                     in_play_at[batch_id] = now
             waiting = [b for b in held if b not in counted_at]
             for batch_id, record in store.batches.get_many(job_id, waiting).items():
@@ -92,6 +102,8 @@ def kill_run(
         runner.shutdown()
     times = sorted(counted_at.values())
     in_play = sorted(in_play_at.values())
+    stranded = [b for b, (m, n) in held.items() if m.approximate_receive_count > n]
+    visible = sorted(visible_at[b] for b in stranded if b in visible_at)
     return {
         "job_id": job_id,
         "objects": objects,
@@ -103,6 +115,7 @@ def kill_run(
         "batches_in_flight_at_kill": len(held),
         "received_again": sum(1 for b, (m, n) in held.items() if m.approximate_receive_count > n),
         "all_in_play_s": round(in_play[-1], 2) if in_play else 0.0,
+        "stranded_visible_again_s": round(visible[-1], 2) if visible else None,
         "first_counted_s": round(times[0], 2) if times else None,
         "all_counted_s": round(times[-1], 2) if times else 0.0,
         "wall_s": round(watch.timeline.wall_s, 2),
