@@ -1,9 +1,9 @@
 """The ``plan`` command: list a source and say, before anything is copied, what a job would
 do with it, the requests by service and action, their cost, and how long N copiers take.
 
-The listing is the coordinator's (``coordinator.sieve.list_entries``, archived objects told
-apart as a job tells them); what is made of it is ``s3migrator.cli.survey`` (any iterator of
-listed entries, a manifest's rows as well), priced by ``s3migrator.cli.costs``.
+What is counted is what the job's own sieve would enqueue (``s3migrator.cli.plan_listing``:
+the listing or the manifest, the selection filters, archived objects); what is made of it is
+``s3migrator.cli.survey``, priced by ``s3migrator.cli.costs``.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from coordinator.manifest_reader import manifest_entries
-from coordinator.sieve import list_entries
 from s3migrator.cli.costs import (
     LIST_PAGES_PER_S,
     RATE_BYTES_PER_S,
@@ -32,10 +31,12 @@ from s3migrator.cli.costs import (
 from s3migrator.cli.exit_codes import ExitCode
 from s3migrator.cli.figures import human_bytes, human_duration
 from s3migrator.cli.jobs import URL, location_option
+from s3migrator.cli.plan_listing import LeftOut, planned_entries
+from s3migrator.cli.selection_options import add_filter_options, selection_fields
 from s3migrator.cli.survey import Entry, SizeClass, Workload, survey
 from s3migrator.cli.values import count
 from s3migrator.errors import UsageError
-from s3migrator.models import CopySpec, Location, split_s3_url
+from s3migrator.models import CopySpec, Location, explain
 from s3migrator.selection import ListingPlan, Manifest
 
 if TYPE_CHECKING:
@@ -86,14 +87,15 @@ def _listed(context: Context, entries: Iterator[Entry]) -> Iterator[Entry]:
             yield entry
 
 
-def _manifest(args: argparse.Namespace) -> Manifest | None:
-    if not args.manifest:
-        return None
+def _listing_plan(args: argparse.Namespace) -> ListingPlan:
+    """The selection, archived rule and manifest the options give, as a job's."""
+    fields = selection_fields(args)
     try:
-        bucket, key = split_s3_url(args.manifest)
-    except ValueError as exc:
-        raise UsageError(f"--manifest: {exc}") from exc
-    return Manifest(bucket=bucket, key=key, format=args.manifest_format)
+        return ListingPlan.model_validate(
+            {name: fields[name] for name in ("select", "archived", "manifest") if name in fields}
+        )
+    except ValidationError as exc:
+        raise UsageError(f"invalid selection: {explain(exc)}") from exc
 
 
 def plan_command(context: Context) -> int:
@@ -101,15 +103,17 @@ def plan_command(context: Context) -> int:
     source = location_option("--source", args.source)
     destination = location_option("--dest", args.dest) if args.dest else source
     spec = CopySpec(job_id=PLAN_JOB_ID, source=source, destination=destination)
-    s3 = context.aws.s3()
-    manifest = _manifest(args)
-    if manifest is not None:
-        entries = manifest_entries(s3, ListingPlan(manifest=manifest), spec, None)
-    else:
-        # Restore status asked for, as a job that skips archived objects asks: a restored
-        # object is copied, an archived one is not.
-        entries = list_entries(s3, source, None, restore_status=True)
-    work = survey(_listed(context, entries), spec, context.settings, listing=manifest is None)
+    plan = _listing_plan(args)
+    manifest = plan.manifest
+    left_out = LeftOut()
+    entries = planned_entries(context.aws.s3(), spec, plan, left_out)
+    listed = _listed(context, entries)
+    work = survey(listed, spec, context.settings, listing=manifest is None, decided=True)
+    # What the sieve left out was read too (its listing's pages), and archived is its own say.
+    work.listed += sum(left_out.objects.values())
+    work.archived, work.archived_bytes = left_out.objects["archived"], left_out.bytes["archived"]
+    work.not_selected = left_out.objects["not selected"]
+    work.not_selected_bytes = left_out.bytes["not selected"]
     rates = Rates(objects_per_s=args.rate_objects, bytes_per_s=args.rate_bytes)
     priced = estimate(
         work, copiers=args.copiers, rates=rates, visibility_s=context.settings.work_visibility_s
@@ -140,6 +144,7 @@ def document(
         "bytes": work.bytes,
         "largest": work.largest,
         "archived": {"objects": work.archived, "bytes": work.archived_bytes},
+        "not_selected": {"objects": work.not_selected, "bytes": work.not_selected_bytes},
         "copies": {
             "single": work.single_copies,
             "multipart": work.multipart_copies,
@@ -242,6 +247,9 @@ def render(
     summary.add_row("to copy", f"{work.objects:,} ({human_bytes(work.bytes)})")
     summary.add_row("largest", human_bytes(work.largest))
     summary.add_row("archived, skipped", f"{work.archived:,} ({human_bytes(work.archived_bytes)})")
+    if work.not_selected:
+        left = f"{work.not_selected:,} ({human_bytes(work.not_selected_bytes)})"
+        summary.add_row("not selected", left)
     summary.add_row("CopyObject", f"{work.single_copies:,}")
     parts = "1 part" if work.parts == 1 else f"{work.parts:,} parts"
     summary.add_row("multipart", f"{work.multipart_copies:,} ({parts})")
@@ -364,6 +372,12 @@ def register(commands: Commands) -> None:
         default=f"{RATE_BYTES_PER_S / _UNITS['mib']:g}MiB",
         metavar="SIZE",
         help="bytes one copier copies a second in large objects (200MiB, or bytes)",
+    )
+    filters = add_filter_options(parser)
+    filters.add_argument(
+        "--archived",
+        choices=["skip", "copy"],
+        help="archived objects not restored: left out and counted (the default), or copied",
     )
     parser.add_argument(
         "--manifest",

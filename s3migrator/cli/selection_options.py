@@ -14,7 +14,8 @@ from s3migrator.names import split_s3_url
 CLASSES = list(get_args(StorageClass))
 
 
-def add_selection_options(parser: argparse.ArgumentParser) -> None:
+def add_filter_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The selection filters (``select``), in a group of their own, which it returns."""
     select = parser.add_argument_group(
         "what to copy (key patterns are globs on the key below the source prefix: * within a"
         " segment, ** across segments; a pattern without / matches the last segment)"
@@ -36,6 +37,11 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
         metavar="CLASS",
         help="only objects in this storage class (repeatable)",
     )
+    return select
+
+
+def add_selection_options(parser: argparse.ArgumentParser) -> None:
+    select = add_filter_options(parser)
     select.add_argument(
         "--manifest",
         metavar="S3_URL",

@@ -75,6 +75,9 @@ class Workload:
     # Archived (GLACIER, DEEP_ARCHIVE) and not restored: a job skips them unless told otherwise.
     archived: int = 0
     archived_bytes: int = 0
+    # Left out by the selection filters (include, exclude, dates, sizes, classes).
+    not_selected: int = 0
+    not_selected_bytes: int = 0
     largest: int = 0
     single_copies: int = 0  # one CopyObject each
     multipart_copies: int = 0  # HeadObject, CreateMultipartUpload, parts, CompleteMultipartUpload
@@ -98,10 +101,16 @@ class Workload:
 
 
 def survey(
-    entries: Iterable[Entry], spec: CopySpec, settings: Settings, *, listing: bool = True
+    entries: Iterable[Entry],
+    spec: CopySpec,
+    settings: Settings,
+    *,
+    listing: bool = True,
+    decided: bool = False,
 ) -> Workload:
     """Count what the job of ``spec`` would do with ``entries`` under ``settings``; not
-    ``listing`` when they come from a manifest."""
+    ``listing`` when they come from a manifest; ``decided`` when they are what the job's own
+    sieve enqueues (archived objects already left out, or kept, as the job says)."""
     work = Workload(listing=listing)
     threshold = spec.options.multipart_threshold_bytes or settings.multipart_threshold_bytes
     part_size = spec.options.part_size_bytes or settings.part_size_bytes
@@ -110,7 +119,7 @@ def survey(
         for entry in entries:
             work.listed += 1
             size = int(entry["Size"])
-            if archived(entry):
+            if not decided and archived(entry):
                 work.archived += 1
                 work.archived_bytes += size
                 continue

@@ -194,3 +194,39 @@ def test_plan_help_explains_the_command_with_examples(capsys: pytest.CaptureFixt
     assert "100 objects/s for small objects and 200.0 MiB/s for large ones" in out
     assert "examples: s3migrator plan --source s3://old-bucket/logs/" in out
     assert "--rate-bytes SIZE" in out
+
+
+def test_plan_counts_what_a_jobs_selection_would_copy_and_what_it_leaves_out(
+    bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the bucket WHEN the plan is for the logs of 100 bytes or more whose names end
+    # in 0 or 5, archived objects copied too
+    plan = planned(
+        capsys,
+        "--source",
+        f"s3://{bucket}",
+        "--include",
+        "logs/*[05].log",
+        "--min-size",
+        "100",
+        "--archived",
+        "copy",
+    )
+    # THEN a job of that selection would copy 90 logs; the other 363 objects are left out by
+    # the selection, nothing as archived (the archived one is left out by the pattern)
+    assert (plan["objects"], plan["bytes"]) == (90, 90 * 100)
+    assert plan["not_selected"] == {"objects": 360 + 3, "bytes": 360 * 100 + CLIP + 1024}
+    assert plan["archived"] == {"objects": 0, "bytes": 0}
+    # AND every object was still listed: one page
+    assert (plan["batches"], plan["list_pages"]) == (1, 1)
+
+
+def test_plan_copies_archived_objects_when_told_and_refuses_a_bad_selection(
+    bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # WHEN archived objects are to be copied THEN the archived one is among the objects
+    plan = planned(capsys, "--source", f"s3://{bucket}", "--archived", "copy")
+    assert (plan["objects"], plan["archived"]["objects"]) == (453, 0)
+    # AND a selection a job would refuse is a usage error, said as a job's would be
+    assert main(["plan", "--source", f"s3://{bucket}", "--min-size", "9", "--max-size", "1"]) == 2
+    assert "min_size is larger than max_size" in capsys.readouterr().err
