@@ -46,8 +46,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--at-scale",
         type=int,
         default=2,
-        help="copier count of a second job of twice the objects, whose difference from the"
-        " first gives the figures per object at scale (0: none)",
+        help="copier count of two more jobs, of --at-scale-objects and twice as many, whose"
+        " difference gives the figures per object at scale (0: none)",
+    )
+    parser.add_argument(
+        "--at-scale-objects",
+        type=int,
+        default=12_000,
+        help="the smaller of the two: above the listing's shard threshold (10,000 keys), so"
+        " both are listed as a large source is",
     )
     parser.add_argument("--kill", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--out", type=Path, default=Path("test-output/bench"))
@@ -145,28 +152,35 @@ def main(argv: list[str] | None = None) -> int:
         )
         server.drop(f"bench-s3migrator-{copiers}")
     if args.at_scale:
-        # Same copiers, twice the objects: what the second job needed more is what each object
-        # costs once the job's once-only requests are spread over many.
-        double = 2 * args.objects
-        server.seed(f"{SOURCE}-2x", keys_for(double), args.object_bytes)
-        console.print(f"running s3migrator with {args.at_scale} copiers on {double:,} objects ...")
-        run = recorded(
-            server,
-            double,
-            lambda: copy_run(
-                stack,
-                copiers=args.at_scale,
-                source=f"{SOURCE}-2x",
-                destination="bench-s3migrator-2x",
-                objects=double,
-                logs=logs / "s3migrator-2x",
-            ),
-        )
-        run["at_scale"] = True
-        run["tool"] += f", {double:,} objects"
-        result["runs"].append(run)
-        server.drop("bench-s3migrator-2x")
-        server.drop(f"{SOURCE}-2x")
+        # Same copiers, N and 2N objects: what the second job needed more is what each object
+        # costs once the job's once-only requests (buckets, job record, the listing's split)
+        # are spread over many. Both sources are above the shard threshold, as a large one is.
+        for which, count in (
+            ("base", args.at_scale_objects),
+            ("double", 2 * args.at_scale_objects),
+        ):
+            source = f"{SOURCE}-scale-{which}"
+            server.seed(source, keys_for(count), args.object_bytes)
+            console.print(
+                f"running s3migrator with {args.at_scale} copiers on {count:,} objects ..."
+            )
+            run = recorded(
+                server,
+                count,
+                lambda s=source, w=which, n=count: copy_run(
+                    stack,
+                    copiers=args.at_scale,
+                    source=s,
+                    destination=f"bench-s3migrator-scale-{w}",
+                    objects=n,
+                    logs=logs / f"s3migrator-scale-{w}",
+                ),
+            )
+            run["at_scale"] = which
+            run["tool"] += f", {count:,} objects"
+            result["runs"].append(run)
+            server.drop(f"bench-s3migrator-scale-{which}")
+            server.drop(source)
     if args.kill:
         console.print("running s3migrator with 2 copiers, one killed (SIGKILL) ...")
         result["kill"] = kill_run(

@@ -174,20 +174,12 @@ def _label(run: dict[str, Any]) -> str:
 
 def at_scale(result: dict[str, Any]) -> dict[str, Any] | None:
     """Per object at scale: what the job of 2N objects needed beyond the job of N (same copier
-    count), divided by N. The once-only requests (buckets, job record, start-up) cancel out."""
+    count, both sources above the listing's shard threshold), divided by N. The once-only
+    requests (buckets, job record, the listing's split, start-up) cancel out."""
     runs = result["runs"]
-    double = next((run for run in runs if run.get("at_scale")), None)
-    if double is None:
-        return None
-    single = next(
-        (
-            run
-            for run in runs
-            if run.get("copiers") == double["copiers"] and not run.get("at_scale")
-        ),
-        None,
-    )
-    if single is None:
+    double = next((run for run in runs if run.get("at_scale") == "double"), None)
+    single = next((run for run in runs if run.get("at_scale") == "base"), None)
+    if double is None or single is None:
         return None
     extra = double["objects"] - single["objects"]
     a, b = single["requests"], double["requests"]
