@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from s3migrator.aws_errors import translated
 from s3migrator.models import FailureRecord
-from s3migrator.part_work import WORK, PartBatch, UploadState
+from s3migrator.part_work import WORK, PartBatch, UploadRecord, UploadState
 from s3migrator.sqs.queues import LATER_VISIBILITY_S
 from s3migrator.work import BatchOutcome, BatchState, WorkBatch
 
@@ -91,8 +91,7 @@ def sweep_dead_letters(
                     # A copier is still on it: looked at again once its claim has run out.
                     _hide(sqs, dlq_url, message["ReceiptHandle"], record.claim_until - store.now())
                     continue
-                deliveries = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0))
-                failures = dead_letter_failures(batch, deliveries)
+                failures = dead_letter_failures(batch, _deliveries(message))
                 if store.batches.count(batch, BatchOutcome(failures=failures)):
                     log.warning("job %s: batch %s dead-lettered", batch.job_id, batch.batch_id)
                 else:  # a late copier counted it meanwhile
@@ -133,15 +132,7 @@ def _part_swept(
         _hide(sqs, dlq_url, message["ReceiptHandle"], held.claim_until - store.now())
         return False
     if record.state is UploadState.OPEN:
-        deliveries = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0))
-        reason = (
-            f"part batch {batch.batch_id} failed {deliveries} deliveries and was dead-lettered;"
-            " see the copier logs for its errors"
-        )
-        store.uploads.fail(record, record.item.failure(DEAD_LETTERED, reason, attempts=deliveries))
-        with translated():
-            sqs.send_message(QueueUrl=work_queue_url, MessageBody=batch.body())
-        log.warning("job %s: part batch %s dead-lettered", batch.job_id, batch.batch_id)
+        _fail_and_send_back(store, sqs, work_queue_url, record, batch, "part batch", message)
     return True
 
 
@@ -155,16 +146,34 @@ def _parent_swept(
     record = store.uploads.get(batch.job_id, batch.batch_id)
     if record is None or record.state is not UploadState.OPEN:
         return False
-    deliveries = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0))
+    _fail_and_send_back(store, sqs, work_queue_url, record, batch, "batch", message)
+    return True
+
+
+def _fail_and_send_back(
+    store: JobStore,
+    sqs: SQSClient,
+    work_queue_url: str,
+    record: UploadRecord,
+    batch: WorkBatch | PartBatch,
+    what: str,
+    message: Any,
+) -> None:
+    """Fail the open upload's object as dead-lettered, and send the dead message back to the
+    copiers: they alone may reach the destination, to abort the upload and count the object."""
+    deliveries = _deliveries(message)
     reason = (
-        f"batch {batch.batch_id} failed {deliveries} deliveries and was dead-lettered;"
+        f"{what} {batch.batch_id} failed {deliveries} deliveries and was dead-lettered;"
         " see the copier logs for its errors"
     )
     store.uploads.fail(record, record.item.failure(DEAD_LETTERED, reason, attempts=deliveries))
     with translated():
         sqs.send_message(QueueUrl=work_queue_url, MessageBody=batch.body())
-    log.warning("job %s: batch %s of an open upload dead-lettered", batch.job_id, batch.batch_id)
-    return True
+    log.warning("job %s: %s %s of an open upload dead-lettered", batch.job_id, what, batch.batch_id)
+
+
+def _deliveries(message: Any) -> int:
+    return int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0))
 
 
 def _hide(sqs: SQSClient, dlq_url: str, receipt_handle: str, seconds: float) -> None:
