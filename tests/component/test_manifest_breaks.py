@@ -8,36 +8,18 @@ import gzip
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote_plus
 
 from freezegun import freeze_time
+from manifest_helpers import csv_manifest, finished, sized_row
 from moto_helpers import fill, job_message
 
-from progress.refresh import refresh
 from s3migrator.jobstore import JobStore
 from s3migrator.models import JobRecord, JobState
 from s3migrator.resources import Resources
 from s3migrator.selection import Manifest
-from s3migrator.settings import MiB, Settings
+from s3migrator.settings import MiB
 
 BIG = 10 * MiB
-
-
-def finished(store: JobStore, sqs: Any, resources: Resources, job_id: str = "job-1") -> JobRecord:
-    refresh(store, sqs, resources, settings=Settings(stack_name="s3migrator"))
-    record = store.get_job(job_id)
-    assert record is not None
-    return record
-
-
-def csv_manifest(s3: Any, body: bytes, key: str = "lists/keys.csv") -> Manifest:
-    fill(s3, "manifests", {key: body})
-    return Manifest(bucket="manifests", key=key)
-
-
-def sized_row(s3: Any, key: str) -> str:
-    head = s3.head_object(Bucket="src-bucket", Key=key)
-    return f"src-bucket,{quote_plus(key)},{head['ContentLength']},{head['ETag']}"
 
 
 # 1. sync + CSV rows with size and ETag: the sieve's `unchanged` reads source["LastModified"]

@@ -15,6 +15,7 @@ from urllib.parse import quote_plus
 
 import pytest
 from freezegun import freeze_time
+from manifest_helpers import csv_manifest, finished, sized_row
 from moto_helpers import (
     fill,
     job_message,
@@ -25,23 +26,14 @@ from moto_helpers import (
 
 from coordinator import manifest_reader
 from coordinator.jobs import RunEnd
-from progress.refresh import refresh
 from s3migrator.jobstore import JobStore
-from s3migrator.models import JobRecord, JobState
+from s3migrator.models import JobState
 from s3migrator.resources import Resources
 from s3migrator.selection import Manifest
-from s3migrator.settings import Settings
 
 SCHEMA = (
     "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ETag, StorageClass"
 )
-
-
-def finished(store: JobStore, sqs: Any, resources: Resources, job_id: str = "job-1") -> JobRecord:
-    refresh(store, sqs, resources, settings=Settings(stack_name="s3migrator"))
-    record = store.get_job(job_id)
-    assert record is not None
-    return record
 
 
 def keys_in(s3: Any, bucket: str) -> dict[str, bytes]:
@@ -50,14 +42,8 @@ def keys_in(s3: Any, bucket: str) -> dict[str, bytes]:
     return {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
 
 
-def csv_manifest(s3: Any, rows: list[str], key: str = "lists/keys.csv") -> Manifest:
-    fill(s3, "manifests", {key: "".join(f"{row}\n" for row in rows).encode()})
-    return Manifest(bucket="manifests", key=key)
-
-
-def sized_row(s3: Any, key: str) -> str:
-    head = s3.head_object(Bucket="src-bucket", Key=key)
-    return f"src-bucket,{quote_plus(key)},{head['ContentLength']},{head['ETag']}"
+def rows_manifest(s3: Any, rows: list[str], key: str = "lists/keys.csv") -> Manifest:
+    return csv_manifest(s3, "".join(f"{row}\n" for row in rows).encode(), key)
 
 
 def inventory_row(s3: Any, key: str, *, latest: bool = True, marker: bool = False) -> str:
@@ -119,7 +105,7 @@ def test_a_csv_manifest_copies_exactly_the_keys_it_names(
         sized_row(s3, "plus+sign"),
         f"src-bucket,{quote_plus(SUMMER)}",
     ]
-    manifest = csv_manifest(s3, rows)
+    manifest = rows_manifest(s3, rows)
     # WHEN a job reads it, two keys a batch, and a copier drains the batches
     make_runner(batch_max_keys=2).run(job_message(manifest=manifest))
     run_copier()
@@ -180,7 +166,7 @@ def test_a_job_killed_before_its_checkpoint_sends_the_same_batches_again(
 ) -> None:
     # GIVEN a manifest job whose first run dies after sending its group, before its checkpoint
     fill(s3, "src-bucket", SOURCE)
-    manifest = csv_manifest(s3, [sized_row(s3, key) for key in sorted(SOURCE)])
+    manifest = rows_manifest(s3, [sized_row(s3, key) for key in sorted(SOURCE)])
     runner = make_runner(batch_max_keys=2)
     run_killed_before_checkpoint(runner, job_message(manifest=manifest))
     sent_first = sorted(
@@ -205,7 +191,7 @@ def test_a_named_object_the_source_lacks_is_reported_not_left_out(
 ) -> None:
     # GIVEN a manifest naming a key the source does not hold (without its size and ETag)
     fill(s3, "src-bucket", {"a": b"alpha"})
-    manifest = csv_manifest(s3, ["src-bucket,a", "src-bucket,gone"])
+    manifest = rows_manifest(s3, ["src-bucket,a", "src-bucket,gone"])
     # WHEN the job runs
     make_runner().run(job_message(manifest=manifest))
     run_copier()
@@ -226,7 +212,7 @@ def test_a_date_selection_reads_each_rows_date_from_the_source(
     with freeze_time("2020-01-01"):
         s3.put_object(Bucket="src-bucket", Key="old", Body=b"old")
     s3.put_object(Bucket="src-bucket", Key="young", Body=b"young")
-    manifest = csv_manifest(s3, [sized_row(s3, "old"), sized_row(s3, "young")])
+    manifest = rows_manifest(s3, [sized_row(s3, "old"), sized_row(s3, "young")])
     # WHEN a job of that manifest selects objects modified after 2021
     select = {"modified_after": datetime(2021, 1, 1, tzinfo=UTC)}
     make_runner().run(job_message(manifest=manifest, select=select))
@@ -249,7 +235,7 @@ def test_keys_out_of_order_fail_the_job_naming_them(
     s3: Any, store: JobStore, make_runner: Any
 ) -> None:
     fill(s3, "src-bucket", {"a": b"1", "b": b"2"})
-    error = refused(store, make_runner, csv_manifest(s3, ["src-bucket,b", "src-bucket,a"]))
+    error = refused(store, make_runner, rows_manifest(s3, ["src-bucket,b", "src-bucket,a"]))
     assert error == (
         "manifest s3://manifests/lists/keys.csv: key 'a' (entry 2) comes after 'b'; a manifest"
         " names each key once, in the order S3 lists them (sorted by their UTF-8 bytes)"
@@ -258,7 +244,7 @@ def test_keys_out_of_order_fail_the_job_naming_them(
 
 def test_a_row_outside_the_source_fails_the_job(s3: Any, store: JobStore, make_runner: Any) -> None:
     fill(s3, "src-bucket", {"a": b"1"})
-    error = refused(store, make_runner, csv_manifest(s3, ["other-bucket,a"]))
+    error = refused(store, make_runner, rows_manifest(s3, ["other-bucket,a"]))
     assert error == (
         "manifest s3://manifests/lists/keys.csv row 1 names s3://other-bucket/a, outside the"
         " job's source s3://src-bucket/"
@@ -296,7 +282,7 @@ def test_reading_a_long_manifest_keeps_the_runs_lease(
     monkeypatch.setattr(manifest_reader, "HEAD_CHUNK", 1)
     keys = {f"k{i:02d}": b"x" for i in range(30)}
     fill(s3, "src-bucket", keys)
-    manifest = csv_manifest(s3, [f"src-bucket,{key}" for key in keys])
+    manifest = rows_manifest(s3, [f"src-bucket,{key}" for key in keys])
     runner = make_runner(lease_s=60)
     real_head = runner.clients.default.head_object
 

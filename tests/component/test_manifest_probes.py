@@ -8,6 +8,7 @@ import json
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from manifest_helpers import csv_manifest, finished, sized_row
 from moto_helpers import (
     fill,
     job_message,
@@ -16,29 +17,10 @@ from moto_helpers import (
 )
 
 from coordinator.manifest_reader import MAX_LINE_CHARS
-from progress.refresh import refresh
 from s3migrator.jobstore import JobStore
-from s3migrator.models import JobRecord, JobState
+from s3migrator.models import JobState
 from s3migrator.resources import Resources
 from s3migrator.selection import Manifest
-from s3migrator.settings import Settings
-
-
-def finished(store: JobStore, sqs: Any, resources: Resources, job_id: str = "job-1") -> JobRecord:
-    refresh(store, sqs, resources, settings=Settings(stack_name="s3migrator"))
-    record = store.get_job(job_id)
-    assert record is not None
-    return record
-
-
-def csv_manifest(s3: Any, body: bytes, key: str = "lists/keys.csv") -> Manifest:
-    fill(s3, "manifests", {key: body})
-    return Manifest(bucket="manifests", key=key)
-
-
-def sized_row(s3: Any, key: str, enc: Any = quote_plus) -> str:
-    head = s3.head_object(Bucket="src-bucket", Key=key)
-    return f"src-bucket,{enc(key)},{head['ContentLength']},{head['ETag']}"
 
 
 def copied(s3: Any) -> set[str]:
