@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 from s3migrator.aws_errors import translated
 from s3migrator.jobstore.codec import (
     SHARD_COUNTERS,
-    batch_item,
     batch_key,
     batch_record,
     failures_json,
     n,
+    new_batch_put,
     s,
     shard_key,
     shard_pk,
@@ -150,14 +150,7 @@ class BatchStore(Table):
             },
         ]
         if remainder is not None:
-            actions.append(
-                {
-                    "Put": {
-                        "Item": batch_item(remainder, after=None, last=None, listed=False),
-                        "ConditionExpression": "attribute_not_exists(sk)",
-                    }
-                }
-            )
+            actions.append(new_batch_put(remainder))
         return self._transact(actions + (also or []))
 
     def claim(self, job_id: str, batch_id: str, owner: str, until: float) -> bool:

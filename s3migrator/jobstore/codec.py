@@ -140,6 +140,15 @@ def batch_key(job_id: str, batch_id: str) -> Item:
     return {"pk": shard_pk(job_id, shard_of(batch_id)), "sk": s(f"BATCH#{batch_id}")}
 
 
+def new_batch_put(
+    batch: WorkBatch, *, after: str | None = None, listed: bool = False, tally: Tally | None = None
+) -> dict[str, Any]:
+    """A transaction's Put of a batch defined anew (``batch_item``): refused when its id names
+    a batch already, so an id never names two sets of keys."""
+    item = batch_item(batch, after=after, last=None, listed=listed, tally=tally)
+    return {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(sk)"}}
+
+
 def batch_item(
     batch: WorkBatch,
     *,

@@ -23,6 +23,7 @@ from s3migrator.jobstore.codec import (
     job_key,
     listing_attributes,
     n,
+    new_batch_put,
     s,
     shard_key,
 )
@@ -172,16 +173,7 @@ class ListingWrites(ShardListingWrites):  # a sharded listing's writes too
         ]
         for index, (batch, after) in enumerate(group):
             tally = tallies[index] if tallies is not None else None
-            actions.append(
-                {
-                    "Put": {
-                        "Item": batch_item(
-                            batch, after=after, last=None, listed=ranged, tally=tally
-                        ),
-                        "ConditionExpression": "attribute_not_exists(sk)",
-                    }
-                }
-            )
+            actions.append(new_batch_put(batch, after=after, listed=ranged, tally=tally))
         if not self._transact(actions):
             raise LeaseLostError(job_id)
 
@@ -255,15 +247,7 @@ class ListingWrites(ShardListingWrites):  # a sharded listing's writes too
                 }
             },
         ]
-        for batch in replacements:
-            actions.append(
-                {
-                    "Put": {
-                        "Item": batch_item(batch, after=None, last=None, listed=False),
-                        "ConditionExpression": "attribute_not_exists(sk)",
-                    }
-                }
-            )
+        actions.extend(new_batch_put(batch) for batch in replacements)
         return self._transact(actions)
 
     def _checkpoint_update(

@@ -24,7 +24,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from pydantic import BaseModel
 
 from s3migrator.errors import LeaseLostError
-from s3migrator.jobstore.codec import TALLY_ATTRIBUTES, Item, batch_item, job_key, n, pk, s
+from s3migrator.jobstore.codec import TALLY_ATTRIBUTES, Item, job_key, n, new_batch_put, pk, s
 from s3migrator.jobstore.writes import Table
 from s3migrator.models import JobState, ListingCheckpoint
 from s3migrator.selection import Tally
@@ -181,10 +181,7 @@ class ShardListingWrites(Table):
             ),
         ]
         for (batch, after), tally in zip(group, tallies, strict=True):
-            item = batch_item(batch, after=after, last=None, listed=ranged, tally=tally)
-            actions.append(
-                {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(sk)"}}
-            )
+            actions.append(new_batch_put(batch, after=after, listed=ranged, tally=tally))
         if not self._transact(actions):
             raise LeaseLostError(job_id)
 
