@@ -375,12 +375,12 @@ class JobRunner:
         )
         return RunEnd.LISTED
 
-    def _room_in_the_work_queue(self, run: Run) -> bool:
+    def _room_in_the_work_queue(self, run: Run, halted: Callable[[], bool] = bool) -> bool:
         """Wait while the work queue holds ``max_backlog_batches`` or more, so the listing never
         runs far ahead of the copiers (a batch older than the queue's retention would be lost);
-        False when asked to stop meanwhile."""
+        False when asked to stop meanwhile, or once ``halted`` (a shard's thread: the run's)."""
         pause = self.pause or self.stop.wait
-        while True:
+        while not halted():
             visible, in_flight = queue_depth(self.sqs, self.work_queue_url)
             if visible + in_flight < self.settings.max_backlog_batches:
                 return True
@@ -392,6 +392,7 @@ class JobRunner:
             self.store.renew_lease(run.job_id, run.token, self.settings.lease_s)
             if pause(self.settings.backlog_poll_s):
                 return False
+        return False
 
     def _send(self, batches: list[WorkBatch]) -> None:
         send_batches(

@@ -53,7 +53,7 @@ from coordinator.shard_split import split_for
 from coordinator.shards import ranges
 from s3migrator.errors import LeaseLostError
 from s3migrator.selection import Tally
-from s3migrator.sqs.queues import MAX_ENTRIES_PER_SEND, queue_depth
+from s3migrator.sqs.queues import MAX_ENTRIES_PER_SEND
 
 if TYPE_CHECKING:
     from coordinator.jobs import JobRunner, Run, RunEnd
@@ -228,13 +228,4 @@ class ShardedListing:
     def _room(self) -> bool:
         """``JobRunner._room_in_the_work_queue`` for one thread: False when asked to stop, or
         when the run halts, meanwhile."""
-        runner = self.runner
-        pause = runner.pause or runner.stop.wait
-        while not self.halt.is_set():
-            visible, in_flight = queue_depth(runner.sqs, runner.work_queue_url)
-            if visible + in_flight < runner.settings.max_backlog_batches:
-                return True
-            runner.store.renew_lease(self.run.job_id, self.run.token, runner.settings.lease_s)
-            if pause(runner.settings.backlog_poll_s):
-                return False
-        return False
+        return self.runner._room_in_the_work_queue(self.run, self.halt.is_set)
