@@ -10,7 +10,8 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import TypedDict
 
-from s3migrator.models import MAX_FAILURE_MESSAGE, CopySpec
+from s3migrator.failures import RECORD_BYTES, reserved_bytes
+from s3migrator.models import CopySpec
 from s3migrator.settings import Settings
 from s3migrator.sqs.queues import MAX_ENTRIES_PER_SEND
 from s3migrator.work import WorkBatch, WorkItem
@@ -37,11 +38,6 @@ def item_bytes(item: WorkItem) -> int:
 # (``~N``, ``+N``, ``.wN``), a larger attempt number, its ``waits`` and the ``resent`` flag.
 # Reserved, so that such a batch still fits.
 GROWTH_BYTES = 64
-# A batch's record in the table holds, at most, its items and one failure record per item, and
-# a DynamoDB item holds 400 KB: a batch is closed before its items and their failures (each
-# message cut to MAX_FAILURE_MESSAGE characters, FAILURE_BYTES in all) could exceed this.
-RECORD_BYTES = 350_000
-FAILURE_BYTES = 2 * MAX_FAILURE_MESSAGE
 
 
 def empty_batch_bytes(
@@ -95,7 +91,8 @@ def pack(
         if base + extra > max_bytes:
             raise ValueError(f"key {item.key!r} alone exceeds the message cap of {max_bytes} bytes")
         too_much = max_object_bytes is not None and objects + item.size > max_object_bytes
-        record = extra + len(item.key.encode()) + FAILURE_BYTES
+        # The batch's record keeps room for the item and its failure (``s3migrator.failures``).
+        record = reserved_bytes(extra)
         full = size + extra > max_bytes or stored + record > RECORD_BYTES
         if current and together and item.key == current[-1].key:
             first = next(i for i, held in enumerate(current) if held.key == item.key)
@@ -106,9 +103,7 @@ def pack(
                 current = current[first:]
                 base = empty_batch_bytes(spec, seq, redrive=redrive, shard=shard)
                 size = base + sum(item_bytes(held) for held in current)
-                stored = sum(
-                    item_bytes(held) + len(held.key.encode()) + FAILURE_BYTES for held in current
-                )
+                stored = sum(reserved_bytes(item_bytes(held)) for held in current)
                 objects = sum(held.size for held in current)
                 full = size + extra > max_bytes or stored + record > RECORD_BYTES
             if full:

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from coordinator.csv_cells import safe_cell
 from s3migrator.aws_errors import PROVIDER_ERRORS, translate, translated
 from s3migrator.errors import PermanentError
-from s3migrator.models import FailureRecord, JobRecord, JobState
+from s3migrator.failures import FailureRecord
+from s3migrator.models import JobRecord, JobState
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -10,7 +10,7 @@ names two sets of keys.
 from __future__ import annotations
 
 from copier.restore import RESTORE_TIMEOUT
-from s3migrator.models import FailureRecord
+from s3migrator.failures import FailureRecord
 from s3migrator.work import WorkBatch, WorkItem
 
 

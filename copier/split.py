@@ -57,7 +57,7 @@ from s3migrator.errors import (
     PermanentError,
     TransientError,
 )
-from s3migrator.models import FailureRecord
+from s3migrator.failures import FailureRecord
 from s3migrator.part_work import PartBatch, UploadRecord, UploadState, part_batch_id
 from s3migrator.sqs.queues import MAX_DELAY_S, send_bodies
 from s3migrator.work import BatchOutcome, WorkBatch, WorkItem

@@ -37,7 +37,8 @@ from copier.versions import copy_history, nth, versioned
 from s3migrator.aws_errors import translate, translated
 from s3migrator.backoff import backoff_s
 from s3migrator.errors import TransientError
-from s3migrator.models import CopySpec, FailureRecord
+from s3migrator.failures import FailureRecord
+from s3migrator.models import CopySpec
 from s3migrator.part_work import WORK, PartBatch
 from s3migrator.sqs.intake import Intake
 from s3migrator.sqs.queues import LATER_VISIBILITY_S, MAX_DELAY_S

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from s3migrator.aws_errors import translated
-from s3migrator.models import FailureRecord
+from s3migrator.failures import FailureRecord
 from s3migrator.part_work import WORK, PartBatch, UploadRecord, UploadState
 from s3migrator.sqs.queues import LATER_VISIBILITY_S
 from s3migrator.work import BatchOutcome, BatchState, WorkBatch

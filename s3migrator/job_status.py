@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from s3migrator.models import FailureRecord, JobState, Mode, Phase
+from s3migrator.failures import FailureRecord
+from s3migrator.models import JobState, Mode, Phase
 from s3migrator.selection import Tally
 
 

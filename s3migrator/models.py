@@ -12,7 +12,7 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from s3migrator.errors import InvalidJobMessageError
 from s3migrator.job_options import JobOptions, RestoreRequest
@@ -364,33 +364,3 @@ class JobRecord(BaseModel):
                 or not (self.phase.copies and self.listing.complete and self.redrive_sent)
             )
         )
-
-
-MAX_FAILURE_MESSAGE = 400
-
-
-class FailureRecord(BaseModel):
-    """Why one object could not be copied. The message is cut to ``MAX_FAILURE_MESSAGE``
-    characters, so a batch's failures always fit in its record (see ``coordinator.batching``)."""
-
-    key: str
-    code: str
-    message: str = Field(max_length=MAX_FAILURE_MESSAGE)
-
-    @field_validator("message", mode="before")
-    @classmethod
-    def _cut(cls, value: object) -> object:
-        return value[:MAX_FAILURE_MESSAGE] if isinstance(value, str) else value
-
-    http_status: int | None = None
-    attempts: int = 1
-    version_id: str | None = None
-    # As listed, so that a redrive can send the object back to work without a new listing.
-    size: int = 0
-    etag: str = ""
-    storage_class: str | None = Field(default=None, max_length=32)
-    # A destination object a sync could not delete (``delete_extra``); a delete marker; an
-    # archived object the job restores.
-    delete: bool = False
-    marker: bool = False
-    restore: bool = False

@@ -19,7 +19,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from s3migrator.models import CopySpec, FailureRecord
+from s3migrator.failures import FailureRecord
+from s3migrator.models import CopySpec
 from s3migrator.work import WorkBatch, WorkItem
 
 

@@ -18,7 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-from s3migrator.models import CopySpec, FailureRecord
+from s3migrator.failures import FailureRecord
+from s3migrator.models import CopySpec
 from s3migrator.selection import ARCHIVED_CLASSES, Tally
 
 SHARDS = 16  # counter shards per job: the job's counting writes spread over this many items

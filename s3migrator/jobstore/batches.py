@@ -14,11 +14,13 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from s3migrator.aws_errors import translated
+from s3migrator.failures import RECORD_BYTES, FailureRecord, stored_bytes
 from s3migrator.jobstore.codec import (
     SHARD_COUNTERS,
     batch_key,
     batch_record,
     failures_json,
+    items_text,
     n,
     new_batch_put,
     s,
@@ -26,7 +28,7 @@ from s3migrator.jobstore.codec import (
     shard_pk,
 )
 from s3migrator.jobstore.writes import Table
-from s3migrator.models import Counters, FailureRecord
+from s3migrator.models import Counters
 from s3migrator.work import SHARDS, BatchOutcome, BatchRecord, BatchState, WorkBatch, shard_of
 
 if TYPE_CHECKING:
@@ -105,7 +107,9 @@ class BatchStore(Table):
             ":digest": s(batch.digest),
             ":copied": n(copied),
             ":verified": n(outcome.verified),
-            ":failures": failures_json(outcome.failures),
+            ":failures": failures_json(
+                outcome.failures, room_bytes=RECORD_BYTES - stored_bytes(items_text(batch.items))
+            ),
             ":now": n(self.now()),
         }
         expression = (

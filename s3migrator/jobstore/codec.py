@@ -12,12 +12,12 @@ from boto3.dynamodb.types import TypeDeserializer
 from pydantic import TypeAdapter
 
 from s3migrator.errors import UsageError
+from s3migrator.failures import FailureRecord, failures_text, fitted
 from s3migrator.migration_state import MigrationState
 from s3migrator.models import (
     JOB_ID_PATTERN,
     CopySpec,
     Counters,
-    FailureRecord,
     JobRecord,
     ListingCheckpoint,
     ReportLocation,
@@ -180,12 +180,19 @@ def batch_item(
         if after is not None:
             item["after"] = s(after)
     else:
-        item["items"] = s(json.dumps([i.model_dump() for i in batch.items], ensure_ascii=False))
+        item["items"] = s(items_text(batch.items))
     return item
 
 
-def failures_json(failures: list[FailureRecord]) -> AttributeValueTypeDef:
-    return s(json.dumps([f.model_dump() for f in failures], ensure_ascii=False))
+def items_text(items: list[WorkItem]) -> str:
+    """A batch's items as its record keeps them (compact JSON)."""
+    return json.dumps([i.model_dump() for i in items], ensure_ascii=False, separators=(",", ":"))
+
+
+def failures_json(failures: list[FailureRecord], *, room_bytes: int) -> AttributeValueTypeDef:
+    """The failures as a batch's record stores them, their messages cut as ``fitted`` says
+    when all of them would not fit in ``room_bytes``."""
+    return s(failures_text(fitted(failures, room_bytes)))
 
 
 def batch_record(item: dict[str, Any]) -> BatchRecord:

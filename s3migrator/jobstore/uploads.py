@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from s3migrator.aws_errors import translated
+from s3migrator.failures import FailureRecord
 from s3migrator.jobstore.codec import job_key, n, s, shard_pk
 from s3migrator.jobstore.writes import Table
-from s3migrator.models import FailureRecord, JobState
+from s3migrator.models import JobState
 from s3migrator.part_work import PartRecord, UploadRecord, UploadState
 from s3migrator.work import WorkBatch, shard_of
 

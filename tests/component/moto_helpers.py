@@ -9,7 +9,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from s3migrator.models import CopySpec, FailureRecord, JobMessage, JobRecord, Location, Mode
+from s3migrator.failures import FailureRecord
+from s3migrator.models import CopySpec, JobMessage, JobRecord, Location, Mode
 from s3migrator.work import BatchOutcome, WorkBatch, WorkItem
 
 

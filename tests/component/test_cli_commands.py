@@ -17,8 +17,9 @@ from s3migrator.cli.context import Context
 from s3migrator.cli.parser import build_parser
 from s3migrator.cli.watch import PENDING_PATIENCE_S, TAKING_PATIENCE_S, wait_until_known
 from s3migrator.errors import JobNotFoundError
+from s3migrator.failures import FailureRecord
 from s3migrator.jobstore import JobStore
-from s3migrator.models import FailureRecord, ListingCheckpoint, Phase
+from s3migrator.models import ListingCheckpoint, Phase
 from s3migrator.resources import Resources
 from s3migrator.selection import Selection
 

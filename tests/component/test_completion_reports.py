@@ -20,8 +20,9 @@ from progress.status import statuses
 from s3migrator.aws import Aws
 from s3migrator.cli.jobs import redrive_job as redrive
 from s3migrator.errors import TransientError
+from s3migrator.failures import FailureRecord
 from s3migrator.jobstore import JobStore
-from s3migrator.models import FailureRecord, JobState, ReportLocation
+from s3migrator.models import JobState, ReportLocation
 from s3migrator.resources import Resources
 from s3migrator.sessions import s3_clients
 from s3migrator.settings import Settings

@@ -14,8 +14,9 @@ from copier_drain import drain
 from moto_helpers import depth, fill, job_message, receive_all
 
 from s3migrator.aws import Aws
+from s3migrator.failures import FailureRecord
 from s3migrator.jobstore import JobStore
-from s3migrator.models import FailureRecord, JobOptions
+from s3migrator.models import JobOptions
 from s3migrator.resources import Resources
 from s3migrator.settings import GiB, MiB
 from s3migrator.work import WorkBatch

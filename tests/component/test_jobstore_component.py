@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 from moto_helpers import counted_batch, job_record
 
+from coordinator.batching import pack
 from s3migrator.errors import LeaseLostError
+from s3migrator.failures import CUT_MARK, MAX_FAILURE_MESSAGE, FailureRecord
 from s3migrator.jobstore import JobStore
-from s3migrator.models import FailureRecord, JobState, ListingCheckpoint, Phase
+from s3migrator.models import JobState, ListingCheckpoint, Phase
+from s3migrator.work import BatchOutcome, WorkItem
 
 
 def test_creating_the_same_job_twice_returns_false_the_second_time(store: JobStore) -> None:
@@ -194,3 +197,34 @@ def test_failure_of_a_maximum_length_key_can_be_recorded(store: JobStore) -> Non
     counted_batch(store, "job-1", "job-1:long", copied=0, failed=1, failures=[failure])
     # THEN it can be read back
     assert [f.key for f in store.batches.failures("job-1")] == [key]
+
+
+def test_a_thousand_key_batch_that_fails_whole_with_long_messages_is_counted(
+    store: JobStore,
+) -> None:
+    # GIVEN a batch of 1,000 keys that carries its items (a redrive's, a remainder's), as the
+    # coordinator packs them with a cap of 1,000 keys
+    store.create_job(job_record("job-1"))
+    spec = job_record("job-1").spec
+    assert spec is not None
+    items = [
+        WorkItem(key=f"données/{i % 16:02d}/objet-{i:07d}.bin", size=1, etag=f'"{i:032x}"')
+        for i in range(1000)
+    ]
+    (batch,) = pack(items, spec, first_seq=0, max_keys=1000, max_bytes=256 * 1024)
+    store.define_batches([batch])
+    # WHEN every object fails with the longest message a failure keeps, two bytes a character
+    message = "é" * MAX_FAILURE_MESSAGE
+    failures = [i.failure("AccessDenied", message, attempts=10, http_status=403) for i in items]
+    counted = store.batches.count(batch, BatchOutcome(failures=failures))
+    # THEN it is counted, each object once, and the record keeps every failure with its key,
+    # code, status and attempts whole, the messages cut to one length
+    assert counted
+    stored = store.batches.failures("job-1")
+    assert [f.model_copy(update={"message": ""}) for f in stored] == [
+        f.model_copy(update={"message": ""}) for f in sorted(failures, key=lambda f: f.key)
+    ]
+    assert {f.message for f in stored} == {stored[0].message}
+    assert stored[0].message.endswith(CUT_MARK) and message.startswith(stored[0].message[:-1])
+    record = store.get_job("job-1")
+    assert record is not None and record.counters.objects_failed == 1000

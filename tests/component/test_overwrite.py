@@ -22,15 +22,9 @@ from copier.objects import ObjectCopier
 from progress.refresh import refresh
 from s3migrator.aws import Aws
 from s3migrator.errors import InvalidJobMessageError, PermanentError
+from s3migrator.failures import FailureRecord
 from s3migrator.jobstore import JobStore
-from s3migrator.models import (
-    CopySpec,
-    FailureRecord,
-    JobMessage,
-    JobState,
-    Location,
-    Overwrite,
-)
+from s3migrator.models import CopySpec, JobMessage, JobState, Location, Overwrite
 from s3migrator.resources import Resources
 from s3migrator.sessions import s3_clients
 from s3migrator.settings import MiB, Settings

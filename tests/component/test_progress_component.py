@@ -8,8 +8,9 @@ from moto_helpers import counted_batch, fill, job_message, job_record
 
 from progress.refresh import refresh
 from progress.status import statuses
+from s3migrator.failures import FailureRecord
 from s3migrator.jobstore import JobStore
-from s3migrator.models import FailureRecord, JobState, ListingCheckpoint, Phase
+from s3migrator.models import JobState, ListingCheckpoint, Phase
 from s3migrator.resources import Resources
 
 OWNER = "coordinator-a"

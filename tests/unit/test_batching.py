@@ -16,7 +16,7 @@ from coordinator.batching import (
     item_bytes,
     pack,
 )
-from s3migrator.models import CopySpec, FailureRecord, Location
+from s3migrator.models import CopySpec, Location
 from s3migrator.work import WorkBatch, WorkItem, kept_class
 
 SPEC = CopySpec(
@@ -195,20 +195,6 @@ def test_a_batch_still_fits_the_message_cap_as_its_deepest_remainder(key_len: in
     ]
     # THEN every one of them still fits
     assert all(wire_bytes(b) <= max_bytes for b in deepest)
-
-
-def test_a_batch_and_all_its_failures_fit_in_one_table_item() -> None:
-    # GIVEN many short keys and a key cap that never binds
-    batches = list(pack(items(5000), SPEC, first_seq=0, max_keys=10_000, max_bytes=256 * 1024))
-    # WHEN every object of a batch fails with the longest message a failure keeps
-    for batch in batches:
-        failures = [
-            FailureRecord(key=i.key, code="AccessDenied", message="m" * 1000, http_status=403)
-            for i in batch.items
-        ]
-        stored = len(batch.body()) + sum(len(f.model_dump_json()) for f in failures)
-        # THEN the batch's record (its items and its failures) fits a DynamoDB item (400 KB)
-        assert stored < 400_000
 
 
 def test_an_item_says_its_storage_class_only_when_it_is_not_standard() -> None:
