@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     job_retention_days: int = Field(default=90, ge=1, le=3650)
 
     # Coordinator: batching and lease.
-    batch_max_keys: int = Field(default=200, ge=1, le=10_000)
+    batch_max_keys: int = Field(default=1000, ge=1, le=10_000)
     # What one batch may copy in all, and the size from which an object travels alone: a batch
     # must be done well within SQS's 12-hour visibility, whatever its objects weigh.
     batch_max_object_bytes: int = Field(default=64 * GiB, ge=MiB)

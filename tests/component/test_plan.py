@@ -19,7 +19,8 @@ CLIP = 20 * MiB
 @pytest.fixture
 def bucket(s3: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     """450 logs of 100 bytes, a 20 MiB clip (multipart from 8 MiB, in 5 MiB parts), an empty
-    object and an archived one."""
+    object and an archived one; batches of at most 200 keys, so that the logs make three."""
+    monkeypatch.setenv("S3MIGRATOR_BATCH_MAX_KEYS", "200")
     monkeypatch.setenv("S3MIGRATOR_MULTIPART_THRESHOLD_BYTES", str(8 * MiB))
     monkeypatch.setenv("S3MIGRATOR_PART_SIZE_BYTES", str(5 * MiB))
     fill(s3, "src", {**LOGS, "media/clip.mov": b"c" * CLIP, "zero": b""})

@@ -59,21 +59,22 @@ def requests(priced: Estimate) -> dict[str, tuple[float, float]]:
 
 
 def million_small_objects() -> Workload:
-    """1,000,000 objects of 1 KiB named data/NNNNNNN.bin, as ``survey`` counts them: 5,000
-    batches of 200 keys, sent ten at a time in one SendMessageBatch of three 64 KiB chunks
-    (``test_two_thousand_small_objects_make_ten_batches_sent_in_one_call`` counts a tenth of
-    a thousandth of them with the real packing)."""
+    """1,000,000 objects of 1 KiB named data/NNNNNNN.bin, as ``survey`` counts them: 1,000
+    batches of 1,000 keys (two 64 KiB chunks each), defined ten at a time and sent two or three
+    to a SendMessageBatch of at most 256 KiB: 400 calls of 1,400 chunks
+    (``test_twenty_thousand_small_objects_make_twenty_batches_sent_in_eight_calls`` counts a
+    fiftieth of them with the real packing)."""
     work = Workload(
         listed=1_000_000,
         objects=1_000_000,
         bytes=1_000_000 * KiB,
         largest=KiB,
         single_copies=1_000_000,
-        batches=5_000,
-        groups=500,
-        send_calls=500,
-        send_chunks=1_500,
-        receive_chunks=5_000,
+        batches=1_000,
+        groups=100,
+        send_calls=400,
+        send_chunks=1_400,
+        receive_chunks=2_000,
     )
     work.sizes[size_class(KiB)] = SizeClass(KiB, 4 * KiB, 1_000_000, 1_000_000 * KiB)
     return work
@@ -99,28 +100,31 @@ def test_sqs_bills_each_64_kib_of_a_payload_as_a_request() -> None:
     assert [chunks(n) for n in (0, 1, 65_536, 65_537, 262_144)] == [1, 1, 1, 2, 4]
 
 
-def test_two_thousand_small_objects_make_ten_batches_sent_in_one_call() -> None:
-    # GIVEN 2,000 listed objects of 1 KiB WHEN a job of the default settings is surveyed
-    work = survey(small(2_000), SPEC, Settings())
-    # THEN the coordinator's packing makes ten batches of 200, defined and sent as one group
-    # in one SendMessageBatch billed as three 64 KiB chunks; each batch is received in one chunk
+def test_twenty_thousand_small_objects_make_twenty_batches_sent_in_eight_calls() -> None:
+    # GIVEN 20,000 listed objects of 1 KiB WHEN a job of the default settings is surveyed
+    work = survey(small(20_000), SPEC, Settings())
+    # THEN the coordinator's packing makes twenty batches of 1,000 keys, defined as two groups
+    # of ten; a group is sent in four SendMessageBatch calls (at most 256 KiB each) billed as
+    # fourteen 64 KiB chunks, and each batch is received in two chunks
     sizes = work.sizes
     work.sizes = []
     assert work == Workload(
-        listed=2_000,
-        objects=2_000,
-        bytes=2_000 * KiB,
+        listed=20_000,
+        objects=20_000,
+        bytes=20_000 * KiB,
         largest=KiB,
-        single_copies=2_000,
-        batches=10,
-        groups=1,
-        send_calls=1,
-        send_chunks=3,
-        receive_chunks=10,
+        single_copies=20_000,
+        batches=20,
+        groups=2,
+        send_calls=8,
+        send_chunks=28,
+        receive_chunks=40,
         sizes=[],
     )
-    assert [(c.low, c.objects, c.bytes) for c in sizes if c.objects] == [(KiB, 2_000, 2_000 * KiB)]
-    assert work.list_pages == 2
+    assert [(c.low, c.objects, c.bytes) for c in sizes if c.objects] == [
+        (KiB, 20_000, 20_000 * KiB)
+    ]
+    assert work.list_pages == 20
 
 
 def test_a_million_small_objects_cost_five_dollars_of_copies_and_cents_of_overhead() -> None:
@@ -138,14 +142,14 @@ def test_a_million_small_objects_cost_five_dollars_of_copies_and_cents_of_overhe
         "S3 UploadPartCopy": (0, 0),
         "S3 CompleteMultipartUpload": (0, 0),
         "S3 HeadObject (multipart source)": (0, 0),
-        "SQS SendMessageBatch": (500, 1_500),
-        "SQS ReceiveMessage": (5_000, 5_000),
-        "SQS DeleteMessage": (5_000, 5_000),
+        "SQS SendMessageBatch": (400, 1_400),
+        "SQS ReceiveMessage": (1_000, 2_000),
+        "SQS DeleteMessage": (1_000, 1_000),
         "SQS ChangeMessageVisibilityBatch": (1_000, 1_000),
-        "SQS GetQueueAttributes": (500 + 84 * 2, 500 + 84 * 2),
-        "DynamoDB TransactWriteItems (define batches)": (500, 11_000),
-        "DynamoDB TransactWriteItems (count a batch)": (5_000, 20_000),
-        "DynamoDB GetItem (a batch's record)": (5_000, 5_000),
+        "SQS GetQueueAttributes": (100 + 84 * 2, 100 + 84 * 2),
+        "DynamoDB TransactWriteItems (define batches)": (100, 2_200),
+        "DynamoDB TransactWriteItems (count a batch)": (1_000, 4_000),
+        "DynamoDB GetItem (a batch's record)": (1_000, 1_000),
         "DynamoDB job record writes": (12 + 84, 12 + 84),
         "DynamoDB TransactGetItems (progress)": (84, 84 * 35),
         "Lambda Invoke (progress)": (84, 84),
@@ -156,10 +160,11 @@ def test_a_million_small_objects_cost_five_dollars_of_copies_and_cents_of_overhe
         "Fargate coordinator memory": pytest.approx((5_000 / 3600, 5_000 / 3600)),
     }
     # AND the floor is $5.005 (the README's "Overhead per million small objects": CopyObject
-    # $5.00, LIST $0.005), the overhead about $0.026 (the README's table says about $0.03,
-    # rounding each line up), and the tasks' time about $0.17, which that table leaves out
+    # $5.00, LIST $0.005), the overhead about $0.0067 (SQS 5,668 billed requests, DynamoDB
+    # 6,296 write and 3,940 read units), and the tasks' time about $0.17, which that table
+    # leaves out
     assert priced.cost(Part.FLOOR) == pytest.approx(5.005)
-    assert priced.cost(Part.OVERHEAD) == pytest.approx(0.0256947)
+    assert priced.cost(Part.OVERHEAD) == pytest.approx(0.0066947)
     compute = (
         84 * 0.20e-6  # invocations
         + 84 * 0.25 * 0.0000166667  # GB-seconds
@@ -168,7 +173,7 @@ def test_a_million_small_objects_cost_five_dollars_of_copies_and_cents_of_overhe
     )
     assert priced.cost(Part.COMPUTE) == pytest.approx(compute)
     assert round(compute, 4) == 0.1718
-    assert priced.cost() == pytest.approx(5.005 + 0.0256947 + compute)
+    assert priced.cost() == pytest.approx(5.005 + 0.0066947 + compute)
 
 
 def test_the_largest_object_s3_holds_is_copied_in_ten_thousand_parts_by_one_copier() -> None:
@@ -221,8 +226,8 @@ def test_a_mix_is_timed_by_requests_for_small_objects_and_by_bytes_for_large_one
         (64 * MiB, 10),
         (4 * GiB, 3),
     ]
-    # AND five batches of small objects, one of the rest, and one for each large object
-    assert (work.batches, work.groups, work.send_calls) == (9, 1, 1)
+    # AND one batch of the small objects, one of the rest, and one for each large object
+    assert (work.batches, work.groups, work.send_calls) == (5, 1, 1)
     # AND each class takes its objects at 100/s or its bytes at 200 MiB/s, whichever is longer:
     # 0.01 s + 0.01 s + 10 s + 5 s + 92.16 s of copier time, shared by two
     assert priced.timing == Timing(
