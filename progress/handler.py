@@ -1,9 +1,10 @@
 """The progress Lambda: a thin shell over ``progress.refresh.refresh``.
 
-Two callers: the EventBridge schedule (every minute), which refreshes every job and publishes the
-scaling metrics, and the function URL (AWS_IAM auth): the status API and the dashboard
-(``progress.api``). Metrics go out in embedded metric format through the log stream, so they
-cost no PutMetricData calls, and only while there is work, so an idle stack publishes nothing.
+Two callers: the EventBridge schedule (every minute), which refreshes every job that needs it
+and publishes the scaling metrics, and the function URL (AWS_IAM auth): the status API and the
+dashboard (``progress.api``). Metrics go out in embedded metric format through the log stream,
+so they cost no PutMetricData calls, and only while there is work, so an idle stack publishes
+nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from progress.api import app
 from progress.process import build_progress
 from progress.scaling import backlog_per_copier, copiers_needed_from_zero
 from s3migrator.aws import Aws, make_aws
-from s3migrator.job_status import JobStatus
+from s3migrator.job_status import JobStatus, QueueDepths
 from s3migrator.models import JobState
 from s3migrator.settings import Settings
 
@@ -30,7 +31,8 @@ Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 logger = Logger(service="progress")
 metrics = Metrics(service="progress")
 tracer = Tracer(service="progress")
-# A job that ended within this many seconds counts once for the job-failure alarm.
+# A job that ended within this many seconds counts once for the job-failure alarm (the
+# scheduled run reads the jobs that ended within it, whoever ended them).
 ENDED_WINDOW_S = 60
 DEFAULT_NAMESPACE = "s3migrator"
 
@@ -43,11 +45,9 @@ def running_copiers(aws: Aws, settings: Settings) -> int:
     return sum(int(s.get("runningCount", 0)) for s in services.get("services", []))
 
 
-def publish(statuses: list[JobStatus], running: int, now: float) -> None:
+def publish(statuses: list[JobStatus], depths: QueueDepths, running: int, now: float) -> None:
     """Scaling and progress metrics; nothing when there is no work and no copier."""
-    depths = statuses[0] if statuses else None
-    visible = depths.queue_visible if depths else 0
-    in_flight = depths.queue_in_flight if depths else 0
+    visible, in_flight = depths.queue_visible, depths.queue_in_flight
     active = [s for s in statuses if s.state is JobState.RUNNING]
     ended_badly = [
         s
@@ -60,7 +60,7 @@ def publish(statuses: list[JobStatus], running: int, now: float) -> None:
         return
     metrics.add_metric("WorkQueueVisible", MetricUnit.Count, visible)
     metrics.add_metric("WorkQueueInFlight", MetricUnit.Count, in_flight)
-    metrics.add_metric("WorkDlqVisible", MetricUnit.Count, depths.dlq_visible if depths else 0)
+    metrics.add_metric("WorkDlqVisible", MetricUnit.Count, depths.dlq_visible)
     metrics.add_metric("RunningCopiers", MetricUnit.Count, running)
     metrics.add_metric(
         "BacklogPerCopier", MetricUnit.Count, backlog_per_copier(visible, in_flight, running)
@@ -103,8 +103,15 @@ def handler_for(new_aws: Callable[[], Aws] = make_aws) -> Handler:
         settings = Settings()
         # Read per call, not at import: the stack names the namespace after itself.
         metrics.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE)
-        statuses = build_progress(settings, aws).refresh(event.get("job_id"))
-        publish(statuses, running_copiers(aws, settings), time.time())
+        progress = build_progress(settings, aws)
+        statuses = progress.refresh(event.get("job_id"), ended_within_s=ENDED_WINDOW_S)
+        # Every status carries the depths; a run that served no job read none.
+        depths = (
+            QueueDepths.model_validate(statuses[0], from_attributes=True)
+            if statuses
+            else progress.depths()
+        )
+        publish(statuses, depths, running_copiers(aws, settings), time.time())
         for status in statuses:
             if status.state is JobState.RUNNING:
                 logger.info("job progress", extra=status.model_dump(mode="json"))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from progress.refresh import refresh
-from progress.status import JobsPage, status_page, statuses
+from progress.status import JobsPage, read_depths, status_page, statuses
 from s3migrator.jobstore import JobStore
 from s3migrator.resources import Resources, resolve
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
     from s3migrator.aws import Aws
-    from s3migrator.job_status import JobStatus
+    from s3migrator.job_status import JobStatus, QueueDepths
     from s3migrator.settings import Settings
 
 
@@ -33,9 +33,23 @@ class Progress:
         """A page of jobs' statuses for the status API (see ``status_page``); reads only."""
         return status_page(self.store, self.sqs, self.resources, limit, after)
 
-    def refresh(self, job_id: str | None = None) -> list[JobStatus]:
-        """One scheduled progress run over one job (by id) or every job."""
-        return refresh(self.store, self.sqs, self.resources, job_id=job_id, settings=self.settings)
+    def depths(self) -> QueueDepths:
+        """The work queue's and its dead-letter queue's depths, as a status carries them."""
+        return read_depths(self.sqs, self.resources)
+
+    def refresh(
+        self, job_id: str | None = None, *, ended_within_s: float | None = None
+    ) -> list[JobStatus]:
+        """One scheduled progress run over one job (by id) or every job that needs it (see
+        ``refresh``)."""
+        return refresh(
+            self.store,
+            self.sqs,
+            self.resources,
+            job_id=job_id,
+            settings=self.settings,
+            ended_within_s=ended_within_s,
+        )
 
 
 def build_progress(settings: Settings, aws: Aws, resources: Resources | None = None) -> Progress:

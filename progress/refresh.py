@@ -2,10 +2,13 @@
 is done, store each job's percent, send the report messages that are due.
 
 The progress Lambda runs ``refresh`` every minute (``s3migrator progress`` runs it by hand), so
-jobs finish whether anyone looks or not; looking (``status.statuses``) only reads. Each job is
-handled on its own: one job's error is logged and never stops the run for the others. Reports
-are written by a coordinator after the job has finished (``coordinator/completion_report.py``),
-never in this run, which serves every job and the scaling metrics.
+jobs finish whether anyone looks or not; looking (``status.statuses``) only reads. A run reads
+only the jobs it has work for (``JobStore.jobs_to_refresh``): the running ones and the finished
+ones whose report is due; a finished job is kept for its retention, and reading its counters
+every run would change nothing. Each job is handled on its own: one job's error is logged and
+never stops the run for the others. Reports are written by a coordinator after the job has
+finished (``coordinator/completion_report.py``), never in this run, which serves every running
+job and the scaling metrics.
 """
 
 from __future__ import annotations
@@ -77,16 +80,27 @@ def refresh(
     resources: Resources,
     job_id: str | None = None,
     settings: Settings | None = None,
+    *,
+    ended_within_s: float | None = None,
 ) -> list[JobStatus]:
-    """Sweep dead letters, then resume, advance and send the report of one job (by id) or of
-    every job. The statuses it returns carry no failure samples: this run serves every job each
-    minute, and reading a job's failures reads all its batch records."""
+    """Sweep dead letters, then resume, advance and send the report of one job (by id, whatever
+    its state) or of every job that needs it (running, or its report due), and return their
+    statuses; with ``ended_within_s``, also those of the jobs that ended within that many
+    seconds (the progress function counts the jobs that ended with failures). The statuses
+    carry no failure samples: this run serves every running job each minute, and reading a
+    job's failures reads all its batch records."""
     settings = settings or Settings()
     try:
         sweep_dead_letters(store, sqs, resources.work_dlq_url, resources.work_queue_url)
     except Exception:
         log.exception("the dead-letter sweep failed; it runs again next time")
-    ids = [job_id] if job_id is not None else store.job_ids()
+    if job_id is not None:
+        ids = [job_id]
+    else:
+        since = None if ended_within_s is None else store.now() - ended_within_s
+        ids = store.jobs_to_refresh(ended_since=since)
+    if not ids:
+        return []
     depths = read_depths(sqs, resources)
     statuses = []
     for id_ in ids:

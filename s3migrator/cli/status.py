@@ -78,7 +78,7 @@ def progress_command(context: Context) -> int:
     while True:
         statuses = progress.refresh()
         running = sum(s.state is JobState.RUNNING for s in statuses)
-        context.console.print(f"progress: {len(statuses)} jobs, {running} running")
+        context.console.print(f"progress: {len(statuses)} jobs refreshed, {running} running")
         if context.args.every is None:
             return ExitCode.OK
         time.sleep(context.args.every)

@@ -141,8 +141,27 @@ class JobStore(ListingWrites):
 
     def job_ids(self) -> list[str]:
         """Every job's id, oldest first, from the index (which lags behind writes)."""
-        ids: list[str] = []
+        return self._ids_of(self._jobs_query())
+
+    def jobs_to_refresh(self, ended_since: float | None = None) -> list[str]:
+        """The ids of the jobs a progress run has work for, oldest first, from the index: the
+        running ones, the finished ones whose completion report is due, and (``ended_since``)
+        those that ended since then. The index holds the whole job item, so the query alone
+        tells them apart; a finished job's counters are never read for it."""
         kwargs = self._jobs_query()
+        wanted = "#state = :running OR report_due <= :now"
+        values: Item = {":running": _RUNNING, ":now": n(self._clock())}
+        if ended_since is not None:
+            wanted += " OR finished_at >= :since"
+            values[":since"] = n(ended_since)
+        kwargs["FilterExpression"] = wanted
+        kwargs["ExpressionAttributeNames"]["#state"] = "state"
+        kwargs["ExpressionAttributeValues"].update(values)
+        return self._ids_of(kwargs)
+
+    def _ids_of(self, kwargs: dict[str, Any]) -> list[str]:
+        """The job ids a query of the jobs index (``_jobs_query``'s) finds, every page of it."""
+        ids: list[str] = []
         while True:
             with translated():
                 page = self._ddb.query(**kwargs)

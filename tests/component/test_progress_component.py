@@ -135,7 +135,7 @@ def test_count_that_disagrees_with_the_listing_is_reported(
 def test_failed_job_keeps_its_percent(sqs: Any, store: JobStore, resources: Resources) -> None:
     store.create_job(job_record("job-1"))
     store.finish("job-1", JobState.FAILED, 5, error="boom", epoch=0)
-    (status,) = refresh(store, sqs, resources)
+    (status,) = refresh(store, sqs, resources, job_id="job-1")
     assert (status.state, status.percent, status.error) == (JobState.FAILED, 5, "boom")
 
 

@@ -16,7 +16,15 @@ from moto_helpers import counted_batch
 from progress.handler import handler_for, lambda_handler
 from s3migrator.aws import Aws
 from s3migrator.jobstore import JobStore
-from s3migrator.models import CopySpec, JobRecord, ListingCheckpoint, Location, Mode, Phase
+from s3migrator.models import (
+    CopySpec,
+    JobRecord,
+    JobState,
+    ListingCheckpoint,
+    Location,
+    Mode,
+    Phase,
+)
 from s3migrator.resources import Resources
 
 
@@ -241,3 +249,24 @@ def test_status_api_only_reads(store: JobStore, lambda_env: None) -> None:
     calls.clear()
     handler({"source": "aws.events"}, LambdaContext())
     assert "dynamodb.UpdateItem" in calls
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+def test_scheduled_run_counts_a_job_its_coordinator_failed_within_the_minute_for_the_alarm(
+    store: JobStore, clock: Any, lambda_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a job a coordinator failed two minutes ago, and one it failed just now
+    clock.advance(-120)
+    listed_job(store, "old", batches=2, counted=1)
+    store.finish("old", JobState.FAILED, 6, error="gone", epoch=0)
+    clock.advance(120)
+    listed_job(store, "new", batches=2, counted=1)
+    store.finish("new", JobState.FAILED, 6, error="gone", epoch=0)
+    # WHEN the schedule runs the handler
+    result = lambda_handler({"source": "aws.events"}, LambdaContext())  # type: ignore[arg-type]
+    # THEN the job that ended within the minute is read and counted for the failed-jobs alarm,
+    # and the one that ended before is not read again
+    assert [job["job_id"] for job in result["jobs"]] == ["new"]
+    [emf] = emf_records(capsys.readouterr().out)
+    assert emf["JobsEndedWithFailures"] == [1.0]
+    assert emf["RunningJobs"] == [0.0]

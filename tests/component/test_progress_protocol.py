@@ -195,7 +195,8 @@ def test_two_redrives_started_together_end_the_job(
     except Exception as exc:
         assert "changed state meanwhile" in str(exc) or "completed with failures" in str(exc)
     copy_all()
-    (status,) = refresh(store, sqs, resources)
+    refresh(store, sqs, resources)
+    (status,) = statuses(store, sqs, resources)
     # THEN the job ended, with the fixed object copied and the other still failed, once
     assert (status.state, status.objects_copied, status.objects_failed) == (
         JobState.COMPLETED_WITH_FAILURES,
