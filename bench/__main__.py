@@ -52,9 +52,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--at-scale-objects",
         type=int,
-        default=12_000,
+        default=16_000,
         help="the smaller of the two: above the listing's shard threshold (10,000 keys), so"
-        " both are listed as a large source is",
+        " both are listed as a large source is; a multiple of 16,000, so that each of the 16"
+        " folders' shards ends on a full LIST page in both jobs and the last partial page of a"
+        " shard (once per shard, whatever its size) cancels out as the other once-only"
+        " requests do",
     )
     parser.add_argument("--kill", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--out", type=Path, default=Path("test-output/bench"))

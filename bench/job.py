@@ -27,6 +27,10 @@ from s3migrator.sqs.queues import queue_depth, send_job
 # request counts leave them out: they are the bench's, not the job's.
 BENCH_AGENT = "s3migrator-bench-watch"
 NEVER_S = 1e9  # the autoscaler's period: the bench sets the copier count itself
+# The progress function's period, as the stack schedules it on AWS (rate(1 minute)) rather than
+# the embedded stack's 2 s: its reads depend on time, not on objects. A job's end is seen at
+# once all the same: the bench asks for a refresh then, as the function's URL does.
+PROGRESS_EVERY_S = 60.0
 POLL_S = 0.05
 
 
@@ -52,6 +56,7 @@ class Stack:
             env={**self.server.env(), "S3MIGRATOR_WAIT_TIME_S": "2", **env},
             max_copiers=copiers,
             scale_every_s=NEVER_S,
+            progress_every_s=PROGRESS_EVERY_S,
             log_dir=logs,
             stack_name=self.stack_name,
         )
@@ -127,9 +132,12 @@ def copy_run(
 
         def succeeded() -> JobRecord | None:
             record = store.get_job(job_id)
-            return record if record is not None and record.state.is_final else None
+            if record is not None and record.state.is_final:
+                return record
+            runner.refresh_now()
+            return None
 
-        final = _until("the job's end", succeeded, timeout_s)
+        final = _until("the job's end", succeeded, timeout_s, every_s=1.0)
         finished_s = time.monotonic() - timeline.started
     finally:
         runner.shutdown()

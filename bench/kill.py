@@ -93,9 +93,12 @@ def kill_run(
 
         def done() -> bool:
             record = store.get_job(job_id)
-            return record is not None and record.state.is_final
+            if record is not None and record.state.is_final:
+                return True
+            runner.refresh_now()
+            return False
 
-        _until("the job's end", done, timeout_s)
+        _until("the job's end", done, timeout_s, every_s=1.0)
         final = store.get_job(job_id)
         assert final is not None
     finally:

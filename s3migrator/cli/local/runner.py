@@ -52,6 +52,7 @@ class LocalRunner:
     peak_copiers: int = 0
     _logs: list[IO[bytes]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _wake: threading.Event = field(default_factory=threading.Event)
 
     def _spawn(self, role: str, *args: str) -> subprocess.Popen[bytes]:
         env = {
@@ -118,9 +119,17 @@ class LocalRunner:
             self.copiers = self.copiers[:desired]
             self.peak_copiers = max(self.peak_copiers, len(self.copiers))
 
+    def refresh_now(self) -> None:
+        """Run the progress function now rather than at its next turn, as its URL does."""
+        self._wake.set()
+
     def _progress_loop(self) -> None:
         progress = build_progress(Settings(stack_name=self.stack_name), self.aws, self.resources)
-        while not self.stop.wait(self.progress_every_s):
+        while True:
+            self._wake.wait(self.progress_every_s)
+            self._wake.clear()
+            if self.stop.is_set():
+                return
             try:
                 progress.refresh()
             except Exception as exc:
@@ -130,6 +139,7 @@ class LocalRunner:
         """Stop every child: SIGTERM, up to ``timeout_s`` to finish, then SIGKILL; reap all."""
         with self._lock:
             self.stop.set()
+            self._wake.set()
             processes = [
                 p for p in [self.coordinator, *self.copiers, *self.stopping] if p is not None
             ]
