@@ -38,6 +38,20 @@ def item_bytes(item: WorkItem) -> int:
 # (``~N``, ``+N``, ``.wN``), a larger attempt number, its ``waits`` and the ``resent`` flag.
 # Reserved, so that such a batch still fits.
 GROWTH_BYTES = 64
+# What each item may grow by in a remainder: its transient failures so far (``"tries"``, fewer
+# than ``Settings.max_item_attempts``, at most 100).
+TRIES_BYTES = len(',"tries":99')
+
+
+def grown_item_bytes(item: WorkItem) -> int:
+    """An item's bytes in the body (``item_bytes``) as its deepest remainder carries it."""
+    return item_bytes(item) + TRIES_BYTES
+
+
+def record_bytes(item: WorkItem) -> int:
+    """The room a batch's record keeps for an item: the item as its deepest remainder's record
+    carries it, and its failure (``s3migrator.failures.reserved_bytes``)."""
+    return reserved_bytes(item_bytes(item)) + TRIES_BYTES
 
 
 def empty_batch_bytes(
@@ -87,12 +101,12 @@ def pack(
     size = base = empty_batch_bytes(spec, seq, redrive=redrive, shard=shard)
     objects = stored = 0
     for item in items:
-        extra = item_bytes(item)
+        extra = grown_item_bytes(item)
         if base + extra > max_bytes:
             raise ValueError(f"key {item.key!r} alone exceeds the message cap of {max_bytes} bytes")
         too_much = max_object_bytes is not None and objects + item.size > max_object_bytes
         # The batch's record keeps room for the item and its failure (``s3migrator.failures``).
-        record = reserved_bytes(extra)
+        record = record_bytes(item)
         full = size + extra > max_bytes or stored + record > RECORD_BYTES
         if current and together and item.key == current[-1].key:
             first = next(i for i, held in enumerate(current) if held.key == item.key)
@@ -102,8 +116,8 @@ def pack(
                 seq += 1
                 current = current[first:]
                 base = empty_batch_bytes(spec, seq, redrive=redrive, shard=shard)
-                size = base + sum(item_bytes(held) for held in current)
-                stored = sum(reserved_bytes(item_bytes(held)) for held in current)
+                size = base + sum(grown_item_bytes(held) for held in current)
+                stored = sum(record_bytes(held) for held in current)
                 objects = sum(held.size for held in current)
                 full = size + extra > max_bytes or stored + record > RECORD_BYTES
             if full:

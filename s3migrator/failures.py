@@ -55,8 +55,9 @@ class FailureRecord(BaseModel):
 
 
 # What a batch's items and failures may take in its record; the rest of the 400 KB (409,600
-# bytes, attribute names included) holds its ids, digest, listing range, tally and counts.
-RECORD_BYTES = 390_000
+# bytes, attribute names included) holds its ids, digest, listing range (two keys of at most
+# 1,024 bytes), tally and counts: under 4 KB.
+RECORD_BYTES = 400_000
 # A failure's JSON beyond its item's: the names and values of its code (at most
 # ``MAX_FAILURE_CODE`` characters), message, HTTP status and attempts.
 FAILURE_OVERHEAD_BYTES = 128

@@ -180,3 +180,44 @@ def test_replacement_batches_whose_sender_died_are_sent_by_the_next_run(
     assert (status.state, status.objects_copied, status.objects_total) == (JobState.SUCCEEDED, 3, 3)
     body = s3.get_object(Bucket="dst-bucket", Key="b")["Body"].read()
     assert body == b"B, changed"
+
+
+def test_the_remainder_of_a_batch_packed_to_a_small_message_cap_is_sent_and_the_job_ends(
+    aws: Aws, s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any
+) -> None:
+    # GIVEN a work queue capped at 64 KiB, a coordinator told so, and a source whose first
+    # batch is packed right up to that cap
+    cap = 64 * 1024
+    sqs.set_queue_attributes(
+        QueueUrl=resources.work_queue_url, Attributes={"MaximumMessageSize": str(cap)}
+    )
+    fill(s3, "src-bucket", {f"data/{i:07d}": b"x" for i in range(900)})
+    make_runner(message_max_bytes=cap).run(job_message("job-1"))
+    messages = receive_all(sqs, resources.work_queue_url)
+    full = max(messages, key=lambda m: len(m["Body"]))
+    assert len(full["Body"]) > cap - 8 * 1024
+    # WHEN every copy of that batch fails transiently once (each item then counts its try)
+    settings = Settings(copy_concurrency=4, max_item_attempts=3, retry_delay_base_s=0)
+    with built_worker(settings, aws, resources, store=store, s3=failing_copies(aws)) as worker:
+        worker.handle(full)
+    # THEN its remainder still fits the cap and is sent
+    batch = WorkBatch.model_validate_json(full["Body"])
+    counted = store.batches.get("job-1", batch.batch_id)
+    assert counted is not None and counted.remainder is not None
+    remainder = store.batches.get("job-1", counted.remainder)
+    assert remainder is not None and len(remainder.carried(batch.spec).body()) <= cap
+    # AND with healthy copiers the job ends with every object copied
+    for message in messages:
+        if message is not full:
+            sqs.change_message_visibility(
+                QueueUrl=resources.work_queue_url,
+                ReceiptHandle=message["ReceiptHandle"],
+                VisibilityTimeout=0,
+            )
+    drain(aws, resources, store)
+    (status,) = refresh(store, sqs, resources)
+    assert (status.state, status.objects_copied, status.objects_failed) == (
+        JobState.SUCCEEDED,
+        900,
+        0,
+    )

@@ -188,9 +188,16 @@ def test_a_batch_still_fits_the_message_cap_as_its_deepest_remainder(key_len: in
     batches = list(
         pack(items(400, key_len), SPEC, first_seq=0, max_keys=10_000, max_bytes=max_bytes)
     )
-    # WHEN each goes on as a remainder of its last attempt (a longer id, a larger attempt)
+    # WHEN each goes on as a remainder of its last attempt (a longer id, a larger attempt,
+    # every item's transient failures counted in it)
     deepest = [
-        WorkBatch.of(f"{b.batch_id}~100", SPEC, b.items, attempt=100, epoch=b.epoch)
+        WorkBatch.of(
+            f"{b.batch_id}~100",
+            SPEC,
+            [item.model_copy(update={"tries": 99}) for item in b.items],
+            attempt=100,
+            epoch=b.epoch,
+        )
         for b in batches
     ]
     # THEN every one of them still fits
