@@ -2,8 +2,9 @@
 
 The redrive's batches are defined first (their ids follow the job's earlier redrives, and they
 are packed with the default bounds whatever the settings, so two redrives of the same failures
-define the same batches), then the job is reopened, only if it is
-still the run the redrive read (two redrives never both reopen it), and the batches are sent
+define the same batches; a batch an earlier run of it defined, with whatever bounds, is kept as
+it was, and only the objects such batches leave out are packed anew), then the job is
+reopened, only if it is still the run the redrive read (two redrives never both reopen it), and the batches are sent
 through the same path as the listing's. A redrive run again while its job is redriving (one
 interrupted after reopening, or a second one started meanwhile) sends the batches not counted
 yet once more: redrive is idempotent and resumable. A redrive that dies after reopening leaves
@@ -17,11 +18,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from coordinator.batching import fixed_limits, pack
+from coordinator.batching import batch_id, fixed_limits, pack
 from coordinator.sending import send_batches
 from s3migrator.errors import JobNotFoundError, S3MigratorError
 from s3migrator.models import JobRecord, JobState, Phase
-from s3migrator.work import BatchState, WorkItem
+from s3migrator.work import BatchRecord, BatchState, WorkItem
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -62,14 +63,20 @@ def redrive(
     ]
     if not items:
         raise S3MigratorError(f"job {job_id} has no failure records to redrive")
-    batches = list(
+    epoch, first_seq = record.epoch + 1, record.counters.batches_extra
+    # An earlier run of this redrive may have defined batches and died before reopening the
+    # job, packed with other bounds (another version's): those ids are taken, so they are
+    # this redrive's batches as defined, and what they leave out goes after them.
+    earlier = defined_earlier(store, job_id, first_seq, epoch)
+    taken = {_identity(item) for batch in earlier for item in batch.items or []}
+    batches = [batch.carried(record.spec) for batch in earlier] + list(
         pack(
-            items,
+            [item for item in items if _identity(item) not in taken],
             record.spec,
-            first_seq=record.counters.batches_extra,
+            first_seq=first_seq + len(earlier),
             **fixed_limits(),
             redrive=True,
-            epoch=record.epoch + 1,
+            epoch=epoch,
             # A key's failed versions stay together, in order (``failures`` keeps it per key).
             together=record.plan is not None and record.plan.versions == "all",
         )
@@ -84,6 +91,26 @@ def redrive(
     send_batches(sqs, work_queue_url, batches, max_total_bytes=settings.message_max_bytes)
     store.redrive_sent(job_id, record.epoch + 1)
     return len(items)
+
+
+def _identity(item: WorkItem) -> tuple[str, str | None, bool, bool]:
+    return (item.key, item.version_id, item.delete, item.marker)
+
+
+def defined_earlier(store: JobStore, job_id: str, first_seq: int, epoch: int) -> list[BatchRecord]:
+    """The redrive batches an earlier run of this redrive defined, in order: the ids from
+    ``first_seq`` on that are taken (a run defines them one after another, so they run on
+    without a gap)."""
+    found: list[BatchRecord] = []
+    while (
+        batch := store.batches.get(job_id, batch_id(job_id, first_seq + len(found), redrive=True))
+    ) is not None:
+        if not batch.redrive or batch.epoch != epoch or not batch.items:
+            raise S3MigratorError(
+                f"job {job_id}: batch {batch.batch_id} is not one of this redrive's; try again"
+            )
+        found.append(batch)
+    return found
 
 
 def send_again(
