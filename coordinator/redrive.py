@@ -3,15 +3,15 @@
 The redrive's batches are defined first (their ids follow the job's earlier redrives, and they
 are packed with the default bounds whatever the settings, so two redrives of the same failures
 define the same batches; a batch an earlier run of it defined, with whatever bounds, is kept as
-it was, and only the objects such batches leave out are packed anew), then the job is
-reopened, only if it is still the run the redrive read (two redrives never both reopen it), and the batches are sent
-through the same path as the listing's. A redrive run again while its job is redriving (one
-interrupted after reopening, or a second one started meanwhile) sends the batches not counted
-yet once more: redrive is idempotent and resumable. A redrive that dies after reopening leaves
-its job needing a coordinator (``JobRecord.redrive_sent``): the watchdog sends it a resume, and
-the coordinator sends the batches (``send_again``). Each object a copier now copies moves from
-failed to copied, so the counters stay exact. Dead letters must have been swept first
-(``progress.deadletters``), which ``s3migrator redrive`` does.
+it was, and only the objects such batches leave out are packed anew), then the job is reopened,
+only if it is still the run the redrive read (two redrives never both reopen it), and the
+batches are sent through the same path as the listing's. A redrive run again while its job is
+redriving (one interrupted after reopening, or a second one started meanwhile) sends the
+batches not counted yet once more: redrive is idempotent and resumable. A redrive that dies
+after reopening leaves its job needing a coordinator (``JobRecord.redrive_sent``): the watchdog
+sends it a resume, and the coordinator sends the batches (``send_again``). Each object a copier
+now copies moves from failed to copied, so the counters stay exact. Dead letters must have been
+swept first (``progress.deadletters``), which ``s3migrator redrive`` does.
 """
 
 from __future__ import annotations

@@ -113,18 +113,27 @@ def fitted(failures: list[FailureRecord], room_bytes: int) -> list[FailureRecord
     fit; else every message is cut to one limit, the largest that fits (short messages stay
     whole). Messages cut to nothing are the last resort; what still does not fit then is
     returned as it is, and the record's write refuses it.
+
+    A message's bytes in the text do not depend on the rest, so the text is written once and
+    each distinct message cut once per limit tried: a dead-lettered batch's thousand failures
+    share one reason.
     """
-    if stored_bytes(failures_text(failures)) <= room_bytes:
+    total = stored_bytes(failures_text(failures))
+    if total <= room_bytes:
         return failures
+    sizes = {f.message: _message_bytes(f.message) for f in failures}
+    fixed = total - sum(sizes[f.message] for f in failures)
 
-    def cut_to(limit: int) -> list[FailureRecord]:
-        return [f.model_copy(update={"message": _cut(f.message, limit)}) for f in failures]
+    def fits(limit: int) -> bool:
+        cut = {message: _message_bytes(_cut(message, limit)) for message in sizes}
+        return fixed + sum(cut[f.message] for f in failures) <= room_bytes
 
-    low, high = 0, max(_message_bytes(f.message) for f in failures)
+    low, high = 0, max(sizes.values())
     while low < high:
         middle = (low + high + 1) // 2
-        if stored_bytes(failures_text(cut_to(middle))) <= room_bytes:
+        if fits(middle):
             low = middle
         else:
             high = middle - 1
-    return cut_to(low)
+    cut = {message: _cut(message, low) for message in sizes}
+    return [f.model_copy(update={"message": cut[f.message]}) for f in failures]
