@@ -22,6 +22,7 @@ from coordinator.batching import batch_id, fixed_limits, pack
 from coordinator.sending import send_batches
 from s3migrator.errors import JobNotFoundError, S3MigratorError
 from s3migrator.models import JobRecord, JobState, Phase
+from s3migrator.sqs.queues import message_cap
 from s3migrator.work import BatchRecord, BatchState, WorkItem
 
 if TYPE_CHECKING:
@@ -64,6 +65,10 @@ def redrive(
     if not items:
         raise S3MigratorError(f"job {job_id} has no failure records to redrive")
     epoch, first_seq = record.epoch + 1, record.counters.batches_extra
+    # The default bounds, within what the work queue takes: the queue, not this process's
+    # settings, is the same for every redrive of the job.
+    bounds = fixed_limits()
+    bounds["max_bytes"] = min(bounds["max_bytes"], message_cap(sqs, work_queue_url))
     # An earlier run of this redrive may have defined batches and died before reopening the
     # job, packed with other bounds (another version's): those ids are taken, so they are
     # this redrive's batches as defined, and what they leave out goes after them.
@@ -74,13 +79,20 @@ def redrive(
             [item for item in items if _identity(item) not in taken],
             record.spec,
             first_seq=first_seq + len(earlier),
-            **fixed_limits(),
+            **bounds,
             redrive=True,
             epoch=epoch,
             # A key's failed versions stay together, in order (``failures`` keeps it per key).
             together=record.plan is not None and record.plan.versions == "all",
         )
     )
+    too_big = [b.batch_id for b in batches if len(b.body().encode()) > bounds["max_bytes"]]
+    if too_big:
+        # Only an earlier run's, packed for a larger cap than the queue's now.
+        raise S3MigratorError(
+            f"job {job_id}: redrive batches {too_big} exceed the work queue's message size"
+            f" ({bounds['max_bytes']} bytes); raise it to redrive this job"
+        )
     store.define_batches(batches)
     if not store.reopen(job_id, record.epoch, len(batches), record.counters.batches_done):
         # Another redrive reopened it first, with the same batches: send whatever is left.

@@ -67,6 +67,15 @@ def queue_depth(sqs: SQSClient, queue_url: str) -> tuple[int, int]:
     )
 
 
+def message_cap(sqs: SQSClient, queue_url: str) -> int:
+    """The largest message body the queue takes (its ``MaximumMessageSize``)."""
+    with translated():
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["MaximumMessageSize"]
+        )["Attributes"]
+    return int(attributes["MaximumMessageSize"])
+
+
 def send_resume(sqs: SQSClient, jobs_queue_url: str, job_id: str, *, delay_s: int) -> None:
     """Ask a coordinator to take the job up where its checkpoint stands, after ``delay_s``."""
     with translated():

@@ -68,3 +68,31 @@ def test_a_redrive_run_again_after_another_bound_defined_its_batches_ends_the_jo
     for batch in earlier[:defined]:
         kept = store.batches.get("job-1", batch.batch_id)
         assert kept is not None and kept.digest == batch.digest
+
+
+def test_a_redrive_packs_within_the_work_queues_message_size(
+    s3: Any, sqs: Any, store: JobStore, resources: Resources, make_runner: Any, copy_all: Any
+) -> None:
+    # GIVEN a stack whose work queue takes messages of 64 KiB, and a job of 900 keys that
+    # completed with every object failed
+    cap = 64 * 1024
+    sqs.set_queue_attributes(
+        QueueUrl=resources.work_queue_url, Attributes={"MaximumMessageSize": str(cap)}
+    )
+    objects = {f"some/longer/prefix/for/the/keys/{i:07d}": b"x" for i in range(900)}
+    fill(s3, "src-bucket", objects)
+    make_runner(message_max_bytes=cap).run(job_message("job-1"))
+    for key in objects:
+        s3.delete_object(Bucket="src-bucket", Key=key)
+    copy_all()
+    settings = Settings(stack_name="s3migrator", message_max_bytes=cap)
+    (first,) = refresh(store, sqs, resources, settings=settings)
+    assert (first.state, first.objects_failed) == (JobState.COMPLETED_WITH_FAILURES, 900)
+    fill(s3, "src-bucket", objects)
+    # WHEN it is redriven by a process whose settings say nothing of the cap
+    sent = redrive_job(store, sqs, resources, "job-1", Settings(stack_name="s3migrator"))
+    copy_all()
+    (done,) = refresh(store, sqs, resources, settings=settings)
+    # THEN its batches fit the queue, and the job ends with every object copied
+    assert sent == 900
+    assert (done.state, done.objects_copied, done.objects_failed) == (JobState.SUCCEEDED, 900, 0)
