@@ -168,6 +168,17 @@ def limits(settings: Settings) -> Limits:
     }
 
 
+# A listing group (its batches defined in one transaction, then sent) closes at ten batches,
+# SendMessageBatch's limit, or once it holds this many keys: batches of a thousand small keys
+# (about 95 KiB each) go two to a send of at most 256 KiB anyway, and a listing thread holds
+# its group in memory, so the coordinator's memory stays the same whatever the source's size.
+GROUP_MAX_KEYS = 2_000
+
+
+def group_is_full(batches: int, keys: int) -> bool:
+    return batches >= MAX_ENTRIES_PER_SEND or keys >= GROUP_MAX_KEYS
+
+
 def group_for_send(
     bodies: Iterable[str], *, max_total_bytes: int, max_entries: int = MAX_ENTRIES_PER_SEND
 ) -> Iterator[list[str]]:

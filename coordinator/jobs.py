@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from coordinator.authority import Authority
-from coordinator.batching import limits, pack
+from coordinator.batching import group_is_full, limits, pack
 from coordinator.buckets import versioned
 from coordinator.destination import Destination
 from coordinator.redrive import send_again
@@ -34,7 +34,7 @@ from s3migrator.errors import InvalidJobError, LeaseLostError, OperationError
 from s3migrator.migration_state import MigrationState
 from s3migrator.models import CopySpec, JobMessage, JobRecord, JobState, Mode, Phase
 from s3migrator.selection import EVERYTHING, ListingPlan, Tally
-from s3migrator.sqs.queues import MAX_ENTRIES_PER_SEND, queue_depth, send_resume
+from s3migrator.sqs.queues import queue_depth, send_resume
 from s3migrator.work import WorkBatch
 
 if TYPE_CHECKING:
@@ -348,7 +348,7 @@ class JobRunner:
         for batch in batches:
             group.append((batch, after))
             after = batch.items[-1].key
-            if len(group) >= MAX_ENTRIES_PER_SEND:
+            if group_is_full(len(group), sum(len(b.items) for b, _ in group)):
                 if not self._room_in_the_work_queue(run):
                     return self._stop(run)
                 define_and_send()

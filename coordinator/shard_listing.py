@@ -47,13 +47,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from coordinator.batching import limits, pack
+from coordinator.batching import group_is_full, limits, pack
 from coordinator.resend import last_group_again
 from coordinator.shard_split import split_for
 from coordinator.shards import ranges
 from s3migrator.errors import LeaseLostError
 from s3migrator.selection import Tally
-from s3migrator.sqs.queues import MAX_ENTRIES_PER_SEND
 
 if TYPE_CHECKING:
     from coordinator.jobs import JobRunner, Run, RunEnd
@@ -206,7 +205,7 @@ class ShardedListing:
         for batch in batches:
             group.append((batch, after))
             after = batch.items[-1].key
-            if len(group) >= MAX_ENTRIES_PER_SEND:
+            if group_is_full(len(group), sum(len(b.items) for b, _ in group)):
                 if not self._room():
                     return Outcome.STOPPED
                 define_and_send()

@@ -4,7 +4,8 @@
 The input is an iterator of entries as ListObjectsV2 gives them (``Key``, ``Size``, ``ETag``,
 ``StorageClass``, ``RestoreStatus`` when asked for), so a listing of the source and a manifest's
 rows feed it alike. Objects go into batches by the coordinator's own ``pack`` with the settings'
-limits, ten batches to a definition and a send (``group_for_send``), and each copy is planned by
+limits, grouped as the listing groups them (``group_is_full``) and sent as it sends them
+(``group_for_send``), and each copy is planned by
 the copier's ``use_multipart`` and ``plan_parts``: the batch, message and part counts are the
 ones the job would make, listed uninterrupted. Memory stays constant in the listing's length.
 """
@@ -18,13 +19,12 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from coordinator.batching import group_for_send, limits, pack
+from coordinator.batching import group_for_send, group_is_full, limits, pack
 from coordinator.sieve import work_item
 from copier.parts import plan_parts, use_multipart
 from s3migrator.models import CopySpec
 from s3migrator.selection import archived
 from s3migrator.settings import Settings
-from s3migrator.sqs.queues import MAX_ENTRIES_PER_SEND
 from s3migrator.work import WorkItem
 
 Entry = dict[str, Any]
@@ -83,7 +83,7 @@ class Workload:
     multipart_copies: int = 0  # HeadObject, CreateMultipartUpload, parts, CompleteMultipartUpload
     parts: int = 0  # UploadPartCopy requests in all
     batches: int = 0
-    groups: int = 0  # ten batches (or fewer, last) defined in one transaction and sent
+    groups: int = 0  # batches defined in one transaction and sent (``group_is_full``)
     send_calls: int = 0  # SendMessageBatch
     send_chunks: int = 0  # their billed requests
     receive_chunks: int = 0  # each batch received once
@@ -138,20 +138,24 @@ def survey(
             yield work_item(entry)
 
     group: list[str] = []
+    keys = 0
 
     def send() -> None:
+        nonlocal keys
         work.groups += 1
         for call in group_for_send(group, max_total_bytes=settings.message_max_bytes):
             work.send_calls += 1
             work.send_chunks += chunks(sum(len(body) for body in call))  # ASCII bodies
         group.clear()
+        keys = 0
 
     for batch in pack(to_copy(), spec, first_seq=0, **limits(settings)):
         body = batch.body()
         work.batches += 1
         work.receive_chunks += chunks(len(body))
         group.append(body)
-        if len(group) >= MAX_ENTRIES_PER_SEND:  # as the coordinator defines and sends them
+        keys += len(batch.items)
+        if group_is_full(len(group), keys):  # as the coordinator defines and sends them
             send()
     if group:
         send()
