@@ -25,6 +25,9 @@ from bench.server import ACCOUNT, REGION
 from s3migrator.work import BatchState
 
 KILL_AT = 1 / 3  # of the objects landed
+# Batches of 100 keys: the 2,000 objects make 20 batches, so that each copier holds some when
+# one is killed (batches of the default 1,000 keys would be two, both perhaps the survivor's).
+KILL_RUN_BATCH_KEYS = "100"
 
 
 def _in_flight(queue_url: str) -> dict[str, tuple[Any, int]]:
@@ -42,7 +45,7 @@ def _in_flight(queue_url: str) -> dict[str, tuple[Any, int]]:
 def kill_run(
     stack: Stack, *, source: str, destination: str, objects: int, logs: Path, timeout_s: float = 300
 ) -> dict[str, Any]:
-    runner = stack.runner(2, {}, logs)
+    runner = stack.runner(2, {"S3MIGRATOR_BATCH_MAX_KEYS": KILL_RUN_BATCH_KEYS}, logs)
     store = stack.store()
     runner.start()
     runner.scale_to(2)
