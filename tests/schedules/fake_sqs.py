@@ -78,6 +78,7 @@ class _Queue:
     retention_s: float
     max_receive_count: float  # infinite without a redrive policy
     dead_letter_url: str | None
+    max_message_bytes: int = 256 * 1024  # the stack's queues' MaximumMessageSize
     messages: dict[str, _Message] = field(default_factory=dict)
     handles: dict[str, str] = field(default_factory=dict)  # receipt handle -> message id
     sent: list[str] = field(default_factory=list)
@@ -285,6 +286,7 @@ class FakeSQS:
                 "ApproximateNumberOfMessagesNotVisible": sum(_in_flight(m, now) for m in stored),
                 "ApproximateNumberOfMessagesDelayed": len(delayed),
                 "VisibilityTimeout": queue.visibility_s,
+                "MaximumMessageSize": queue.max_message_bytes,
             }
             names = list(every) if "All" in AttributeNames else list(AttributeNames)
             if set(names) - set(every):
