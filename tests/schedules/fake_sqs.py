@@ -7,8 +7,7 @@ visible messages in random order, as a standard queue does; the adversarial knob
 add duplicate deliveries, lost visibility, lost deletes and empty long polls. Nothing sleeps.
 """
 
-# The boto3 calls take boto3's argument names.
-# ruff: noqa: N803
+# ruff: noqa: N803 -- the calls take boto3's argument names
 
 from __future__ import annotations
 
@@ -78,7 +77,6 @@ class _Queue:
     retention_s: float
     max_receive_count: float  # infinite without a redrive policy
     dead_letter_url: str | None
-    max_message_bytes: int = 256 * 1024  # the stack's queues' MaximumMessageSize
     messages: dict[str, _Message] = field(default_factory=dict)
     handles: dict[str, str] = field(default_factory=dict)  # receipt handle -> message id
     sent: list[str] = field(default_factory=list)
@@ -286,7 +284,7 @@ class FakeSQS:
                 "ApproximateNumberOfMessagesNotVisible": sum(_in_flight(m, now) for m in stored),
                 "ApproximateNumberOfMessagesDelayed": len(delayed),
                 "VisibilityTimeout": queue.visibility_s,
-                "MaximumMessageSize": queue.max_message_bytes,
+                "MaximumMessageSize": MAX_BODY_BYTES,
             }
             names = list(every) if "All" in AttributeNames else list(AttributeNames)
             if set(names) - set(every):
