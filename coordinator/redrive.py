@@ -86,9 +86,11 @@ def redrive(
             together=record.plan is not None and record.plan.versions == "all",
         )
     )
-    too_big = [b.batch_id for b in batches if len(b.body().encode()) > bounds["max_bytes"]]
+    # ``pack`` keeps its own within the cap; an earlier run's may have been packed for a larger
+    # cap than the queue's now.
+    kept = batches[: len(earlier)]
+    too_big = [b.batch_id for b in kept if len(b.body().encode()) > bounds["max_bytes"]]
     if too_big:
-        # Only an earlier run's, packed for a larger cap than the queue's now.
         raise S3MigratorError(
             f"job {job_id}: redrive batches {too_big} exceed the work queue's message size"
             f" ({bounds['max_bytes']} bytes); raise it to redrive this job"

@@ -107,9 +107,7 @@ class BatchStore(Table):
             ":digest": s(batch.digest),
             ":copied": n(copied),
             ":verified": n(outcome.verified),
-            ":failures": failures_json(
-                outcome.failures, room_bytes=RECORD_BYTES - stored_bytes(items_text(batch.items))
-            ),
+            ":failures": failures_json(outcome.failures, room_bytes=_failure_room(batch, outcome)),
             ":now": n(self.now()),
         }
         expression = (
@@ -218,6 +216,14 @@ class BatchStore(Table):
             items.extend(result.get("Responses", {}).get(self._table, []))
             request = dict(result.get("UnprocessedKeys", {}))
         return items
+
+
+def _failure_room(batch: WorkBatch, outcome: BatchOutcome) -> int:
+    """What the batch's record has for its failures beside its items; the items are written
+    out only when there are failures to fit (most counts have none)."""
+    if not outcome.failures:
+        return RECORD_BYTES
+    return RECORD_BYTES - stored_bytes(items_text(batch.items))
 
 
 def sum_shards(shards: Iterable[dict[str, Any]]) -> Counters:
