@@ -129,3 +129,10 @@ def without_checksum(s3: Any) -> Any:
     upload by default; older objects, and other clients', have none)."""
     config = s3.meta.config.merge(Config(request_checksum_calculation="when_required"))
     return boto3.client("s3", region_name=s3.meta.region_name, config=config)
+
+
+def cap_work_queue(sqs: Any, resources: Any, cap_bytes: int) -> None:
+    """The work queue takes messages of at most ``cap_bytes``, as a stack may configure it."""
+    sqs.set_queue_attributes(
+        QueueUrl=resources.work_queue_url, Attributes={"MaximumMessageSize": str(cap_bytes)}
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from moto_helpers import fill, job_message
+from moto_helpers import cap_work_queue, fill, job_message
 
 from coordinator.batching import fixed_limits, pack
 from progress.refresh import refresh
@@ -76,9 +76,7 @@ def test_a_redrive_packs_within_the_work_queues_message_size(
     # GIVEN a stack whose work queue takes messages of 64 KiB, and a job of 900 keys that
     # completed with every object failed
     cap = 64 * 1024
-    sqs.set_queue_attributes(
-        QueueUrl=resources.work_queue_url, Attributes={"MaximumMessageSize": str(cap)}
-    )
+    cap_work_queue(sqs, resources, cap)
     objects = {f"some/longer/prefix/for/the/keys/{i:07d}": b"x" for i in range(900)}
     fill(s3, "src-bucket", objects)
     make_runner(message_max_bytes=cap).run(job_message("job-1"))

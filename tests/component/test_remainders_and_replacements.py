@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from copier_drain import drain
-from moto_helpers import fill, job_message, receive_all, resume_falls_due
+from moto_helpers import cap_work_queue, fill, job_message, receive_all, resume_falls_due
 from test_batch_protocol import source_objects
 
 from copier.process import built_worker
@@ -188,9 +188,7 @@ def test_the_remainder_of_a_batch_packed_to_a_small_message_cap_is_sent_and_the_
     # GIVEN a work queue capped at 64 KiB, a coordinator told so, and a source whose first
     # batch is packed right up to that cap
     cap = 64 * 1024
-    sqs.set_queue_attributes(
-        QueueUrl=resources.work_queue_url, Attributes={"MaximumMessageSize": str(cap)}
-    )
+    cap_work_queue(sqs, resources, cap)
     fill(s3, "src-bucket", {f"data/{i:07d}": b"x" for i in range(900)})
     make_runner(message_max_bytes=cap).run(job_message("job-1"))
     messages = receive_all(sqs, resources.work_queue_url)
