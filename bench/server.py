@@ -8,13 +8,17 @@ with the bucket, the table and the queue: a sorted key index for ListObjectsV2
 (``transaction_snapshots``) and queue counts in one pass (``queue_counts``).
 moto's recorder writes every request it receives to ``MOTO_RECORDER_FILEPATH``, which must be
 set before moto is imported (``configure_recorder``).
+
+moto's app is served by cheroot rather than by moto's own werkzeug server: werkzeug closes the
+connection after every response, so each request measured would pay a TCP connect that S3,
+which keeps connections open, does not ask of it. cheroot keeps them open, and returns an idle
+one to its selector rather than holding a thread, so s5cmd's 256 connections are served too.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import logging
 import os
 import threading
 import urllib.request
@@ -56,8 +60,9 @@ def _serialise_recorder() -> None:
 
 
 class BenchServer:
-    def __init__(self) -> None:
-        from moto.server import ThreadedMotoServer
+    def __init__(self, threads: int = 64) -> None:
+        from cheroot import wsgi
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         patch_moto()
         listing_index.install()
@@ -65,10 +70,11 @@ class BenchServer:
         transaction_snapshots.install()
         queue_counts.install()
         _serialise_recorder()
-        # werkzeug logs every request: costly at the server, and noise in the table's way.
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.port = free_port()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server = wsgi.Server(
+            ("127.0.0.1", self.port), app, numthreads=threads, request_queue_size=1024
+        )
 
     @property
     def endpoint(self) -> str:
@@ -78,11 +84,14 @@ class BenchServer:
         return local_env(self.endpoint, REGION)
 
     def start(self) -> BenchServer:
-        self._server.start()
+        self._server.prepare()  # bound and listening when this returns
+        self._thread = threading.Thread(target=self._server.serve, daemon=True)
+        self._thread.start()
         return self
 
     def stop(self) -> None:
         self._server.stop()
+        self._thread.join(timeout=10)
 
     @staticmethod
     def _s3() -> Any:
