@@ -211,6 +211,8 @@ class S3Clients:
     sessions: RoleSessions
     default: S3Client
     config: Config | None = None
+    # Told of every client made, with its session (the copier's CRT route, `native_copies`).
+    on_client: Callable[[S3Client, boto3.Session], None] | None = None
     _clients: dict[tuple[str | None, str | None, str | None, str], S3Client] = field(
         default_factory=dict
     )
@@ -231,6 +233,7 @@ class S3Clients:
                 session = self.sessions.for_location(location, job)
                 client = session.client("s3", region_name=region, config=self.config)
                 client.meta.events.register("before-call.s3", _stay_in_region)
+                self._made(client, session)
                 self._pinned[key] = client
             return self._pinned[key]
 
@@ -249,8 +252,14 @@ class S3Clients:
         with self._lock:
             if key not in self._clients:
                 session = self.sessions.for_location(location, job)
-                self._clients[key] = session.client("s3", region_name=region, config=self.config)
+                client = session.client("s3", region_name=region, config=self.config)
+                self._made(client, session)
+                self._clients[key] = client
             return self._clients[key]
+
+    def _made(self, client: S3Client, session: boto3.Session) -> None:
+        if self.on_client is not None:
+            self.on_client(client, session)
 
 
 def _stay_in_region(context: dict[str, Any], **_: Any) -> None:
@@ -262,12 +271,17 @@ def _stay_in_region(context: dict[str, Any], **_: Any) -> None:
 
 
 def s3_clients(
-    aws: Aws, settings: Settings, default: S3Client | None = None, config: Config | None = None
+    aws: Aws,
+    settings: Settings,
+    default: S3Client | None = None,
+    config: Config | None = None,
+    on_client: Callable[[S3Client, boto3.Session], None] | None = None,
 ) -> S3Clients:
     """S3 clients per side of a job, with refreshable assumed-role sessions, as settings say.
 
     ``default`` (the client for a side with no role) may be given by a test that watches it;
-    ``config`` replaces the clients' botocore configuration (``verify`` reads with its own).
+    ``config`` replaces the clients' botocore configuration (``verify`` reads with its own);
+    ``on_client`` is told of every client made, the default one first.
     """
     sessions = RoleSessions(
         base=aws.session,
@@ -275,4 +289,7 @@ def s3_clients(
         refresh_margin_s=settings.refresh_margin_s,
         external_ids=parse_external_ids(settings.external_ids),
     )
-    return S3Clients(sessions, default=default or aws.s3(), config=config or aws.config())
+    default = default or aws.s3()
+    if on_client is not None:
+        on_client(default, aws.session)
+    return S3Clients(sessions, default, config or aws.config(), on_client)
