@@ -10,11 +10,11 @@ How: a handler on the client's ``before-call`` event, registered after botocore'
 the request botocore serialized (endpoint, path and headers from every parameter of the call),
 sends it through the CRT, signed with the client's own credentials, and answers botocore with
 the response, parsed by botocore's parser: the caller gets what botocore would have returned,
-or the ``ClientError`` it would have raised. A response the CRT does not settle (a connection
-error, a throttle, a server error, a redirect, a denial, a timeout: anything but success or a
-definite refusal, 404 or 412) answers nothing, and botocore sends the request itself, with its
-retry mode, region redirects and error handling. The CRT itself retries nothing, so no request
-is retried by both.
+or the ``ClientError`` it would have raised. Only a success holding the copy's result and a
+definite refusal (404, 412) are settled by the CRT. Anything else (a connection error, a
+throttle, a server error, a redirect, a denial, a timeout, a success whose body does not hold
+the result) answers nothing, and botocore sends the request itself, with its retry mode, region
+redirects and error handling. The CRT itself retries nothing, so no request is retried by both.
 
 Only calls made through ``NativeCopies.copy_object`` go this way, each under a deadline, and only
 requests the CRT signs as botocore would: plain SigV4 for ``s3`` in the client's region, with no
@@ -240,7 +240,16 @@ class NativeCopies:
         except Exception as exc:
             log.debug("CopyObject %s failed in the CRT (%s); botocore sends it", url.path, exc)
             return None
-        return self._parsed(params["url"], model, answer)
+        try:
+            response, parsed = self._parsed(params["url"], model, answer)
+        except Exception as exc:  # a body botocore would take for a server error and retry
+            log.debug("CopyObject %s answered unreadably (%s); botocore sends it", url.path, exc)
+            return None
+        if answer.status < 300 and not parsed.get("CopyObjectResult", {}).get("ETag"):
+            # A success without its result (a body cut short, or not framed for the CRT): the
+            # copy is not known to be made, so botocore sends it again.
+            return None
+        return response, parsed
 
     def _parsed(
         self, url: str, model: OperationModel, answer: _Answer

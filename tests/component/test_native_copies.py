@@ -237,6 +237,31 @@ def test_a_server_error_then_success_is_botocores_success(
     assert len(stub.requests) == 2
 
 
+@pytest.mark.parametrize(
+    "first",
+    [
+        (200, b"<CopyObjectResult><ETag>&quot;ab"),
+        (200, b"   \n  "),
+        (200, b""),
+        (200, b"<Error><Code>InternalError</Code><Message>try again</Message></Error>"),
+    ],
+    ids=["cut-short", "whitespace", "empty", "error-in-200"],
+)
+def test_a_success_without_its_result_is_sent_again_by_botocore(
+    stub_of: Callable[..., _Stub], native: NativeCopies, first: tuple[int, bytes]
+) -> None:
+    # GIVEN an endpoint whose first answer is a 200 that does not hold the copy's result
+    stub = stub_of(lambda index: first if index == 0 else COPIED)
+    s3 = attached(client(stub.endpoint), native)
+
+    # WHEN an object is copied through the CRT
+    answer = native.copy_object(s3, Bucket=DESTINATION, Key="k", CopySource="source/k")
+
+    # THEN botocore sent it again, and its copy is the answer
+    assert answer["CopyObjectResult"]["ETag"] == '"abc"'
+    assert len(stub.requests) == 2
+
+
 def test_a_request_past_the_deadline_is_sent_again_by_botocore(
     stub_of: Callable[..., _Stub],
 ) -> None:
