@@ -9,10 +9,15 @@
   them, so the AWS CLI and any other client read them as they would on AWS.
 * S3: expected bucket owners and ``If-None-Match`` on copies are enforced (see
   ``s3_conditions``).
+
+One more saves time only: moto parses a template's YAML in pure Python at each of a deployment's
+steps (change set, execution, description), most of a deployment's half second; it now parses
+each distinct template once per process and hands out copies.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import sys
 import threading
@@ -76,11 +81,41 @@ def fill_change_set_outputs() -> None:
     CloudFormationBackend.execute_change_set = execute_and_fill  # type: ignore[method-assign]
 
 
+class _ParsedOnce:
+    """The ``yaml`` module as moto's CloudFormation sees it, with ``load`` remembered per text
+    and loader; each call gets its own deep copy, since moto changes what it parsed."""
+
+    def __init__(self, module: Any) -> None:
+        self._module = module
+        self._parsed: dict[tuple[str, Any], Any] = {}
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+    def load(self, text: str, Loader: Any) -> Any:  # noqa: N803 (yaml's own keyword)
+        key = (text, Loader)
+        with self._lock:
+            if key not in self._parsed:
+                self._parsed[key] = self._module.load(text, Loader=Loader)
+            return copy.deepcopy(self._parsed[key])
+
+
+def parse_templates_once() -> None:
+    from moto.cloudformation import models, responses
+
+    for module in (models, responses):
+        names = vars(module)
+        if not isinstance(names["yaml"], _ParsedOnce):
+            names["yaml"] = _ParsedOnce(names["yaml"])
+
+
 def patch_moto() -> None:
     """Every fix; the embedded stack and the component tests apply them."""
     serialise_dynamodb()
     fill_change_set_outputs()
     enforce_s3_conditions()
+    parse_templates_once()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
