@@ -38,6 +38,9 @@ class Observer:
     # Reading failures reads every batch record: read them again only when they may have
     # changed (check_end compares the final sets exactly).
     _failures_at: tuple[int, ...] | None = None
+    # Sent bodies already checked: the queue keeps every send, in order, and a check reads
+    # only those sent since.
+    _bodies_checked: int = 0
     seen: str = ""  # the job as last logged
     _writes_seen: int = -1
     _record: JobRecord | None = None
@@ -48,11 +51,13 @@ class Observer:
     def check(self) -> JobRecord | None:
         from s3migrator.work import WorkBatch
 
-        for body in self.world.fake.sent_bodies(self.world.resources.work_queue_url):
+        bodies = self.world.fake.sent_bodies(self.world.resources.work_queue_url)
+        for body in bodies[self._bodies_checked :]:
             batch = WorkBatch.model_validate_json(body)
             keys = tuple(item.key for item in batch.items)
             seen = self.batch_keys.setdefault(batch.batch_id, keys)
             assert seen == keys, f"batch {batch.batch_id} sent with {keys} and with {seen}"
+        self._bodies_checked = len(bodies)
         if self.world.writes == self._writes_seen:
             return self._record  # nothing was written since: the record is as checked
         self._writes_seen = self.world.writes
