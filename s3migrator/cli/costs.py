@@ -45,10 +45,11 @@ class Prices:
 US_EAST_1 = Prices()
 
 # What one copier does per second, as assumed until measured (`--rate-objects`, `--rate-bytes`
-# override them). Small objects: the default 20 copies in flight (copy_concurrency), each
-# CopyObject answered in about 200 ms (S3's first-byte latency for small objects is 100-200 ms,
-# and a copy writes before it answers). Large objects: the default 10 part copies in flight
-# (part_concurrency), each UploadPartCopy moving about 20 MiB/s inside S3.
+# override them). Small objects: 20 copies in flight, each CopyObject answered in about 200 ms
+# (S3's first-byte latency for small objects is 100-200 ms, and a copy writes before it
+# answers); a copier has 32 in flight by default (copy_concurrency), so this errs low, as a
+# plan should. Large objects: the default 10 part copies in flight (part_concurrency), each
+# UploadPartCopy moving about 20 MiB/s inside S3.
 RATE_OBJECTS_PER_S = 100.0
 RATE_BYTES_PER_S = 200.0 * MiB
 # ListObjectsV2 pages the coordinator takes a second: a page of 1,000 keys in about 200 ms,
