@@ -14,7 +14,8 @@ or the ``ClientError`` it would have raised. Only a success holding the copy's r
 definite refusal (404, 412) are settled by the CRT. Anything else (a connection error, a
 throttle, a server error, a redirect, a denial, a timeout, a success whose body does not hold
 the result) answers nothing, and botocore sends the request itself, with its retry mode, region
-redirects and error handling. The CRT itself retries nothing, so no request is retried by both.
+redirects and error handling, after the wait its retry mode makes before a retry
+(``first_retry_delay_s``). The CRT itself retries nothing, so no request is retried by both.
 
 Only calls made through ``NativeCopies.copy_object`` go this way, each under a deadline, and only
 requests the CRT signs as botocore would: plain SigV4 for ``s3`` in the client's region, with no
@@ -27,7 +28,9 @@ from __future__ import annotations
 import io
 import logging
 import os
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -76,6 +79,8 @@ DEADLINE_S = 120.0
 # Refusals that another attempt would meet again: botocore's own send could only repeat them.
 # Not 403: a signature the CRT made and S3 refused is botocore's to make again.
 SETTLED_REFUSALS = frozenset({404, 412})
+# Statuses botocore's standard retry mode backs off from as throttles (S3's SlowDown is a 503).
+THROTTLES = frozenset({429, 503})
 # A proxy botocore would go through for the scheme: the CRT's client would not, so with one set
 # botocore sends every request.
 _PROXIES = {"http": ("HTTP_PROXY", "http_proxy"), "https": ("HTTPS_PROXY", "https_proxy")}
@@ -88,6 +93,15 @@ def _trusting(ca_bundle: str | None) -> TlsConnectionOptions | None:
     options = TlsContextOptions()
     options.override_default_trust_store_from_path(None, ca_bundle)
     return ClientTlsContext(options).new_connection_options()
+
+
+def first_retry_delay_s(status: int | None, draw: float) -> float:
+    """How long botocore's standard retry mode waits before its first retry, for the CRT's
+    failed attempt (``status`` None: no answer): ``draw`` (uniform in [0, 1)) times 1 s after a
+    throttle (429, 503), 50 ms after any other failure. The request then goes to botocore,
+    which sends it at once as its first attempt: without this wait, a throttled copy would be
+    sent twice back to back."""
+    return draw * (1.0 if status in THROTTLES else 0.05)
 
 
 class _Raw(io.BytesIO):
@@ -160,8 +174,15 @@ class NativeCopies:
     >>> native.copy_object(s3, Bucket="b", Key="k", CopySource="src/k")
     """
 
-    def __init__(self, deadline_s: float = DEADLINE_S, event_loop_threads: int = 1) -> None:
+    def __init__(
+        self,
+        deadline_s: float = DEADLINE_S,
+        event_loop_threads: int = 1,
+        sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = random.random,
+    ) -> None:
         self._deadline_s = deadline_s
+        self._sleep, self._random = sleep, random
         self._parser = RestXMLParser(timestamp_parser=fast_timestamp)
         self._local = threading.local()
         group = EventLoopGroup(event_loop_threads)
@@ -231,6 +252,7 @@ class NativeCopies:
             request.finished_future.result(timeout=deadline_s)
         except S3ResponseError as refused:
             if refused.status_code not in SETTLED_REFUSALS:
+                self._sleep(first_retry_delay_s(refused.status_code, self._random()))
                 return None
             answer = _Answer(refused.status_code, list(refused.headers), [refused.body or b""])
         except FutureTimeout:
@@ -239,15 +261,20 @@ class NativeCopies:
             return None
         except Exception as exc:
             log.debug("CopyObject %s failed in the CRT (%s); botocore sends it", url.path, exc)
+            # The CRT reports S3's SlowDown by its own error, without the answer.
+            throttled = getattr(exc, "name", None) == "AWS_ERROR_S3_SLOW_DOWN"
+            self._sleep(first_retry_delay_s(503 if throttled else None, self._random()))
             return None
         try:
             response, parsed = self._parsed(params["url"], model, answer)
         except Exception as exc:  # a body botocore would take for a server error and retry
             log.debug("CopyObject %s answered unreadably (%s); botocore sends it", url.path, exc)
+            self._sleep(first_retry_delay_s(None, self._random()))
             return None
         if answer.status < 300 and not parsed.get("CopyObjectResult", {}).get("ETag"):
             # A success without its result (a body cut short, or not framed for the CRT): the
             # copy is not known to be made, so botocore sends it again.
+            self._sleep(first_retry_delay_s(None, self._random()))
             return None
         return response, parsed
 

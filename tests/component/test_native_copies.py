@@ -67,8 +67,14 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def native() -> NativeCopies:
-    return NativeCopies()
+def waits() -> list[float]:
+    """The waits of the CRT path before it hands a request to botocore, on a fake clock."""
+    return []
+
+
+@pytest.fixture
+def native(waits: list[float]) -> NativeCopies:
+    return NativeCopies(sleep=waits.append, random=lambda: 0.5)
 
 
 def test_a_copy_through_the_crt_answers_as_botocore_would(
@@ -205,7 +211,7 @@ COPIED = (
 
 
 def test_a_server_error_is_sent_again_by_botocore_with_its_retries(
-    stub_of: Callable[..., _Stub], native: NativeCopies
+    stub_of: Callable[..., _Stub], native: NativeCopies, waits: list[float]
 ) -> None:
     # GIVEN an endpoint that answers SlowDown to everything, and botocore allowed 2 attempts
     stub = stub_of(lambda _: SLOW_DOWN)
@@ -216,10 +222,12 @@ def test_a_server_error_is_sent_again_by_botocore_with_its_retries(
     with pytest.raises(ClientError) as failed:
         native.copy_object(s3, Bucket=DESTINATION, Key="k", CopySource="source/k")
 
-    # THEN the CRT tried once, without retrying, and botocore twice, its retry mode's budget
+    # THEN the CRT tried once, without retrying, and waited as botocore waits before a retry
+    # after a throttle (half of 1 s, the drawn half), then botocore tried twice, its budget
     assert failed.value.response["Error"]["Code"] == "SlowDown"
     assert len(stub.requests) == 3
     assert len(sent) == 2
+    assert waits == [0.5]
 
 
 @pytest.mark.parametrize(
@@ -234,7 +242,10 @@ def test_a_server_error_is_sent_again_by_botocore_with_its_retries(
     ids=["cut-short", "whitespace", "empty", "error-in-200", "slow-down"],
 )
 def test_an_answer_the_crt_does_not_settle_is_sent_again_by_botocore(
-    stub_of: Callable[..., _Stub], native: NativeCopies, first: tuple[int, bytes]
+    stub_of: Callable[..., _Stub],
+    native: NativeCopies,
+    waits: list[float],
+    first: tuple[int, bytes],
 ) -> None:
     # GIVEN an endpoint whose first answer is a server error, or a 200 without the copy's result
     stub = stub_of(lambda index: first if index == 0 else COPIED)
@@ -243,9 +254,11 @@ def test_an_answer_the_crt_does_not_settle_is_sent_again_by_botocore(
     # WHEN an object is copied through the CRT
     answer = native.copy_object(s3, Bucket=DESTINATION, Key="k", CopySource="source/k")
 
-    # THEN botocore sent it again, and its copy is the answer
+    # THEN botocore sent it again after a retry's wait (a throttle's, or a server error's), and
+    # its copy is the answer
     assert answer["CopyObjectResult"]["ETag"] == '"abc"'
     assert len(stub.requests) == 2
+    assert waits == [0.5 if first == SLOW_DOWN else 0.025]
 
 
 def test_a_request_past_the_deadline_is_sent_again_by_botocore(
@@ -253,12 +266,14 @@ def test_a_request_past_the_deadline_is_sent_again_by_botocore(
 ) -> None:
     # GIVEN an endpoint that never answers its first request, and a short deadline
     stub = stub_of(lambda index: None if index == 0 else COPIED)
-    native = NativeCopies(deadline_s=0.5)
+    waits: list[float] = []
+    native = NativeCopies(deadline_s=0.5, sleep=waits.append)
     s3 = attached(client(stub.endpoint), native)
 
     # WHEN an object is copied through the CRT
     answer = native.copy_object(s3, Bucket=DESTINATION, Key="k", CopySource="source/k")
 
-    # THEN after the deadline botocore sent it again, and that copy is the answer
+    # THEN after the deadline (a wait already) botocore sent it again, and that copy is the answer
     assert answer["CopyObjectResult"]["ETag"] == '"abc"'
     assert len(stub.requests) == 2
+    assert waits == []
