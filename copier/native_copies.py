@@ -133,15 +133,23 @@ class _Route:
     native: NativeCopies
     region: str
     credentials: Credentials
-    _clients: dict[str, S3Client] = field(default_factory=dict)
+    _clients: dict[str, S3Client | None] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def crt_client(self, scheme: str) -> S3Client:
+    def crt_client(self, scheme: str) -> S3Client | None:
+        """The CRT client for ``scheme``, or None when the CRT cannot make one (a CA bundle
+        botocore reads and the CRT does not, such as OpenSSL's TRUSTED CERTIFICATE form):
+        botocore then sends every copy, and the CRT is not asked again."""
         with self._lock:
             if scheme not in self._clients:
-                self._clients[scheme] = self.native.crt_client(
-                    self.region, self.credentials, tls=scheme == "https"
-                )
+                try:
+                    made: S3Client | None = self.native.crt_client(
+                        self.region, self.credentials, tls=scheme == "https"
+                    )
+                except Exception as exc:
+                    log.warning("no CRT client for %s (%s); botocore sends every copy", scheme, exc)
+                    made = None
+                self._clients[scheme] = made
             return self._clients[scheme]
 
     def before_call(
@@ -153,7 +161,8 @@ class _Route:
         url = urlsplit(params["url"])
         if url.scheme not in _PROXIES or any(os.environ.get(name) for name in _PROXIES[url.scheme]):
             return None
-        return self.native.send(self.crt_client(url.scheme), model, params, deadline_s)
+        crt = self.crt_client(url.scheme)
+        return None if crt is None else self.native.send(crt, model, params, deadline_s)
 
     def _signable(self, params: dict[str, Any], context: dict[str, Any]) -> bool:
         signing = context.get("signing") or {}
@@ -241,13 +250,17 @@ class NativeCopies:
         headers.set("Host", url.netloc)
         headers.set("Content-Length", "0")
         answer = _Answer()
-        request = crt.make_request(
-            type=S3RequestType.DEFAULT,
-            operation_name=model.name,
-            request=HttpRequest(params["method"], url.path or "/", headers),
-            on_headers=answer.on_headers,
-            on_body=answer.on_body,
-        )
+        try:
+            request = crt.make_request(
+                type=S3RequestType.DEFAULT,
+                operation_name=model.name,
+                request=HttpRequest(params["method"], url.path or "/", headers),
+                on_headers=answer.on_headers,
+                on_body=answer.on_body,
+            )
+        except Exception as exc:  # nothing was sent
+            log.warning("the CRT refused CopyObject %s (%s); botocore sends it", url.path, exc)
+            return None
         try:
             request.finished_future.result(timeout=deadline_s)
         except S3ResponseError as refused:

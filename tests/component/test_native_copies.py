@@ -149,6 +149,41 @@ def test_calls_not_made_through_native_copies_stay_botocores(
     assert len(sent) == 1
 
 
+class _NoCrtClient(NativeCopies):
+    """A CRT that cannot make a client, as with a CA bundle it cannot read."""
+
+    made: int = 0
+
+    def crt_client(self, *args: Any, **kwargs: Any) -> Any:
+        self.made += 1
+        raise RuntimeError("1033 (AWS_IO_TLS_CTX_ERROR): Failed to create tls context")
+
+
+def test_a_crt_that_cannot_make_a_client_leaves_every_copy_to_botocore(
+    moto_endpoint: str,
+) -> None:
+    # GIVEN a CRT that cannot make its client, and two source objects
+    native = _NoCrtClient()
+    s3 = attached(client(moto_endpoint), native)
+    for key in ("one", "two"):
+        s3.put_object(Bucket=SOURCE, Key=f"no-crt/{key}", Body=key.encode())
+    sent = botocore_sends(s3)
+
+    # WHEN both are copied through the CRT
+    for key in ("one", "two"):
+        native.copy_object(
+            s3,
+            Bucket=DESTINATION,
+            Key=f"no-crt/{key}",
+            CopySource={"Bucket": SOURCE, "Key": f"no-crt/{key}"},
+        )
+
+    # THEN botocore copied both, and the CRT was asked for its client once
+    assert len(sent) == 2
+    assert s3.get_object(Bucket=DESTINATION, Key="no-crt/two")["Body"].read() == b"two"
+    assert native.made == 1
+
+
 class _Stub(http.server.ThreadingHTTPServer):
     """An endpoint that answers each request as ``answer(index)`` says and counts them."""
 
