@@ -105,8 +105,10 @@ def test_an_upload_aborted_while_another_copier_copies_a_part_is_aborted_again_a
     _recorder(two_s3, events, lock, aborted)
 
     two_done = threading.Event()
+    one_in_flight = threading.Event()
 
     def in_flight(params: Any, **_: Any) -> None:
+        one_in_flight.set()
         two_done.wait(GUARD_S)  # copier one's parts are in flight until copier two is done
         with lock:
             events.append(f"part {params['PartNumber']} sent")
@@ -117,9 +119,13 @@ def test_an_upload_aborted_while_another_copier_copies_a_part_is_aborted_again_a
     with copier(aws, resources, store, one_s3) as one, copier(aws, resources, store, two_s3) as two:
         first = threading.Thread(target=one.handle, args=(messages[f"{PARENT}.p0001"],))
         first.start()
+        # (a busy machine may start copier one late: two acts once one's request is in flight)
+        assert one_in_flight.wait(GUARD_S)
         # WHEN copier two's part batch fails for good meanwhile (the upload is aborted)
         two.handle(messages[f"{PARENT}.p0002"])
-        assert events == ["abort"]
+        # (or twice: a copier that finds the upload already ended aborts it again, which costs
+        # nothing, SplitCopier._finish; seen once in CI on a loaded machine)
+        assert events in (["abort"], ["abort", "abort"]), events
         two_done.set()
         first.join()
     # THEN the object is failed once
