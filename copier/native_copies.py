@@ -36,7 +36,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import boto3
 from awscrt.auth import AwsCredentials, AwsCredentialsProvider
@@ -162,7 +162,7 @@ class _Route:
         if url.scheme not in _PROXIES or any(os.environ.get(name) for name in _PROXIES[url.scheme]):
             return None
         crt = self.crt_client(url.scheme)
-        return None if crt is None else self.native.send(crt, model, params, deadline_s)
+        return None if crt is None else self.native.send(crt, model, url, params, deadline_s)
 
     def _signable(self, params: dict[str, Any], context: dict[str, Any]) -> bool:
         signing = context.get("signing") or {}
@@ -242,10 +242,10 @@ class NativeCopies:
         self,
         crt: S3Client,
         model: OperationModel,
+        url: SplitResult,
         params: dict[str, Any],
         deadline_s: float,
     ) -> tuple[AWSResponse, dict[str, Any]] | None:
-        url = urlsplit(params["url"])
         headers = HttpHeaders([(name, str(value)) for name, value in params["headers"].items()])
         headers.set("Host", url.netloc)
         headers.set("Content-Length", "0")
@@ -265,8 +265,7 @@ class NativeCopies:
             request.finished_future.result(timeout=deadline_s)
         except S3ResponseError as refused:
             if refused.status_code not in SETTLED_REFUSALS:
-                self._sleep(first_retry_delay_s(refused.status_code, self._random()))
-                return None
+                return self._hand_over(refused.status_code)
             answer = _Answer(refused.status_code, list(refused.headers), [refused.body or b""])
         except FutureTimeout:
             request.cancel()
@@ -276,20 +275,23 @@ class NativeCopies:
             log.debug("CopyObject %s failed in the CRT (%s); botocore sends it", url.path, exc)
             # The CRT reports S3's SlowDown by its own error, without the answer.
             throttled = getattr(exc, "name", None) == "AWS_ERROR_S3_SLOW_DOWN"
-            self._sleep(first_retry_delay_s(503 if throttled else None, self._random()))
-            return None
+            return self._hand_over(503 if throttled else None)
         try:
             response, parsed = self._parsed(params["url"], model, answer)
         except Exception as exc:  # a body botocore would take for a server error and retry
             log.debug("CopyObject %s answered unreadably (%s); botocore sends it", url.path, exc)
-            self._sleep(first_retry_delay_s(None, self._random()))
-            return None
+            return self._hand_over(None)
         if answer.status < 300 and not parsed.get("CopyObjectResult", {}).get("ETag"):
             # A success without its result (a body cut short, or not framed for the CRT): the
             # copy is not known to be made, so botocore sends it again.
-            self._sleep(first_retry_delay_s(None, self._random()))
-            return None
+            return self._hand_over(None)
         return response, parsed
+
+    def _hand_over(self, status: int | None) -> tuple[AWSResponse, dict[str, Any]] | None:
+        """After a failed attempt (``status`` None: no answer), wait as botocore waits before
+        a retry, and answer nothing: botocore then sends the request."""
+        self._sleep(first_retry_delay_s(status, self._random()))
+        return None
 
     def _parsed(
         self, url: str, model: OperationModel, answer: _Answer
