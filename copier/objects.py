@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from copier.completion_check import check, checked_against, completion_checksum
-from copier.native_copies import NativeCopies, sender
+from copier.direct_copies import DirectCopies, sender
 from copier.object_lock import ObjectLocks
 from copier.overwrite import exists_error, holds, multipart_etag, write_condition
 from copier.parts import plan_parts, use_multipart
@@ -87,8 +87,8 @@ class ObjectCopier:
     parts_pool: Executor
     multipart_threshold_bytes: int
     part_size_bytes: int
-    # Small objects' CopyObject through the CRT (None: every request is botocore's).
-    native: NativeCopies | None = None
+    # Small objects' CopyObject sent directly (None: every request is botocore's).
+    direct: DirectCopies | None = None
     # Multipart uploads under way, so that a copier that stops can abort them all.
     _uploads: dict[str, _Upload] = field(default_factory=dict)
     # Which buckets have Object Lock, per job.
@@ -227,7 +227,7 @@ class ObjectCopier:
         if use_multipart(item.size, threshold) and item.size > 0:
             return self._multipart(s3, spec, item, again)
         lock = self._locks.for_copy(s3, spec, item)
-        answer = sender(self.native, s3, item.size)(
+        answer = sender(self.direct, s3, item.size)(
             Bucket=spec.destination.bucket,
             Key=spec.destination_key(item.key),
             CopySource=copy_source(spec, item),

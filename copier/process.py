@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from copier.native_copies import NativeCopies
+from copier.direct_copies import DirectCopies
 from copier.objects import ObjectCopier
 from copier.protection import TaskProtection
 from copier.split import SplitCopier
@@ -52,9 +52,9 @@ def built_worker(
     watches them; everything else is what the task runs.
     """
     resources = resources or resolve(aws, settings)
-    native = NativeCopies() if settings.native_copies else None
+    direct = DirectCopies() if settings.direct_copies else None
     clients = s3_clients(
-        aws, settings, default=s3, on_client=native.attach_session if native else None
+        aws, settings, default=s3, on_client=direct.attach_session if direct else None
     )
     store = store or JobStore(
         aws.dynamodb(), resources.table_name, retention_days=settings.job_retention_days
@@ -70,7 +70,7 @@ def built_worker(
             parts_pool=parts_pool,
             multipart_threshold_bytes=settings.multipart_threshold_bytes,
             part_size_bytes=settings.part_size_bytes,
-            native=native,
+            direct=direct,
         )
         split = SplitCopier(
             sqs=sqs,

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -154,8 +155,10 @@ class RoleSessions:
         if self.refresh_margin_s >= self.duration_s:
             raise ValueError("the refresh margin must be shorter than the session")
 
-    @property
+    @cached_property
     def default_region(self) -> str:
+        # Read once: botocore looks the region up through its config chain on every read,
+        # and every copy asks for it.
         return self.base.region_name or "us-east-1"
 
     def for_location(self, location: Location, job: CopySpec | None = None) -> boto3.Session:
@@ -211,7 +214,7 @@ class S3Clients:
     sessions: RoleSessions
     default: S3Client
     config: Config | None = None
-    # Told of every client made, with its session (the copier's CRT route, `native_copies`).
+    # Told of every client made, with its session (the copier's direct route, `direct_copies`).
     on_client: Callable[[S3Client, boto3.Session], None] | None = None
     _clients: dict[tuple[str | None, str | None, str | None, str], S3Client] = field(
         default_factory=dict

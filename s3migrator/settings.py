@@ -82,9 +82,9 @@ class Settings(BaseSettings):
     # Batches a copier holds at once; few, so that a copier that dies strands little work.
     messages_in_flight: int = Field(default=2, ge=1, le=10)
     multipart_threshold_bytes: int = Field(default=5 * GiB - MiB, ge=5 * MiB, le=5 * GiB)
-    # Small objects' CopyObject sent by the AWS Common Runtime, in C, rather than by botocore's
-    # Python send path (copier.native_copies): less CPU per object, the same requests.
-    native_copies: bool = True
+    # Small objects' CopyObject signed and sent by the copy thread itself rather than by
+    # botocore's send path (copier.direct_copies): less CPU per object, the same requests.
+    direct_copies: bool = True
     part_size_bytes: int = Field(default=256 * MiB, ge=5 * MiB, le=5 * GiB)
     # From this size an object's parts are copied by many copiers at once: its upload is
     # started once, and its parts go out as part batches of up to part_batch_bytes each.

@@ -61,8 +61,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         monkeypatch.delenv(name, raising=False)
     for name in [n for n in os.environ if n.startswith(("S3MIGRATOR_", "AWS_ENDPOINT_URL_"))]:
         monkeypatch.delenv(name)
-    # In-process moto answers botocore only: the CRT would look for AWS's real endpoints.
-    monkeypatch.setenv("S3MIGRATOR_NATIVE_COPIES", "false")
+    # In-process moto answers botocore only: a direct copy would go to AWS's real endpoints.
+    monkeypatch.setenv("S3MIGRATOR_DIRECT_COPIES", "false")
     with mock_aws():
         yield make_aws()
 

@@ -49,7 +49,7 @@ def stack() -> Iterator[tuple[Aws, str]]:
         patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         # In-process moto answers botocore only: the CRT would look for AWS's real endpoints.
-        patch.setenv("S3MIGRATOR_NATIVE_COPIES", "false")
+        patch.setenv("S3MIGRATOR_DIRECT_COPIES", "false")
         patch_moto()
         with mock_aws():
             aws = make_aws()

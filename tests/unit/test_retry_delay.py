@@ -1,10 +1,10 @@
-"""The wait before botocore re-sends a copy the CRT did not settle (native_copies)."""
+"""The wait before botocore re-sends a copy the direct path did not settle (direct_copies)."""
 
 from __future__ import annotations
 
 import pytest
 
-from copier.native_copies import first_retry_delay_s
+from copier.direct_copies import first_retry_delay_s
 
 
 @pytest.mark.parametrize(("status", "scale_s"), [(503, 1.0), (429, 1.0)])
