@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import time
 from pathlib import Path
@@ -88,6 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     from s3migrator.resources import resolve
     from s3migrator.settings import Settings
 
+    # The image's processes start from bytecode (pip compiles the wheel it installs); so do the
+    # ones measured here, where an editable install under PYTHONDONTWRITEBYTECODE would have
+    # each process compile every module of the project again (about 0.1 s of CPU each).
+    root = Path(__file__).resolve().parent.parent
+    for package in ("s3migrator", "coordinator", "copier", "progress"):
+        compileall.compile_dir(root / package, quiet=1)
     aws = make_aws(max_pool_connections=16)
     deploy(aws, "s3migrator")
     stack = Stack(server, aws, resolve(aws, Settings(stack_name="s3migrator")))

@@ -65,6 +65,9 @@ class Timeline:
     done: float | None = None
     cpu_at_steady_start: float = 0.0
     cpu_at_steady_end: float = 0.0
+    # The copiers' own share of that CPU, read at the same instants.
+    share_at_steady_start: float = 0.0
+    share_at_steady_end: float = 0.0
     server_cpu: list[float] = field(default_factory=list)
     machine: list[tuple[float, float]] = field(default_factory=list)
 
@@ -89,6 +92,10 @@ class Timeline:
         used = self.cpu_at_steady_end - self.cpu_at_steady_start
         return 1000 * used / self.steady_objects if self.steady_objects else 0.0
 
+    def steady_share_ms(self) -> float:
+        used = self.share_at_steady_end - self.share_at_steady_start
+        return 1000 * used / self.steady_objects if self.steady_objects else 0.0
+
     def as_dict(self) -> dict[str, Any]:
         busy = [b for b, _ in self.machine]
         total = [t for _, t in self.machine]
@@ -99,6 +106,7 @@ class Timeline:
             "steady_s": round(self.steady_s, 3),
             "steady_objects_per_s": round(self.steady_rate(), 1),
             "steady_cpu_ms_per_object": round(self.steady_cpu_ms(), 3),
+            "steady_share_cpu_ms_per_object": round(self.steady_share_ms(), 3),
             "server_cpu_s": round(self.server_cpu[-1] - self.server_cpu[0], 2)
             if len(self.server_cpu) > 1
             else None,
@@ -113,8 +121,8 @@ class Timeline:
 class Watch:
     """Watches ``bucket`` fill at the server until it holds ``objects`` (or ``timeout_s``).
 
-    ``cpu`` sums the CPU seconds of the run's client processes; it is read at the steady
-    state's two ends.
+    ``cpu`` sums the CPU seconds of the run's client processes, and ``share`` those of some
+    of them (a job's copiers); both are read at the steady state's two ends.
     """
 
     def __init__(
@@ -123,9 +131,10 @@ class Watch:
         objects: int,
         cpu: Callable[[], float],
         timeout_s: float = 600.0,
+        share: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.count = count
-        self.cpu = cpu
+        self.cpu, self.share = cpu, share
         self.timeout_s = timeout_s
         self.timeline = Timeline(objects)
         self._thread = threading.Thread(target=self._run, name="watch", daemon=True)
@@ -150,8 +159,10 @@ class Watch:
                 line.first = now
             if seen >= low and line.steady_start is None:
                 line.steady_start, line.cpu_at_steady_start = now, self.cpu()
+                line.share_at_steady_start = self.share()
             if seen >= high and line.steady_end is None:
                 line.steady_end, line.cpu_at_steady_end = now, self.cpu()
+                line.share_at_steady_end = self.share()
             if seen >= line.objects:
                 line.done = now
                 break

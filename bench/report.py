@@ -77,6 +77,16 @@ def targets(result: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
                     run["copier_cpu_ms_per_object"] <= s5cmd["cpu_ms_per_object"],
                 )
             )
+            # What bounds a copier's rate on its vCPU share: its CPU per object once started.
+            rows.append(
+                (
+                    f"copier CPU per object, {run['copiers']} copiers, steady state"
+                    " (s5cmd's steady)",
+                    f"{run['copier_steady_cpu_ms_per_object']:.2f} ms",
+                    f"<= {s5cmd['steady_cpu_ms_per_object']:.2f} ms",
+                    run["copier_steady_cpu_ms_per_object"] <= s5cmd["steady_cpu_ms_per_object"],
+                )
+            )
     for run in ours:
         req = run["requests"]
         label = _label(run)
