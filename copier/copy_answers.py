@@ -37,11 +37,14 @@ _CONVERT: dict[str, Callable[[str], Any]] = {
 # An optional XML declaration first, then <Root xmlns="..."> holding only <Name>text</Name> fields.
 _FLAT = re.compile(
     # XML allows no whitespace before its declaration, and botocore's parser refuses it.
-    r'(?:<\?xml version="1\.0"(?: encoding="(?:UTF|utf)-8")?\?>)?\s*'
+    r'(?:<\?xml version="1\.0"(?: encoding="(?:UTF|utf)-8")?\?>)?[ \t\n]*'
     r'<(?P<root>[A-Za-z]\w*)(?: xmlns="[^"<>&]*")?>'
-    r"(?P<fields>(?:\s*<[A-Za-z]\w*>[^<]*</[A-Za-z]\w*>)*)\s*</(?P=root)>\s*",
+    r"(?P<fields>(?:[ \t\n]*<[A-Za-z]\w*>[^<]*</[A-Za-z]\w*>)*)[ \t\n]*</(?P=root)>[ \t\n]*",
+    re.ASCII,
 )
-_FIELD = re.compile(r"<([A-Za-z]\w*)>([^<]*)</([A-Za-z]\w*)>")
+_FIELD = re.compile(r"<([A-Za-z]\w*)>([^<]*)</([A-Za-z]\w*)>", re.ASCII)
+# Characters XML does not allow in text (a line end was turned away before).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ENTITIES = {"quot": '"', "amp": "&", "lt": "<", "gt": ">", "apos": "'"}
 _ENTITY = re.compile(r"&([^;&]*);")
 
@@ -98,9 +101,12 @@ class CopyAnswers:
         if b"\r" in body:  # XML reads a line end as one newline: botocore's parser does that
             return None
         try:
-            flat = _FLAT.fullmatch(body.decode())
+            document = body.decode()
         except UnicodeDecodeError:
             return None
+        if _NOT_XML.search(document):
+            return None
+        flat = _FLAT.fullmatch(document)
         if flat is None or flat["root"] != self.root:
             return None
         result: dict[str, Any] = {}

@@ -31,10 +31,11 @@ FRAMING = frozenset({"content-length", "transfer-encoding", "expect", "connectio
 
 @dataclass(frozen=True)
 class Route:
-    """One botocore client's region and credentials."""
+    """One botocore client's region, credentials and CA bundle."""
 
     region: str
     credentials: Credentials
+    ca_bundle: str
 
 
 @dataclass(frozen=True)

@@ -31,19 +31,19 @@ from __future__ import annotations
 import logging
 import os
 import random
-import ssl
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import SplitResult, urlsplit
 
 import boto3
-from botocore.httpsession import get_cert_path
 from botocore.parsers import RestXMLParser
 from botocore.utils import percent_encode
 
+from copier.client_trust import Trust, ca_bundle_of
 from copier.copy_answers import CopyAnswers
 from copier.copy_templates import (
     UNKNOWN,
@@ -75,30 +75,34 @@ DEADLINE_S = 120.0
 SETTLED_REFUSALS = frozenset({404, 412})
 # Statuses botocore's standard retry mode backs off from as throttles (S3's SlowDown is a 503).
 THROTTLES = frozenset({429, 503})
+# botocore's cap on how much longer than its own backoff an x-amz-retry-after makes it wait.
+RETRY_AFTER_MAX_ADDITIONAL_S = 5.0
+# After a throttle, a server error or no answer, every copy is botocore's for this long: its
+# retry mode then paces them (the adaptive mode's rate limiter learns only from what botocore
+# sends) and spends its retry quota, and no copy costs a failed direct attempt more.
+PAUSE_S = 60.0
 # A proxy botocore would go through for the scheme: this path would not, so with one set
 # botocore sends every request.
 _PROXIES = {"http": ("HTTP_PROXY", "http_proxy"), "https": ("HTTPS_PROXY", "https_proxy")}
 
 
-def trust() -> ssl.SSLContext | None:
-    """TLS that trusts what botocore would: ``AWS_CA_BUNDLE`` when set, else botocore's own
-    bundle; None when the bundle cannot be read (botocore then sends every HTTPS copy)."""
-    try:
-        return ssl.create_default_context(
-            cafile=os.environ.get("AWS_CA_BUNDLE") or get_cert_path(True)
-        )
-    except (OSError, ssl.SSLError, TypeError) as exc:
-        log.warning("no TLS context for direct copies (%s); botocore sends every copy", exc)
-        return None
-
-
-def first_retry_delay_s(status: int | None, draw: float) -> float:
+def first_retry_delay_s(
+    status: int | None, draw: float, retry_after_ms: str | None = None
+) -> float:
     """How long botocore's standard retry mode waits before its first retry, for a direct
     attempt that failed (``status`` None: no answer): ``draw`` (uniform in [0, 1)) times 1 s
-    after a throttle (429, 503), 50 ms after any other failure. The request then goes to botocore,
+    after a throttle (429, 503), 50 ms after any other failure, raised to the answer's
+    ``x-amz-retry-after`` (milliseconds) up to 5 s more. The request then goes to botocore,
     which sends it at once as its first attempt: without this wait, a throttled copy would be
     sent twice back to back."""
-    return draw * (1.0 if status in THROTTLES else 0.05)
+    wait_s = draw * (1.0 if status in THROTTLES else 0.05)
+    try:
+        asked_s = int(retry_after_ms) / 1000 if retry_after_ms is not None else None
+    except (ValueError, OverflowError):
+        asked_s = None
+    if asked_s is None or asked_s < 0:
+        return wait_s
+    return max(wait_s, min(asked_s, RETRY_AFTER_MAX_ADDITIONAL_S + wait_s))
 
 
 class _Headers(dict[str, str]):
@@ -133,7 +137,8 @@ class DirectCopies:
         deadline_s: float = DEADLINE_S,
         sleep: Callable[[float], None] = time.sleep,
         random: Callable[[], float] = random.random,
-        tls: Callable[[], ssl.SSLContext | None] = trust,
+        trust: Trust | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._deadline_s = deadline_s
         self._sleep, self._random = sleep, random
@@ -141,7 +146,12 @@ class DirectCopies:
         self._signer = SigV4()
         self._readers: dict[OperationModel, CopyAnswers | Literal[False]] = {}
         self._local = threading.local()
-        self._connections = Connections(tls())
+        self._trust = trust or Trust()
+        self._connections: dict[str, Connections] = {}
+        self._clock = clock
+        self._paused_until = 0.0
+        # Clients in botocore's adaptive retry mode that were throttled: botocore's for good.
+        self._paced: weakref.WeakSet[Any] = weakref.WeakSet()
         self._templates = Templates()
         # Endpoints whose certificate this process refused: botocore's from then on.
         self._refused: set[str] = set()
@@ -149,13 +159,17 @@ class DirectCopies:
     def attach(self, client: Boto3S3Client, credentials: Credentials | None) -> None:
         """Let ``copy_object`` calls on ``client`` go directly (never without credentials:
         anonymous requests stay botocore's)."""
-        if credentials is None:
+        ca_bundle = ca_bundle_of(client)
+        if credentials is None or ca_bundle is None:
             return
-        route = Route(client.meta.region_name, credentials)
+        route = Route(client.meta.region_name, credentials, ca_bundle)
         # Last, so that botocore's own handlers have added their headers first; it answers
         # nothing, so botocore sends the request.
         handler: Any = partial(self._watch, route)
         client.meta.events.register_last("before-call.s3.CopyObject", handler)
+        if _adaptive(client):
+            observer: Any = partial(self._observe, client)
+            client.meta.events.register("needs-retry.s3", observer)
 
     def attach_session(self, client: Boto3S3Client, session: boto3.Session) -> None:
         """``attach`` with the credentials of the session that made ``client``."""
@@ -169,11 +183,18 @@ class DirectCopies:
         template = self._templates.of(shape)
         if template is UNKNOWN:
             return self._learn(client, shape, params)
-        if isinstance(template, Template):
+        ready = self._clock() >= self._paused_until and client not in self._paced
+        if isinstance(template, Template) and ready:
             answer = self._direct(client, shape, template, params)
             if answer is not None:
                 return answer
         return client.copy_object(**params)
+
+    def _observe(self, client: Boto3S3Client, response: Any = None, **_: Any) -> None:
+        """Told of each answer botocore itself got on an adaptive client: a throttle engages
+        its rate limiter, and the client is botocore's for good."""
+        if response is not None and getattr(response[0], "status_code", None) in THROTTLES:
+            self._paced.add(client)
 
     def _watch(
         self, route: Route, params: dict[str, Any], context: dict[str, Any], **_: Any
@@ -216,7 +237,7 @@ class DirectCopies:
         if request is None:
             return None
         try:
-            answer = self._connections.exchange(url, request, self._deadline_s)
+            answer = self._connections_for(template.route).exchange(url, request, self._deadline_s)
         except CertificateRefused as exc:
             log.warning("%s: certificate refused (%s); botocore sends its copies", url.netloc, exc)
             self._refused.add(url.netloc)
@@ -224,20 +245,27 @@ class DirectCopies:
         except NoAnswer as exc:
             if exc.timed_out:  # the deadline was the wait
                 log.warning("CopyObject %s: %s; botocore sends it", url.path, exc)
+                self._pause()
                 return None
             log.debug("CopyObject %s: no answer (%s); botocore sends it", url.path, exc)
-            return self._hand_over(None)
+            return self._hand_over(None, pause=True)
         if 300 <= answer.status < 400:
             # Redirected: botocore follows redirects, and sends this shape from now on.
             self._templates.leave_to_botocore(shape)
             return None
+        if answer.status in THROTTLES and _adaptive(client):
+            # botocore's adaptive mode paces a client from its first throttle on, and for
+            # good: its limiter learns only from what botocore sends, so botocore sends all.
+            self._paced.add(client)
         if answer.status >= 300 and answer.status not in SETTLED_REFUSALS:
-            return self._hand_over(answer.status)
+            # A denial or a bad request may be this object's alone; the rest is the endpoint's.
+            retry_after = dict((k.lower(), v) for k, v in answer.headers).get("x-amz-retry-after")
+            return self._hand_over(answer.status, retry_after, pause=answer.status >= 429)
         try:
             parsed = self._parsed(template.model, answer)
         except Exception as exc:  # a body botocore would take for a server error and retry
             log.debug("CopyObject %s answered unreadably (%s); botocore sends it", url.path, exc)
-            return self._hand_over(None)
+            return self._hand_over(None, pause=True)
         if answer.status >= 300:
             code = parsed.get("Error", {}).get("Code", str(answer.status))
             refusal: Any = client.exceptions.from_code(code)
@@ -245,7 +273,7 @@ class DirectCopies:
         if not parsed.get("CopyObjectResult", {}).get("ETag"):
             # A success without its result (a body cut short, or an error in a 200): the copy
             # is not known to be made, so botocore sends it again.
-            return self._hand_over(None)
+            return self._hand_over(None, pause=True)
         result: CopyObjectOutputTypeDef = parsed  # type: ignore[assignment]
         return result
 
@@ -274,11 +302,27 @@ class DirectCopies:
         except UnicodeEncodeError:
             return None
 
-    def _hand_over(self, status: int | None) -> CopyObjectOutputTypeDef | None:
+    def _hand_over(
+        self, status: int | None, retry_after_ms: str | None = None, *, pause: bool = False
+    ) -> CopyObjectOutputTypeDef | None:
         """After a failed attempt (``status`` None: no answer), wait as botocore waits before
-        a retry, and answer nothing: botocore then sends the request."""
-        self._sleep(first_retry_delay_s(status, self._random()))
+        a retry, and answer nothing: botocore then sends the request. ``pause``: the endpoint's
+        trouble, not the object's (``PAUSE_S``)."""
+        if pause:
+            self._pause()
+        self._sleep(first_retry_delay_s(status, self._random(), retry_after_ms))
         return None
+
+    def _pause(self) -> None:
+        self._paused_until = self._clock() + PAUSE_S
+
+    def _connections_for(self, route: Route) -> Connections:
+        """The connections that trust what ``route``'s client trusts."""
+        connections = self._connections.get(route.ca_bundle)
+        if connections is None:
+            connections = Connections(self._trust.context(route.ca_bundle))
+            connections = self._connections.setdefault(route.ca_bundle, connections)
+        return connections
 
     def _parsed(self, model: OperationModel, answer: Answer) -> dict[str, Any]:
         headers = _Headers((name.lower(), value) for name, value in answer.headers)
@@ -299,6 +343,12 @@ class DirectCopies:
 
 def model_of(client: Boto3S3Client) -> OperationModel:
     return client.meta.service_model.operation_model("CopyObject")
+
+
+def _adaptive(client: Boto3S3Client) -> bool:
+    config: Any = client.meta.config
+    retries = getattr(config, "retries", None) or {}
+    return bool(retries.get("mode") == "adaptive")
 
 
 def _proxied(scheme: str) -> bool:

@@ -25,6 +25,9 @@ MAX_HEAD_BYTES = 64 * 1024
 # A CopyObject answer is a few hundred bytes; anything this large is not one.
 MAX_BODY_BYTES = 1024 * 1024
 _READ = 64 * 1024
+# Connections a thread keeps open, to the endpoints it used last: with virtual-hosted
+# addressing every bucket is an endpoint of its own, and a job's copies go to one or two.
+MAX_ENDPOINTS_PER_THREAD = 4
 _PORTS = {"http": 80, "https": 443}
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
@@ -117,7 +120,8 @@ class _Connection:
         status_line, *lines = head.split("\r\n")
         version, _, rest = status_line.partition(" ")
         code = rest.partition(" ")[0]
-        if version not in ("HTTP/1.1", "HTTP/1.0") or len(code) != 3 or not code.isdigit():
+        valid = len(code) == 3 and code.isdigit() and 100 <= int(code) <= 599
+        if version not in ("HTTP/1.1", "HTTP/1.0") or not valid:
             raise NoAnswer(f"not an HTTP answer: {status_line[:40]!r}")
         headers = []
         for line in lines:
@@ -202,7 +206,9 @@ class Connections:
             self._close(connection)
             raise NoAnswer(f"{type(exc).__name__}: {exc}") from exc
         if reusable and not connection.buffer:
-            mine[endpoint] = connection
+            mine[endpoint] = connection  # the most recently used last
+            while len(mine) > MAX_ENDPOINTS_PER_THREAD:
+                self._close(mine.pop(next(iter(mine))))
         else:
             self._close(connection)
         return answer

@@ -91,6 +91,9 @@ def test_a_plain_success_reads_as_botocore_reads_it(headers: dict[str, str], bod
         b"  " + DECLARATION + PLAIN,
         b'<?xml version="1.0" encoding="ISO-8859-1"?>' + PLAIN,
         b"\xff" + PLAIN,
+        b"<CopyObjectResult>\x1c<ETag>a</ETag></CopyObjectResult>",
+        "<CopyObjectResult>\xa0<ETag>a</ETag></CopyObjectResult>".encode(),
+        b"<CopyObjectResult><ETag>a\x01b</ETag></CopyObjectResult>",
     ],
     ids=[
         "empty",
@@ -109,6 +112,9 @@ def test_a_plain_success_reads_as_botocore_reads_it(headers: dict[str, str], bod
         "space-before-declaration",
         "other-encoding",
         "not-utf-8",
+        "separator-between-fields",
+        "no-break-space-between-fields",
+        "control-in-text",
     ],
 )
 def test_what_is_not_a_plain_success_is_left_to_botocore(body: bytes) -> None:

@@ -22,7 +22,7 @@ from copier.copy_templates import (
 
 S3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="s")
 MODEL = S3.meta.service_model.operation_model("CopyObject")
-ROUTE = Route("us-east-1", Credentials("a", "s"))
+ROUTE = Route("us-east-1", Credentials("a", "s"), "/etc/ssl/cert.pem")
 SIGNED = {"auth_type": "v4", "signing": {"region": "us-east-1", "signing_name": "s3"}}
 
 
