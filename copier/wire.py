@@ -87,12 +87,16 @@ class _Connection:
             raise NoAnswer("the deadline passed", timed_out=True)
         self.sock.settimeout(left)
 
-    def _more(self) -> bytes:
+    def _recv(self) -> bytes:
+        """What the server sent next, within the deadline (empty: it closed the connection)."""
         self._timeout()
         try:
-            chunk = self.sock.recv(_READ)
+            return self.sock.recv(_READ)
         except TimeoutError as exc:
             raise NoAnswer("the deadline passed", timed_out=True) from exc
+
+    def _more(self) -> bytes:
+        chunk = self._recv()
         if not chunk:
             raise NoAnswer("the connection closed mid-answer")
         return chunk
@@ -152,11 +156,7 @@ class _Connection:
         while True:
             if len(self.buffer) > MAX_BODY_BYTES:
                 raise NoAnswer("a body too large")
-            self._timeout()
-            try:
-                chunk = self.sock.recv(_READ)
-            except TimeoutError as exc:
-                raise NoAnswer("the deadline passed", timed_out=True) from exc
+            chunk = self._recv()
             if not chunk:
                 body, self.buffer = self.buffer, b""
                 return body

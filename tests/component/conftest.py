@@ -21,6 +21,7 @@ from moto import mock_aws
 from coordinator.jobs import JobRunner
 from coordinator.process import build_coordinator, build_runner
 from coordinator.service import Coordinator
+from copier.direct_copies import DirectCopies
 from copier.worker import Worker
 from s3migrator.aws import Aws, make_aws
 from s3migrator.cli.deployment import deploy
@@ -155,3 +156,15 @@ def run_copier(aws: Aws, resources: Resources, store: JobStore) -> Callable[...,
 def copy_all(aws: Aws, resources: Resources, store: JobStore) -> Callable[[], Worker]:
     """Drain the work queue with a real copier (built by the copier's factory)."""
     return lambda: drain(aws, resources, store)
+
+
+# The direct path's tests (test_direct_copies*.py).
+@pytest.fixture
+def waits() -> list[float]:
+    """The waits of the direct path before it hands a request to botocore, on a fake clock."""
+    return []
+
+
+@pytest.fixture
+def direct(waits: list[float]) -> DirectCopies:
+    return DirectCopies(sleep=waits.append, random=lambda: 0.5)

@@ -25,17 +25,6 @@ from s3migrator.cli.local.motoserver import patch_moto
 from s3migrator.cli.local.server import free_port
 
 
-@pytest.fixture
-def waits() -> list[float]:
-    """The waits of the direct path before it hands a request to botocore, on a fake clock."""
-    return []
-
-
-@pytest.fixture
-def direct(waits: list[float]) -> DirectCopies:
-    return DirectCopies(sleep=waits.append, random=lambda: 0.5)
-
-
 def learn(direct: DirectCopies, s3: Any, **params: Any) -> None:
     """Copy two new objects with ``params``: the shape's template is learnt."""
     for _ in range(LEARNT):

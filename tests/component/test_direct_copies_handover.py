@@ -25,17 +25,6 @@ from copier.direct_copies import PAUSE_S, DirectCopies
 
 
 @pytest.fixture
-def waits() -> list[float]:
-    """The waits of the direct path before it hands a request to botocore, on a fake clock."""
-    return []
-
-
-@pytest.fixture
-def direct(waits: list[float]) -> DirectCopies:
-    return DirectCopies(sleep=waits.append, random=lambda: 0.5)
-
-
-@pytest.fixture
 def stub_of() -> Iterator[Callable[[Callable[[int], Answer]], Stub]]:
     with stubs() as make:
         yield make
