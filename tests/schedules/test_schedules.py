@@ -48,7 +48,7 @@ def stack() -> Iterator[tuple[Aws, str]]:
         patch.setenv("AWS_ACCESS_KEY_ID", "testing")
         patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        # In-process moto answers botocore only: the CRT would look for AWS's real endpoints.
+        # In-process moto answers botocore only: a direct copy would go to AWS's real endpoints.
         patch.setenv("S3MIGRATOR_DIRECT_COPIES", "false")
         patch_moto()
         with mock_aws():
