@@ -63,10 +63,11 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(BENCH_FLAGS)
 
 # Unit, component and schedule tests (in-process moto) on both cores; then the end-to-end
-# stories, two at a time (each runs its own moto server and processes, mostly waiting on them).
+# stories, three at a time (each runs its own moto server and processes, mostly waiting on
+# them). Work stealing: a worker left idle near the end takes tests queued for the other.
 test: lint
-	$(BIN)/python -m pytest -q -n 2 tests/unit tests/component tests/schedules
-	$(BIN)/python -m pytest -q -n 2 tests/e2e
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal tests/unit tests/component tests/schedules
+	$(BIN)/python -m pytest -q -n 3 --dist worksteal tests/e2e
 
 # The image's locks: requirements/image.txt (the runtime, `.[lambda]`) and requirements/build.txt
 # (the build backend), each version pinned with the hashes of all its files, so they hold for

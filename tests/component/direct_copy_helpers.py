@@ -102,7 +102,8 @@ def stubs() -> Iterator[Callable[[Callable[[int], Answer]], Stub]]:
 
     def make(answer: Callable[[int], Answer]) -> Stub:
         stub = Stub(answer)
-        threading.Thread(target=stub.serve_forever, daemon=True).start()
+        # A short poll: shutdown() waits for the loop to look.
+        threading.Thread(target=stub.serve_forever, args=(0.05,), daemon=True).start()
         made.append(stub)
         return stub
 
