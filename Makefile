@@ -63,11 +63,13 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(BENCH_FLAGS)
 
 # Unit, component and schedule tests (in-process moto) on both cores; then the end-to-end
-# stories, three at a time (each runs its own moto server and processes, mostly waiting on
-# them). Work stealing: a worker left idle near the end takes tests queued for the other.
+# stories, two at a time (each runs its own moto server and processes, mostly waiting on them).
+# The project is compiled to bytecode first: where PYTHONDONTWRITEBYTECODE is set, every
+# process the stories start (CLI commands, coordinators, copiers) would compile it again.
 test: lint
-	$(BIN)/python -m pytest -q -n 2 --dist worksteal tests/unit tests/component tests/schedules
-	$(BIN)/python -m pytest -q -n 3 --dist worksteal tests/e2e
+	$(BIN)/python -m compileall -q s3migrator coordinator copier progress tests
+	$(BIN)/python -m pytest -q -n 2 tests/unit tests/component tests/schedules
+	$(BIN)/python -m pytest -q -n 2 tests/e2e
 
 # The image's locks: requirements/image.txt (the runtime, `.[lambda]`) and requirements/build.txt
 # (the build backend), each version pinned with the hashes of all its files, so they hold for
