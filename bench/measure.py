@@ -89,12 +89,13 @@ class Timeline:
         return self.steady_objects / self.steady_s if self.steady_s else 0.0
 
     def steady_cpu_ms(self) -> float:
-        used = self.cpu_at_steady_end - self.cpu_at_steady_start
-        return 1000 * used / self.steady_objects if self.steady_objects else 0.0
+        return self._per_steady_object_ms(self.cpu_at_steady_start, self.cpu_at_steady_end)
 
     def steady_share_ms(self) -> float:
-        used = self.share_at_steady_end - self.share_at_steady_start
-        return 1000 * used / self.steady_objects if self.steady_objects else 0.0
+        return self._per_steady_object_ms(self.share_at_steady_start, self.share_at_steady_end)
+
+    def _per_steady_object_ms(self, start_s: float, end_s: float) -> float:
+        return 1000 * (end_s - start_s) / self.steady_objects if self.steady_objects else 0.0
 
     def as_dict(self) -> dict[str, Any]:
         busy = [b for b, _ in self.machine]

@@ -46,17 +46,20 @@ _FIELD = re.compile(r"<([A-Za-z]\w*)>([^<]*)</([A-Za-z]\w*)>", re.ASCII)
 # Characters XML does not allow in text (a line end was turned away before).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ENTITIES = {"quot": '"', "amp": "&", "lt": "<", "gt": ">", "apos": "'"}
-_ENTITY = re.compile(r"&([^;&]*);")
 
 
 def _text(raw: str) -> str | None:
-    """``raw`` with XML's five entities replaced; None when it holds any other reference."""
+    """``raw`` with XML's five entities replaced; None when an ``&`` starts anything else."""
     if "&" not in raw:
         return raw
-    if any(name not in _ENTITIES for name in _ENTITY.findall(raw)):
-        return None
-    text = _ENTITY.sub(lambda match: _ENTITIES[match.group(1)], raw)
-    return None if "&" in _ENTITY.sub("", raw) else text
+    first, *rest = raw.split("&")
+    pieces = [first]
+    for piece in rest:
+        name, semicolon, after = piece.partition(";")
+        if not semicolon or name not in _ENTITIES:
+            return None
+        pieces += (_ENTITIES[name], after)
+    return "".join(pieces)
 
 
 @dataclass(frozen=True)
