@@ -19,11 +19,12 @@ which sends the request itself, with its retry mode and error handling, after th
 retry mode makes before a retry (``first_retry_delay_s``); a redirect leaves the shape to
 botocore for good. Nothing is retried here, so no request is retried twice over.
 
-Only calls made through ``DirectCopies.copy_object`` go this way, each under a deadline, and only
-shapes botocore signed with plain SigV4 for ``s3`` in the client's region, with no body and no
-query string, and no proxy in the environment. HTTPS trusts botocore's CA bundle
-(``AWS_CA_BUNDLE``, else botocore's default); an endpoint whose certificate it refuses is left
-to botocore from then on. Everything else is botocore's.
+Only calls made through ``DirectCopies.copy_object`` go this way, each under a deadline and the
+client's own connect and read timeouts, and only shapes botocore signed with plain SigV4 for
+``s3`` in the client's region, with no body and no query string, and no proxy in the
+environment. HTTPS trusts botocore's CA bundle (``AWS_CA_BUNDLE``, else botocore's default); an
+endpoint whose certificate it refuses is left to botocore from then on. Everything else is
+botocore's.
 """
 
 from __future__ import annotations
@@ -162,7 +163,15 @@ class DirectCopies:
         ca_bundle = ca_bundle_of(client)
         if credentials is None or ca_bundle is None:
             return
-        route = Route(client.meta.region_name, credentials, ca_bundle)
+        # botocore's Config sets its options as attributes of its own (untyped in its stubs).
+        config: Any = client.meta.config
+        route = Route(
+            client.meta.region_name,
+            credentials,
+            ca_bundle,
+            connect_timeout_s=float(config.connect_timeout),
+            read_timeout_s=float(config.read_timeout),
+        )
         # Last, so that botocore's own handlers have added their headers first; it answers
         # nothing, so botocore sends the request.
         handler: Any = partial(self._watch, route)
@@ -237,13 +246,20 @@ class DirectCopies:
         if request is None:
             return None
         try:
-            answer = self._connections_for(template.route).exchange(url, request, self._deadline_s)
+            route = template.route
+            answer = self._connections_for(route).exchange(
+                url,
+                request,
+                self._deadline_s,
+                connect_s=route.connect_timeout_s,
+                read_s=route.read_timeout_s,
+            )
         except CertificateRefused as exc:
             log.warning("%s: certificate refused (%s); botocore sends its copies", url.netloc, exc)
             self._refused.add(url.netloc)
             return None
         except NoAnswer as exc:
-            if exc.timed_out:  # the deadline was the wait
+            if exc.timed_out:  # the deadline or a timeout was the wait
                 log.warning("CopyObject %s: %s; botocore sends it", url.path, exc)
                 self._pause()
                 return None

@@ -56,10 +56,14 @@ class _Connection:
     sock: socket.socket
     deadline: float = 0.0
     buffer: bytes = b""
+    # The longest wait for the server's next bytes (botocore's read_timeout), within the deadline.
+    read_s: float | None = None
 
-    def exchange(self, request: bytes, deadline: float) -> tuple[Answer, bool]:
+    def exchange(
+        self, request: bytes, deadline: float, read_s: float | None
+    ) -> tuple[Answer, bool]:
         """Send ``request``; the answer, and whether the connection may carry another."""
-        self.deadline = deadline
+        self.deadline, self.read_s = deadline, read_s
         self._timeout()
         self.sock.sendall(request)
         while True:
@@ -85,15 +89,16 @@ class _Connection:
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise NoAnswer("the deadline passed", timed_out=True)
-        self.sock.settimeout(left)
+        self.sock.settimeout(left if self.read_s is None else min(left, self.read_s))
 
     def _recv(self) -> bytes:
-        """What the server sent next, within the deadline (empty: it closed the connection)."""
+        """What the server sent next, within the deadline and the read timeout (empty: it
+        closed the connection)."""
         self._timeout()
         try:
             return self.sock.recv(_READ)
         except TimeoutError as exc:
-            raise NoAnswer("the deadline passed", timed_out=True) from exc
+            raise NoAnswer("the deadline or the read timeout passed", timed_out=True) from exc
 
     def _more(self) -> bytes:
         chunk = self._recv()
@@ -180,8 +185,18 @@ class Connections:
     tls: ssl.SSLContext | None = None
     _local: threading.local = field(default_factory=threading.local)
 
-    def exchange(self, url: SplitResult, request: bytes, deadline_s: float) -> Answer:
-        """Send ``request`` to ``url``'s endpoint and read its answer within ``deadline_s``."""
+    def exchange(
+        self,
+        url: SplitResult,
+        request: bytes,
+        deadline_s: float,
+        *,
+        connect_s: float | None = None,
+        read_s: float | None = None,
+    ) -> Answer:
+        """Send ``request`` to ``url``'s endpoint and read its answer within ``deadline_s``;
+        as botocore's client would, give up connecting after ``connect_s`` and waiting for the
+        server's next bytes after ``read_s``."""
         deadline = time.monotonic() + deadline_s
         mine: dict[tuple[str, str], _Connection] = self._local.__dict__.setdefault("open", {})
         endpoint = (url.scheme, url.netloc)
@@ -191,8 +206,9 @@ class Connections:
             connection = None
         try:
             if connection is None:
-                connection = _Connection(self._connect(url, deadline_s))
-            answer, reusable = connection.exchange(request, deadline)
+                connecting_s = deadline_s if connect_s is None else min(deadline_s, connect_s)
+                connection = _Connection(self._connect(url, connecting_s))
+            answer, reusable = connection.exchange(request, deadline, read_s)
         except NoAnswer:
             self._close(connection)
             raise

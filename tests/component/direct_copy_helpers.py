@@ -133,10 +133,12 @@ def on_stub(
     direct: DirectCopies,
     attempts: int = 2,
     mode: Literal["standard", "adaptive"] = "standard",
+    read_timeout_s: float = 60,
 ) -> Any:
     """A client of the stub whose shape (``Bucket=DESTINATION``) is learnt: the stub's first
     ``LEARNT`` requests are botocore's, and the next one is the direct path's."""
-    s3 = attached(client(stub.endpoint, attempts=attempts, mode=mode), direct)
+    made = client(stub.endpoint, attempts=attempts, read_timeout_s=read_timeout_s, mode=mode)
+    s3 = attached(made, direct)
     for n in range(LEARNT):
         direct.copy_object(s3, Bucket=DESTINATION, Key=f"learnt-{n}", CopySource=f"source/{n}")
     return s3

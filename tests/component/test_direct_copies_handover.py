@@ -3,6 +3,7 @@ endpoint that answers what moto will not (server errors, throttles, redirects, s
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -119,6 +120,26 @@ def test_a_request_past_the_deadline_is_sent_again_by_botocore(
     assert answer["CopyObjectResult"]["ETag"] == '"abc"'
     assert len(stub.requests) == LEARNT + 2
     assert waits == []
+
+
+def test_a_silent_endpoint_is_given_up_at_the_clients_read_timeout(
+    stub_of: Callable[..., Stub],
+) -> None:
+    # GIVEN an endpoint that never answers the first direct request, the direct path's own
+    # deadline at its default, and a client whose reads time out after 0.5 s
+    stub = stub_of(after_learning(lambda index: None if index == 0 else COPIED))
+    direct = DirectCopies(sleep=lambda _: None)
+    s3 = on_stub(stub, direct, read_timeout_s=0.5)
+    started = time.monotonic()
+
+    # WHEN an object is copied directly
+    answer = direct.copy_object(s3, Bucket=DESTINATION, Key="k", CopySource="source/k")
+
+    # THEN the direct path gave up at the client's read timeout, as botocore would have, not at
+    # its own deadline, and botocore's copy is the answer
+    assert time.monotonic() - started < 5.0
+    assert answer["CopyObjectResult"]["ETag"] == '"abc"'
+    assert len(stub.requests) == LEARNT + 2
 
 
 def test_after_a_throttle_copies_are_botocores_for_a_while(

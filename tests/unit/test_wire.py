@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import ipaddress
 import socket
 import ssl
 import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,134 +16,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from cryptography.x509.oid import NameOID
+from wire_server import CHUNKED, OK, REQUEST, Serve, Server, Step, ask
 
 from copier.wire import MAX_BODY_BYTES, Answer, CertificateRefused, Connections, NoAnswer
-
-REQUEST = b"PUT /bucket/key HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
-OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-
-
-@dataclass
-class Step:
-    """What the server does with the next request it reads, on whichever connection."""
-
-    answer: bytes = b""
-    close: bool = False  # close the connection once the answer is sent
-    hang: bool = False  # send the answer, then neither read nor close until the server stops
-    trickle: bool = False  # send the answer a byte at a time
-
-
-@dataclass
-class Server:
-    """A TCP (or TLS) server on 127.0.0.1 playing ``steps`` to the requests it reads."""
-
-    steps: list[Step]
-    tls: ssl.SSLContext | None = None
-    requests: list[tuple[int, bytes]] = field(default_factory=list)  # (connection, request)
-    connections: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _open: list[socket.socket] = field(default_factory=list)
-    _threads: list[threading.Thread] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._listener.getsockname()[1]
-        self._start(self._accept)
-
-    def url(self, scheme: str = "http") -> str:
-        return f"{scheme}://127.0.0.1:{self.port}/bucket/key"
-
-    def _start(self, target: Callable[..., None], *args: object) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)
-        self._threads.append(thread)
-        thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            sock, _ = self._listener.accept()
-            if self._stop.is_set():
-                sock.close()
-                return
-            with self._lock:
-                number, self.connections = self.connections, self.connections + 1
-                self._open.append(sock)
-            self._start(self._serve, sock, number)
-
-    def _serve(self, sock: socket.socket, number: int) -> None:
-        try:
-            if self.tls is not None:
-                sock = self.tls.wrap_socket(sock, server_side=True)
-                with self._lock:
-                    self._open.append(sock)
-            self._play(sock, number)
-        except (OSError, ValueError):
-            pass  # the client went away, or refused the certificate
-        finally:
-            sock.close()
-
-    def _play(self, sock: socket.socket, number: int) -> None:
-        buffer = b""
-        while True:
-            while b"\r\n\r\n" not in buffer:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    return
-                buffer += chunk
-            request, _, buffer = buffer.partition(b"\r\n\r\n")
-            with self._lock:
-                self.requests.append((number, request + b"\r\n\r\n"))
-                step = self.steps.pop(0)
-            if step.trickle:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                for byte in step.answer:
-                    sock.sendall(bytes([byte]))
-            else:
-                sock.sendall(step.answer)
-            if step.hang:
-                self._stop.wait()
-            if step.close or step.hang:
-                return
-
-    def stop(self) -> None:
-        self._stop.set()
-        with contextlib.suppress(OSError):
-            socket.create_connection(("127.0.0.1", self.port)).close()  # wakes accept()
-        with self._lock:
-            for sock in self._open:
-                with contextlib.suppress(OSError, ValueError):
-                    sock.shutdown(socket.SHUT_RDWR)
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self._listener.close()
-
-    @property
-    def on(self) -> list[int]:
-        """The connection each request came on, in order."""
-        return [number for number, _ in self.requests]
-
-
-Serve = Callable[..., Server]
-
-
-@pytest.fixture
-def serve() -> Iterator[Serve]:
-    """Starts a ``Server(steps, tls=None)``, stopped when the test ends."""
-    servers: list[Server] = []
-
-    def start(steps: list[Step], tls: ssl.SSLContext | None = None) -> Server:
-        servers.append(Server(steps, tls))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
-def ask(connections: Connections, server: Server, deadline_s: float = 5.0) -> Answer:
-    return connections.exchange(urlsplit(server.url()), REQUEST, deadline_s)
-
 
 LENGTH = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Amz-Id:   a b  \r\n\r\nhello"
 TRIMMED = Answer(200, [("Content-Length", "5"), ("X-Amz-Id", "a b")], b"hello")
@@ -235,36 +106,6 @@ def test_each_thread_and_endpoint_has_its_own_connection(serve: Serve) -> None:
     # THEN the other thread had its own connection, and this thread's to the first was kept
     assert one.on == [0, 1, 0]
     assert two.on == [0]
-
-
-HALF = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok"
-PARTIAL = {
-    "closed before answering": (Step(b"", close=True), False),
-    "closed mid-body": (Step(HALF, close=True), False),
-    "closed mid-chunk": (Step(CHUNKED + b"5\r\nhel", close=True), False),
-    "silent past the deadline": (Step(b"", hang=True), True),
-    "half an answer past the deadline": (Step(HALF, hang=True), True),
-}
-
-
-@pytest.mark.parametrize(("step", "timed_out"), PARTIAL.values(), ids=PARTIAL.keys())
-def test_a_partial_answer_is_no_answer_and_the_next_goes_on_a_new_connection(
-    serve: Serve, step: Step, timed_out: bool
-) -> None:
-    # GIVEN a server that stops short of a whole answer, closing or holding the connection
-    server = serve([step, Step(OK)])
-    connections = Connections(None)
-    started = time.monotonic()
-    # WHEN a request is exchanged with a 0.3 s deadline
-    with pytest.raises(NoAnswer) as raised:
-        ask(connections, server, deadline_s=0.3)
-    # THEN there is no answer, timed out (at the deadline) only when the server held on
-    elapsed = time.monotonic() - started
-    assert raised.value.timed_out is timed_out
-    assert (elapsed >= 0.25) is timed_out and elapsed < 2.0
-    # AND the next request is answered on a new connection
-    assert ask(connections, server).body == b"ok"
-    assert server.on == [0, 1]
 
 
 BIG = MAX_BODY_BYTES + 1
@@ -371,16 +212,3 @@ def test_an_untrusted_certificate_is_refused(
     # THEN the certificate is refused, and no request was sent
     assert not raised.value.timed_out
     assert server.requests == []
-
-
-def test_a_tls_handshake_past_the_deadline_times_out(serve: Serve) -> None:
-    # GIVEN a server that accepts the connection but never answers the TLS handshake
-    server = serve([])
-    connections = Connections(ssl.create_default_context())
-    started = time.monotonic()
-    # WHEN a request is exchanged over https with a 0.3 s deadline
-    with pytest.raises(NoAnswer) as raised:
-        connections.exchange(urlsplit(server.url("https")), REQUEST, 0.3)
-    # THEN it gives up at the deadline, saying so
-    assert time.monotonic() - started < 2.0
-    assert raised.value.timed_out

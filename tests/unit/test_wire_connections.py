@@ -8,11 +8,9 @@ import threading
 from urllib.parse import urlsplit
 
 import pytest
+from wire_server import OK, REQUEST
 
 from copier.wire import MAX_ENDPOINTS_PER_THREAD, Connections, NoAnswer
-
-REQUEST = b"PUT /bucket/key HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
-OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
 def _answer_once(sock: socket.socket, answer: bytes = OK) -> None:
