@@ -1,10 +1,10 @@
 """The bench's moto server: in this process, so buckets are seeded and watched through moto's
 backend directly, while every tool measured reaches it over HTTP on loopback like any client.
 
-It carries the embedded stack's fixes (``patch_moto``: serialised DynamoDB, change-set outputs,
-S3's request conditions) and the bench's, which keep moto's cost per request from growing
-with the bucket, the table and the queue: a sorted key index for ListObjectsV2
-(``listing_index``), transaction snapshots of the touched items alone
+It carries the embedded stack's fixes (``patch_moto``: serialised DynamoDB, whole recorder
+entries, change-set outputs, S3's request conditions) and the bench's, which keep moto's cost
+per request from growing with the bucket, the table and the queue: a sorted key index for
+ListObjectsV2 (``listing_index``), transaction snapshots of the touched items alone
 (``transaction_snapshots``) and queue counts in one pass (``queue_counts``).
 moto's recorder writes every request it receives to ``MOTO_RECORDER_FILEPATH``, which must be
 set before moto is imported (``configure_recorder``).
@@ -17,7 +17,6 @@ one to its selector rather than holding a thread, so s5cmd's 256 connections are
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import threading
@@ -39,26 +38,6 @@ def configure_recorder(path: Path) -> None:
     os.environ["MOTO_RECORDER_FILEPATH"] = str(path)
 
 
-def _serialise_recorder() -> None:
-    """moto's recorder appends each request from the thread serving it, unlocked: two threads'
-    lines interleave. One lock makes every line whole (idempotent)."""
-    from moto.moto_api._internal.recorder.models import Recorder
-
-    record = Recorder._record_request
-    if getattr(record, "_bench_patched", False):
-        return
-    lock = threading.Lock()
-
-    @functools.wraps(record)
-    def locked(self: Any, *args: Any, **kwargs: Any) -> None:
-        with lock:
-            record(self, *args, **kwargs)
-
-    locked._bench_patched = True  # type: ignore[attr-defined]
-    recorder: Any = Recorder
-    recorder._record_request = locked
-
-
 class BenchServer:
     def __init__(self, threads: int = 64) -> None:
         from cheroot import wsgi
@@ -69,7 +48,6 @@ class BenchServer:
         listing_index.install_renderer()
         transaction_snapshots.install()
         queue_counts.install()
-        _serialise_recorder()
         self.port = free_port()
         app = DomainDispatcherApplication(create_backend_app)
         self._server = wsgi.Server(

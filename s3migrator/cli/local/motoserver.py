@@ -9,6 +9,10 @@
   them, so the AWS CLI and any other client read them as they would on AWS.
 * S3: expected bucket owners and ``If-None-Match`` on copies are enforced (see
   ``s3_conditions``).
+* The recorder (``/moto-api/recorder/``, which the tests and the bench count requests with)
+  appends each request from the thread serving it, unlocked, through a buffered file: an entry
+  longer than the buffer goes out in pieces, another thread's entry lands between them, and the
+  recording holds lines that are not JSON. Each entry is now written whole.
 
 One more saves time only: moto parses a template's YAML in pure Python at each of a deployment's
 steps (change set, execution, description), most of a deployment's half second; it now parses
@@ -28,6 +32,7 @@ from s3migrator.cli.local.orphans import exit_with_parent
 from s3migrator.cli.local.s3_conditions import enforce_s3_conditions
 
 _lock = threading.RLock()
+_recorder_lock = threading.Lock()
 _OPERATIONS = (
     "put_item",
     "get_item",
@@ -40,10 +45,12 @@ _OPERATIONS = (
 _PATCHED = "_s3migrator_patched"
 
 
-def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
+def _serialised(
+    method: Callable[..., Any], lock: threading.Lock | threading.RLock = _lock
+) -> Callable[..., Any]:
     @functools.wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
-        with _lock:
+        with lock:
             return method(*args, **kwargs)
 
     setattr(call, _PATCHED, True)
@@ -58,6 +65,16 @@ def serialise_dynamodb() -> None:
         method = getattr(DynamoDBBackend, name)
         if not getattr(method, _PATCHED, False):
             setattr(DynamoDBBackend, name, _serialised(method))
+
+
+def serialise_recorder() -> None:
+    """One request's entry in moto's recording at a time (idempotent)."""
+    from moto.moto_api._internal.recorder.models import Recorder
+
+    method = Recorder._record_request
+    if not getattr(method, _PATCHED, False):
+        recorder: Any = Recorder
+        recorder._record_request = _serialised(method, _recorder_lock)
 
 
 def fill_change_set_outputs() -> None:
@@ -113,6 +130,7 @@ def parse_templates_once() -> None:
 def patch_moto() -> None:
     """Every fix; the embedded stack and the component tests apply them."""
     serialise_dynamodb()
+    serialise_recorder()
     fill_change_set_outputs()
     enforce_s3_conditions()
     parse_templates_once()
