@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +16,9 @@ import boto3
 import pytest
 
 from s3migrator.cli.local.server import LOCAL_STACK_SETTINGS, MotoServer, local_env
-from s3migrator.job_status import JobStatus
 from s3migrator.jobstore import JobStore
 from s3migrator.resources import OUTPUTS, Resources, outputs_of
+from tests.e2e.follow import Following
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -43,7 +42,7 @@ class Stack:
     endpoint: str
     env: dict[str, str]
     logs: Path
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    processes: list[subprocess.Popen[Any]] = field(default_factory=list)
 
     def client(self, service: str) -> Any:
         return endpoint_client(self.endpoint, service)
@@ -103,19 +102,26 @@ class Stack:
         """The progress function on a one-second timer, as `local up` runs it."""
         return self.start("progress", "progress", "--every", "1")
 
+    def follow(self, job_id: str) -> Following:
+        """Follow the job with ``status JOB --watch --json``, the progress function running
+        every second meanwhile (see ``Following``)."""
+        progress = self.start_progress()
+        errors = (self.logs / f"watch-{len(self.processes)}.log").open("w+")
+        command = ["status", job_id, "--watch", "--json", "--interval", "1"]
+        watch = subprocess.Popen(
+            [str(BIN / "s3migrator"), *command],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        )
+        self.processes.append(watch)
+        return Following(watch, progress, errors)
+
     def wait_for_state(self, job_id: str, timeout_s: float = 240) -> dict[str, Any]:
-        """Run the progress function and look at the job until it ends."""
-        deadline = time.monotonic() + timeout_s
-        status = None
-        while time.monotonic() < deadline:
-            self.progress()
-            status = self.status(job_id)
-            if status is not None:
-                assert 0 <= status["percent"] <= 100
-                if status["state"] != "running":
-                    return status
-            time.sleep(1)
-        raise AssertionError(f"job {job_id} still running after {timeout_s}s: {status}")
+        """Follow the job until it ends; its last status."""
+        with self.follow(job_id) as following:
+            return following.wait(timeout_s)
 
     def resources(self, stack_name: str = "s3migrator") -> Resources:
         values = outputs_of(self.client("cloudformation"), stack_name)
@@ -123,13 +129,6 @@ class Stack:
 
     def store(self) -> JobStore:
         return JobStore(self.client("dynamodb"), self.resources().table_name)
-
-    def refresh(self) -> list[JobStatus]:
-        """Run the progress function once, then read every job."""
-        self.progress()
-        result = self.cli("status", "--json")
-        assert result.returncode == 0, result.stderr
-        return [JobStatus.model_validate(status) for status in json.loads(result.stdout)]
 
     def dump_logs(self) -> str:
         return "\n".join(

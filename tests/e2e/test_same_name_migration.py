@@ -9,7 +9,6 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -65,27 +64,24 @@ def test_a_bucket_migrates_under_its_name_through_a_killed_coordinator(
     # WHEN the migration is submitted, confirming the source's deletion
     migrate(stack, NAME, "--yes-delete-source", job_id="move-media")
     # AND its coordinator is killed while the first copy runs, and another started
-    seen: list[tuple[str, int]] = []
     killed = False
-    status: dict[str, Any] | None = None
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        stack.progress()
-        status = stack.status("move-media")
-        if status is not None:
-            if not seen or seen[-1] != (status["phase"], status["percent"]):
-                seen.append((status["phase"], status["percent"]))
-            if status["state"] != "running":
-                break
-            if not killed and status["phase"] == "copying_to_temporary":
+    with stack.follow("move-media") as following:
+        deadline = time.monotonic() + 240
+        while not following.ends_within(0.1) and time.monotonic() < deadline:
+            latest = following.latest
+            if not killed and latest and latest["phase"] == "copying_to_temporary":
                 coordinator.send_signal(signal.SIGKILL)
                 coordinator.wait()
                 stack.start("coordinator", "coordinator")
                 killed = True
-        time.sleep(0.5)
+        status = following.wait(timeout_s=30)
+    seen: list[tuple[str, int]] = []
+    for each in following.statuses:
+        if not seen or seen[-1] != (each["phase"], each["percent"]):
+            seen.append((each["phase"], each["percent"]))
 
     # THEN it succeeded, its percent walking the seed's table and never back
-    assert status is not None and status["state"] == "succeeded", (seen, stack.dump_logs())
+    assert status["state"] == "succeeded", (seen, stack.dump_logs())
     assert killed
     # AND the name was asked for again after each refusal, each attempt recorded
     assert proxy.counters.refused == 4
