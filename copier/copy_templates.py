@@ -32,13 +32,14 @@ FRAMING = frozenset({"content-length", "transfer-encoding", "expect", "connectio
 @dataclass(frozen=True)
 class Route:
     """One botocore client's region, credentials, CA bundle and timeouts (botocore's
-    defaults: 60 s to connect, 60 s for each read)."""
+    defaults: 60 s to connect, 60 s for each read; None: none, the direct path's deadline
+    alone)."""
 
     region: str
     credentials: Credentials
     ca_bundle: str
-    connect_timeout_s: float = 60.0
-    read_timeout_s: float = 60.0
+    connect_timeout_s: float | None = 60.0
+    read_timeout_s: float | None = 60.0
 
 
 @dataclass(frozen=True)

@@ -169,8 +169,8 @@ class DirectCopies:
             client.meta.region_name,
             credentials,
             ca_bundle,
-            connect_timeout_s=float(config.connect_timeout),
-            read_timeout_s=float(config.read_timeout),
+            connect_timeout_s=_seconds(config.connect_timeout),
+            read_timeout_s=_seconds(config.read_timeout),
         )
         # Last, so that botocore's own handlers have added their headers first; it answers
         # nothing, so botocore sends the request.
@@ -365,6 +365,11 @@ def _adaptive(client: Boto3S3Client) -> bool:
     config: Any = client.meta.config
     retries = getattr(config, "retries", None) or {}
     return bool(retries.get("mode") == "adaptive")
+
+
+def _seconds(timeout: Any) -> float | None:
+    """A botocore timeout as seconds; None (botocore's "no timeout") stays None."""
+    return None if timeout is None else float(timeout)
 
 
 def _proxied(scheme: str) -> bool:

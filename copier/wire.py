@@ -168,6 +168,31 @@ class _Connection:
             self.buffer += chunk
 
 
+def _wait_s(deadline: float, limit_s: float | None) -> float:
+    """How long the next step may wait: up to ``limit_s``, and never past the deadline."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the deadline passed")
+    return left if limit_s is None else min(left, limit_s)
+
+
+def _open(host: str, port: int, deadline: float, connect_s: float | None) -> socket.socket:
+    """``socket.create_connection``, each address tried within what is left of the deadline."""
+    failure: OSError = OSError(f"no address for {host}")
+    for family, kind, protocol, _, address in socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM
+    ):
+        sock = socket.socket(family, kind, protocol)
+        try:
+            sock.settimeout(_wait_s(deadline, connect_s))
+            sock.connect(address)
+            return sock
+        except OSError as exc:  # TimeoutError included: the next address, if time is left
+            sock.close()
+            failure = exc
+    raise failure
+
+
 def _closed_meanwhile(sock: socket.socket) -> bool:
     """Whether a kept-alive connection was closed (or sent something) while it was idle: its
     server closes idle connections after a while (S3 after some seconds), and a request sent
@@ -206,8 +231,7 @@ class Connections:
             connection = None
         try:
             if connection is None:
-                connecting_s = deadline_s if connect_s is None else min(deadline_s, connect_s)
-                connection = _Connection(self._connect(url, connecting_s))
+                connection = _Connection(self._connect(url, deadline, connect_s))
             answer, reusable = connection.exchange(request, deadline, read_s)
         except NoAnswer:
             self._close(connection)
@@ -229,9 +253,11 @@ class Connections:
             self._close(connection)
         return answer
 
-    def _connect(self, url: SplitResult, timeout_s: float) -> socket.socket:
+    def _connect(self, url: SplitResult, deadline: float, connect_s: float | None) -> socket.socket:
+        """A connection, its TLS handshake done: each step (each address tried, then the
+        handshake) within ``connect_s`` as botocore's, and all of them within the deadline."""
         host = url.hostname or ""
-        sock = socket.create_connection((host, url.port or _PORTS[url.scheme]), timeout=timeout_s)
+        sock = _open(host, url.port or _PORTS[url.scheme], deadline, connect_s)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if url.scheme != "https":
             return sock
@@ -239,6 +265,7 @@ class Connections:
             sock.close()
             raise CertificateRefused("no TLS context")
         try:
+            sock.settimeout(_wait_s(deadline, connect_s))
             return self.tls.wrap_socket(sock, server_hostname=host)
         except BaseException:
             sock.close()

@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from direct_copy_helpers import (
     DESTINATION,
@@ -180,3 +181,32 @@ def test_a_client_that_does_not_verify_certificates_sends_its_copies_itself(
 
     # THEN botocore sent every one: the direct path would verify what botocore does not
     assert len(sent) == 3
+
+
+@pytest.mark.parametrize("timeout", ["connect_timeout", "read_timeout"])
+def test_a_client_without_a_timeout_copies_directly_under_the_deadline_alone(
+    moto_endpoint: str, direct: DirectCopies, timeout: str
+) -> None:
+    # GIVEN a client made with no connect or no read timeout (None: botocore waits as long as it
+    # takes), whose shape is learnt
+    s3 = boto3.client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url=moto_endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(**{timeout: None}),
+    )
+    attached(s3, direct)
+    learn(direct, s3, Bucket=DESTINATION)
+    s3.put_object(Bucket=SOURCE, Key=f"untimed/{timeout}", Body=b"t")
+    sent = botocore_sends(s3)
+
+    # WHEN an object is copied
+    direct.copy_object(
+        s3, Bucket=DESTINATION, Key=f"untimed/{timeout}", CopySource=f"{SOURCE}/untimed/{timeout}"
+    )
+
+    # THEN it went directly, waiting on the direct path's deadline alone
+    assert sent == []
+    assert s3.get_object(Bucket=DESTINATION, Key=f"untimed/{timeout}")["Body"].read() == b"t"

@@ -4,8 +4,11 @@ connection."""
 
 from __future__ import annotations
 
+import socket
 import ssl
 import time
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -80,3 +83,49 @@ def test_a_server_silent_past_the_read_timeout_is_given_up_before_the_deadline(
     started = time.monotonic()
     assert connections.exchange(url, REQUEST, 5.0, read_s=0.2).body == b"ok"
     assert time.monotonic() - started > 0.2
+
+
+@pytest.fixture
+def silent_address() -> Iterator[tuple[str, int]]:
+    """An address whose connections are never accepted: its listener's queue is full, so the
+    kernel drops every further SYN and a connect waits until it times out."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    filler = socket.create_connection(listener.getsockname())
+    yield listener.getsockname()
+    filler.close()
+    listener.close()
+
+
+SECOND = {"two silent addresses": ("http", True), "a silent TLS handshake": ("https", False)}
+
+
+@pytest.mark.parametrize(("scheme", "second_silent"), SECOND.values(), ids=SECOND.keys())
+def test_connecting_ends_at_the_deadline_whatever_the_steps(
+    serve: Serve,
+    silent_address: tuple[str, int],
+    monkeypatch: pytest.MonkeyPatch,
+    scheme: str,
+    second_silent: bool,
+) -> None:
+    # GIVEN a name whose first address never accepts, and whose second never accepts either or
+    # accepts but never answers the TLS handshake
+    second = silent_address if second_silent else ("127.0.0.1", serve([]).port)
+    real = socket.getaddrinfo
+
+    def two_addresses(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host != "bucket.example":
+            return real(host, *args, **kwargs)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", a) for a in (silent_address, second)]
+
+    monkeypatch.setattr(socket, "getaddrinfo", two_addresses)
+    connections = Connections(ssl.create_default_context())
+    url = urlsplit(f"{scheme}://bucket.example:{silent_address[1]}/bucket/key")
+    started = time.monotonic()
+    # WHEN a request is exchanged with a 1 s deadline and a 0.7 s connect timeout
+    with pytest.raises(NoAnswer) as raised:
+        connections.exchange(url, REQUEST, 1.0, connect_s=0.7)
+    # THEN it gives up at the deadline: each step had what was left of it, at most 0.7 s
+    assert raised.value.timed_out
+    assert 0.9 < time.monotonic() - started < 1.25
