@@ -27,23 +27,28 @@ SOURCE, DESTINATION = "source", "destination"
 LEARNT = 2  # copies of a shape botocore sends before the direct path takes it
 
 
-def client(
-    endpoint: str,
-    attempts: int = 2,
-    read_timeout_s: float = 60,
-    mode: Literal["standard", "adaptive"] = "standard",
-) -> Any:
+def bare_client(endpoint: str, **options: Any) -> Any:
+    """A client of ``endpoint`` made with ``options`` alone (botocore's defaults else)."""
     return boto3.client(
         "s3",
         region_name="us-east-1",
         endpoint_url=endpoint,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
-        config=Config(
-            retries={"mode": mode, "total_max_attempts": attempts},
-            read_timeout=read_timeout_s,
-        ),
+        **options,
     )
+
+
+def client(
+    endpoint: str,
+    attempts: int = 2,
+    read_timeout_s: float = 60,
+    mode: Literal["standard", "adaptive"] = "standard",
+) -> Any:
+    config = Config(
+        retries={"mode": mode, "total_max_attempts": attempts}, read_timeout=read_timeout_s
+    )
+    return bare_client(endpoint, config=config)
 
 
 def botocore_sends(s3: Any) -> list[str]:

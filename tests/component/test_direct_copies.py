@@ -7,7 +7,6 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -16,6 +15,7 @@ from direct_copy_helpers import (
     LEARNT,
     SOURCE,
     attached,
+    bare_client,
     botocore_sends,
     client,
 )
@@ -160,14 +160,7 @@ def test_a_client_that_does_not_verify_certificates_sends_its_copies_itself(
     moto_endpoint: str, direct: DirectCopies
 ) -> None:
     # GIVEN a client made not to verify certificates, as botocore allows, and three objects
-    s3 = boto3.client(
-        "s3",
-        region_name="us-east-1",
-        endpoint_url=moto_endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        verify=False,
-    )
+    s3 = bare_client(moto_endpoint, verify=False)
     attached(s3, direct)
     for n in range(3):
         s3.put_object(Bucket=SOURCE, Key=f"unverified/{n}", Body=b"u")
@@ -189,14 +182,7 @@ def test_a_client_without_a_timeout_copies_directly_under_the_deadline_alone(
 ) -> None:
     # GIVEN a client made with no connect or no read timeout (None: botocore waits as long as it
     # takes), whose shape is learnt
-    s3 = boto3.client(
-        "s3",
-        region_name="us-east-1",
-        endpoint_url=moto_endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(**{timeout: None}),
-    )
+    s3 = bare_client(moto_endpoint, config=Config(**{timeout: None}))
     attached(s3, direct)
     learn(direct, s3, Bucket=DESTINATION)
     s3.put_object(Bucket=SOURCE, Key=f"untimed/{timeout}", Body=b"t")
