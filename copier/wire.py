@@ -86,10 +86,9 @@ class _Connection:
         return Answer(status, headers, body), reusable
 
     def _timeout(self) -> None:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise NoAnswer("the deadline passed", timed_out=True)
-        self.sock.settimeout(left if self.read_s is None else min(left, self.read_s))
+        """The next send or read waits up to the read timeout, within the deadline (TimeoutError
+        once it has passed, an answer missed as a timed-out read is)."""
+        self.sock.settimeout(_wait_s(self.deadline, self.read_s))
 
     def _recv(self) -> bytes:
         """What the server sent next, within the deadline and the read timeout (empty: it
@@ -239,7 +238,7 @@ class Connections:
         except ssl.SSLCertVerificationError as exc:
             self._close(connection)
             raise CertificateRefused(str(exc)) from exc
-        except TimeoutError as exc:  # connecting, or the TLS handshake
+        except TimeoutError as exc:  # connecting, the TLS handshake, or no time left to wait
             self._close(connection)
             raise NoAnswer("the deadline passed", timed_out=True) from exc
         except (OSError, ValueError) as exc:  # refused, reset, unreachable; a bad number
