@@ -66,7 +66,7 @@ def targets(result: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
             efficiency >= 0.95,
         )
     )
-    s5cmd = next((run for run in runs if run["tool"] == "s5cmd"), None)
+    s5cmd = _s5cmd(result)
     if s5cmd is not None:
         for run in ours:
             rows.append(
@@ -178,6 +178,11 @@ def targets(result: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     return rows
 
 
+def _s5cmd(result: dict[str, Any]) -> dict[str, Any] | None:
+    """s5cmd's run, the copiers' CPU yardstick (None when it was not run)."""
+    return next((run for run in result["runs"] if run["tool"] == "s5cmd"), None)
+
+
 def _label(run: dict[str, Any]) -> str:
     return f"{run['copiers']} copiers, {run['objects']:,} objects"
 
@@ -257,7 +262,7 @@ def _at_scale_cpu_rows(result: dict[str, Any]) -> list[tuple[str, str, str, bool
     beside s5cmd's over its whole run. A copier task copies for hours: what it spends once
     (about a second: Python's start-up and imports, its clients, a shape's first copies, the
     last idle polls) weighs on a job of 2,000 objects, and hardly on one of 16,000 per copier."""
-    s5cmd = next((run for run in result["runs"] if run["tool"] == "s5cmd"), None)
+    s5cmd = _s5cmd(result)
     if s5cmd is None:
         return []
     return [
