@@ -104,42 +104,32 @@ def test_a_redirect_leaves_the_shape_to_botocore_from_then_on(
     assert waits == []
 
 
-def test_a_request_past_the_deadline_is_sent_again_by_botocore(
-    stub_of: Callable[..., Stub],
+# (the direct path's deadline, the client's read timeout): either ends the wait at 0.5 s
+SILENCE_ENDS = {"at the deadline": (0.5, 60.0), "at the client's read timeout": (120.0, 0.5)}
+
+
+@pytest.mark.parametrize(("deadline_s", "read_timeout_s"), SILENCE_ENDS.values(), ids=SILENCE_ENDS)
+def test_a_silent_endpoint_is_given_up_and_botocore_sends_the_copy_again(
+    stub_of: Callable[..., Stub], deadline_s: float, read_timeout_s: float
 ) -> None:
-    # GIVEN an endpoint that never answers the first direct request, and a short deadline
+    # GIVEN an endpoint that never answers the first direct request, and a direct path whose
+    # deadline, or a client whose read timeout, is 0.5 s
     stub = stub_of(after_learning(lambda index: None if index == 0 else COPIED))
     waits: list[float] = []
-    direct = DirectCopies(deadline_s=0.5, sleep=waits.append)
-    s3 = on_stub(stub, direct)
-
-    # WHEN an object is copied directly
-    answer = direct.copy_object(s3, Bucket=DESTINATION, Key="k", CopySource="source/k")
-
-    # THEN after the deadline (a wait already) botocore sent it again, and that copy is the answer
-    assert answer["CopyObjectResult"]["ETag"] == '"abc"'
-    assert len(stub.requests) == LEARNT + 2
-    assert waits == []
-
-
-def test_a_silent_endpoint_is_given_up_at_the_clients_read_timeout(
-    stub_of: Callable[..., Stub],
-) -> None:
-    # GIVEN an endpoint that never answers the first direct request, the direct path's own
-    # deadline at its default, and a client whose reads time out after 0.5 s
-    stub = stub_of(after_learning(lambda index: None if index == 0 else COPIED))
-    direct = DirectCopies(sleep=lambda _: None)
-    s3 = on_stub(stub, direct, read_timeout_s=0.5)
+    direct = DirectCopies(deadline_s=deadline_s, sleep=waits.append)
+    s3 = on_stub(stub, direct, read_timeout_s=read_timeout_s)
     started = time.monotonic()
 
     # WHEN an object is copied directly
     answer = direct.copy_object(s3, Bucket=DESTINATION, Key="k", CopySource="source/k")
 
-    # THEN the direct path gave up at the client's read timeout, as botocore would have, not at
-    # its own deadline, and botocore's copy is the answer
+    # THEN the direct path gave up after 0.5 s (as botocore would have, at its read timeout),
+    # botocore sent the copy again at once (the silence was a wait already), and that copy is
+    # the answer
     assert time.monotonic() - started < 5.0
     assert answer["CopyObjectResult"]["ETag"] == '"abc"'
     assert len(stub.requests) == LEARNT + 2
+    assert waits == []
 
 
 def test_after_a_throttle_copies_are_botocores_for_a_while(
