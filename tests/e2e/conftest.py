@@ -93,11 +93,6 @@ class Stack:
         assert result.returncode in (0, 1), result.stderr
         return dict(json.loads(result.stdout))
 
-    def progress(self) -> None:
-        """One run of the progress function, as its schedule runs it on AWS."""
-        ran = self.cli("progress")
-        assert ran.returncode == 0, ran.stderr
-
     def start_progress(self) -> subprocess.Popen[bytes]:
         """The progress function on a one-second timer, as `local up` runs it."""
         return self.start("progress", "progress", "--every", "1")
